@@ -1,0 +1,91 @@
+"""Record and verify audit events. Called by every service operation that changes state."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from healthgate.audit.models import AuditEvent
+
+if TYPE_CHECKING:
+    from healthgate.identity.permissions import Actor
+
+
+def _digest(prev: str | None, at: datetime, actor: str, action: str, subject: str, data: dict[str, Any]) -> str:
+    body = json.dumps([prev, at.isoformat(), actor, action, subject, data], sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def record(
+    session: Session,
+    actor: Actor,
+    action: str,
+    subject_type: str,
+    subject_id: object,
+    data: dict[str, Any] | None = None,
+    *,
+    at: datetime,
+    new: bool = False,
+) -> AuditEvent:
+    """Append an event in the caller's transaction. ``new=True`` says the subject has no earlier events."""
+    data = json.loads(json.dumps(data or {}, default=str))
+    sid = str(subject_id)
+    prev = None
+    if not new:
+        prev = session.scalar(
+            select(AuditEvent.hash)
+            .where(AuditEvent.subject_type == subject_type, AuditEvent.subject_id == sid)
+            .order_by(AuditEvent.id.desc())
+            .limit(1)
+        )
+    event = AuditEvent(
+        at=at, actor=actor.name, action=action, subject_type=subject_type, subject_id=sid, data=data,
+        prev_hash=prev, hash=_digest(prev, at, actor.name, action, f"{subject_type}:{sid}", data),
+    )
+    session.add(event)
+    return event
+
+
+def history(session: Session, subject_type: str, subject_id: object) -> list[AuditEvent]:
+    return list(
+        session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.subject_type == subject_type, AuditEvent.subject_id == str(subject_id))
+            .order_by(AuditEvent.id)
+        )
+    )
+
+
+def verify(session: Session, subject_type: str, subject_id: object) -> bool:
+    """True when the subject's chain is intact (no event edited, removed or reordered)."""
+    prev = None
+    for e in history(session, subject_type, subject_id):
+        expected = _digest(prev, e.at, e.actor, e.action, f"{subject_type}:{e.subject_id}", e.data)
+        if e.prev_hash != prev or e.hash != expected:
+            return False
+        prev = e.hash
+    return True
+
+
+def record_new_many(
+    session: Session, actor: Actor, action: str, subject_type: str,
+    items: list[tuple[object, dict[str, Any]]], *, at: datetime,
+) -> None:
+    """The first event of many new subjects at once (bulk imports): one INSERT for all."""
+    if not items:
+        return
+    rows = []
+    for subject_id, data in items:
+        data = json.loads(json.dumps(data, default=str))
+        sid = str(subject_id)
+        rows.append({
+            "at": at, "actor": actor.name, "action": action, "subject_type": subject_type, "subject_id": sid,
+            "data": data, "prev_hash": None,
+            "hash": _digest(None, at, actor.name, action, f"{subject_type}:{sid}", data),
+        })
+    session.execute(insert(AuditEvent), rows)

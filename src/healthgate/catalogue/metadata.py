@@ -1,0 +1,88 @@
+"""From a submitted document to everything a version stores: version detection, translation up to the
+canonical HDR UK 4.0.0 form, validation, quality and extracted fields. Pure: no database."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from healthgate.catalogue import quality
+from healthgate.catalogue.standard import translate
+from healthgate.catalogue.standard.extract import Extracted, extract
+from healthgate.catalogue.standard.validate import CANONICAL, unwrap, validate
+from healthgate.errors import FieldError, Invalid, TooLarge
+
+MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
+
+
+@dataclass
+class Checked:
+    """A submitted document, checked."""
+
+    source: dict[str, Any]  # as submitted (envelope removed)
+    schema_version: str  # the version it was read as
+    canonical: dict[str, Any]  # HDR UK 4.0.0 form
+    errors: list[FieldError]  # schema errors, against ``schema_version``, paths into ``source``
+    quality: dict[str, Any]
+    extracted: Extracted
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "valid": self.valid,
+            "schema_version": self.schema_version,
+            "errors": [e.as_dict() for e in self.errors],
+            "quality": self.quality,
+        }
+
+
+def check_size(payload: object, limit: int = MAX_DOCUMENT_BYTES) -> None:
+    size = len(json.dumps(payload, separators=(",", ":")).encode()) if not isinstance(payload, bytes) else len(payload)
+    if size > limit:
+        raise TooLarge("document too large", [FieldError("$", f"document is {size} bytes; the limit is {limit}")])
+
+
+def check(payload: object, schema_version: str | None = None) -> Checked:
+    """Detect, translate, validate and score. Raises Invalid only when the input is not a metadata
+    document at all (not an object, unknown schema version); schema errors are returned, not raised."""
+    sub = unwrap(payload, schema_version)
+    errors = validate(sub.document, sub.schema_version)
+    if sub.schema_version == CANONICAL:
+        canonical = sub.document
+        canonical_errors = errors
+    else:
+        canonical = translate.upgrade(sub.document, sub.schema_version)
+        canonical_errors = validate(canonical, CANONICAL)
+    return Checked(
+        source=sub.document,
+        schema_version=sub.schema_version,
+        canonical=canonical,
+        errors=errors,
+        quality=quality.assess(canonical, canonical_errors),
+        extracted=extract(canonical),
+    )
+
+
+def parse_json(raw: bytes | str, where: str = "$") -> Any:
+    """JSON text to a value, or Invalid naming the line and column."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise Invalid("not UTF-8", [FieldError(where, f"not UTF-8 text (byte {exc.start})")]) from None
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise Invalid("malformed JSON", [FieldError(where, f"malformed JSON at line {exc.lineno} column {exc.colno}: "
+                                                           f"{exc.msg}")]) from None
+
+
+def require_title(checked: Checked) -> None:
+    summary = checked.canonical.get("summary")
+    title = summary.get("title") if isinstance(summary, dict) else None
+    if not isinstance(title, str) or not title.strip():
+        raise Invalid("a dataset needs a title", [FieldError("$.summary.title", "a dataset needs a title")])

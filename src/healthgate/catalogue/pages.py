@@ -1,0 +1,43 @@
+"""The catalogue's HTML pages: home listing and dataset page. No SQL here."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from healthgate.catalogue import service
+from healthgate.web.deps import ActorDep, SessionDep
+from healthgate.web.templates import render
+
+router = APIRouter(include_in_schema=False)
+
+SECTIONS = [
+    ("summary", "Summary"), ("documentation", "Documentation"), ("coverage", "Coverage"),
+    ("provenance", "Provenance"), ("accessibility", "Accessibility"), ("enrichmentAndLinkage", "Linkage"),
+    ("observations", "Observations"), ("structuralMetadata", "Structural metadata"),
+    ("demographicFrequency", "Demographic frequency"), ("omics", "Omics"),
+]
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(
+    request: Request, session: SessionDep, page: Annotated[int, Query(ge=1, le=10**9)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> HTMLResponse:
+    return render(request, "home.html", page=service.list_public(session, page=page, per_page=per_page))
+
+
+@router.get("/datasets/{dataset_id}", response_class=HTMLResponse)
+def dataset_page(
+    request: Request, dataset_id: uuid.UUID, session: SessionDep, actor: ActorDep,
+    version: Annotated[int | None, Query(ge=1)] = None,
+) -> HTMLResponse:
+    dataset = service.get_dataset(session, actor, dataset_id)
+    v = service.version(session, actor, dataset_id, version) if version else service.latest_version(
+        session, actor, dataset_id)
+    return render(request, "dataset.html", dataset=dataset, v=v, sections=SECTIONS,
+                  versions=service.versions(session, actor, dataset_id),
+                  can_edit=service.can_see_private(actor, dataset))

@@ -1,0 +1,214 @@
+"""The ``healthgate`` command."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy import func, select
+
+from healthgate import __version__, migrate
+from healthgate.clock import SystemClock
+from healthgate.config import Settings
+from healthgate.db import make_engine, make_sessionmaker, transaction
+from healthgate.errors import FieldError, HealthgateError
+from healthgate.identity.permissions import SYSTEM
+
+app = typer.Typer(help="healthgate: a gateway for health data research.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(token_app, name="token")
+console = Console()
+err = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"healthgate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Settings come from HEALTHGATE_* environment variables (see the README)."""
+
+
+def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+    if settings.is_sqlite:
+        settings.ensure_data_dir()
+    engine = make_engine(settings.resolved_database_url)
+    migrate.upgrade(engine)
+    return engine
+
+
+def _print_errors(errors: list[FieldError], limit: int = 50) -> None:
+    for e in errors[:limit]:
+        err.print(f"[red]error[/red] {e.path}: {e.message}", markup=True, highlight=False)
+    if len(errors) > limit:
+        err.print(f"... and {len(errors) - limit} more errors")
+
+
+def _fail(exc: HealthgateError) -> None:
+    err.print(f"[red]{exc.title}[/red]: {exc.detail}")
+    _print_errors(exc.errors)
+    raise typer.Exit(code=1)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the latest schema."""
+    settings = Settings()
+    _engine(settings)
+    console.print("database is up to date")
+
+
+@token_app.command("create")
+def token_create(name: Annotated[str, typer.Argument(help="what the token is for")],
+                 admin: Annotated[bool, typer.Option(help="an administrator token")] = True) -> None:
+    """Create an API token and print it (it is shown only once)."""
+    from healthgate.identity import service as identity
+
+    sessions = make_sessionmaker(_engine(Settings()))
+    with transaction(sessions) as session:
+        token = identity.create_token(session, SYSTEM, name, is_admin=admin, clock=SystemClock())
+    console.print(token)
+
+
+def _run_import(sessions, paths: list[Path], *, team: str | None, dry_run: bool, partial: bool,  # type: ignore[no-untyped-def]
+                accept_invalid: bool | None, quiet: bool = False):
+    from healthgate.catalogue.importer import ImportReport, import_items
+    from healthgate.catalogue.sources import read_sources
+
+    items, read_errors, legacy = read_sources(paths)
+    accept = legacy if accept_invalid is None else accept_invalid
+    if read_errors and not partial:
+        report = ImportReport(failed=len(read_errors), errors=read_errors, dry_run=dry_run)
+        return report
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=err, disable=quiet or len(items) < 200, transient=True) as progress:
+        task = progress.add_task("checking", total=len(items))
+        with transaction(sessions) as session:
+            report = import_items(session, SYSTEM, items, clock=SystemClock(), team=team, dry_run=dry_run,
+                                  partial=partial, accept_invalid=accept,
+                                  progress=lambda n: progress.advance(task, n))
+            progress.update(task, description="writing")
+            if not report.written:
+                session.rollback()
+    report.failed += len(read_errors)
+    report.errors = read_errors + report.errors
+    return report
+
+
+@app.command("import")
+def import_(
+    paths: Annotated[list[Path], typer.Argument(help="HDR UK JSON files or folders, or the gateway CSV export")],
+    team: Annotated[str | None, typer.Option(help="custodian team owning every record")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="check everything, write nothing")] = False,
+    partial: Annotated[bool, typer.Option("--partial", help="import the good records even if some fail")] = False,
+    accept_invalid: Annotated[bool | None, typer.Option(
+        "--accept-invalid/--strict",
+        help="publish records that break their schema (with their problems and a low score); "
+             "default: accept for the legacy CSV, strict for JSON")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Import dataset metadata, publishing a new version of each dataset that changed."""
+    sessions = make_sessionmaker(_engine(Settings()))
+    try:
+        report = _run_import(sessions, paths, team=team, dry_run=dry_run, partial=partial,
+                             accept_invalid=accept_invalid, quiet=json_out)
+    except HealthgateError as exc:
+        _fail(exc)
+        return
+    if json_out:
+        console.print_json(json.dumps(report.as_dict()))
+    else:
+        _print_errors(report.errors)
+        verb = "would be" if dry_run or not report.written else ""
+        console.print(f"created {report.created}, updated {report.updated}, unchanged {report.unchanged}, "
+                      f"failed {report.failed}; {len(report.warnings)} schema problems recorded"
+                      + ("" if report.written else f" -- nothing written{' (dry run)' if dry_run else ''}")
+                      + (f" ({verb} written)" if verb and report.written else ""))
+    if report.failed and not partial:
+        raise typer.Exit(code=1)
+
+
+@app.command("export")
+def export(
+    out: Annotated[Path, typer.Option("--out", help="folder to write to")],
+    format_: Annotated[str, typer.Option("--format", help="hdruk: one HDR UK 4.0.0 JSON file per dataset")] = "hdruk",
+) -> None:
+    """Export every published dataset's latest version."""
+    from healthgate.catalogue import service
+
+    if format_ != "hdruk":
+        _fail(HealthgateError(f"unknown format {format_!r}", [FieldError("--format", "supported: hdruk")]))
+    sessions = make_sessionmaker(_engine(Settings()))
+    out.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with transaction(sessions) as session:
+        for version in service.iter_public_versions(session):
+            (out / f"{version.dataset_id}.json").write_text(json.dumps(version.document, indent=2, ensure_ascii=False))
+            n += 1
+    console.print(f"wrote {n} HDR UK 4.0.0 documents to {out}")
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from healthgate.app import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@app.command()
+def serve(host: Annotated[str, typer.Option()] = "127.0.0.1", port: Annotated[int, typer.Option()] = 8000) -> None:
+    """Migrate the database if needed, then serve the web pages and the API."""
+    _serve(Settings(), host, port)
+
+
+@app.command()
+def demo(port: Annotated[int, typer.Option()] = 8000, host: Annotated[str, typer.Option()] = "127.0.0.1",
+         no_serve: Annotated[bool, typer.Option("--no-serve", help="load the demo data and exit")] = False) -> None:
+    """Load the real HDR UK Gateway corpus (605 datasets) once, then serve."""
+    from healthgate.catalogue.models import Dataset
+    from healthgate.identity import service as identity
+
+    settings = Settings()
+    settings.ensure_data_dir()
+    sessions = make_sessionmaker(_engine(settings))
+    with transaction(sessions) as session:
+        count = session.scalar(select(func.count()).select_from(Dataset)) or 0
+    if count == 0:
+        corpus = resources.files("healthgate").joinpath("data/hdruk-gateway-datasets-2022.csv")
+        with resources.as_file(corpus) as path:
+            console.print("loading the HDR UK Gateway corpus ...")
+            report = _run_import(sessions, [path], team=None, dry_run=False, partial=False, accept_invalid=True)
+        if not report.written:
+            _print_errors(report.errors)
+            raise typer.Exit(code=1)
+        console.print(f"loaded {report.created} datasets ({len(report.warnings)} schema problems recorded)")
+    token_file = settings.data_dir / "admin-token"
+    if not token_file.exists():
+        with transaction(sessions) as session:
+            token = identity.create_token(session, SYSTEM, "demo admin", is_admin=True, clock=SystemClock())
+        token_file.write_text(token)
+        token_file.chmod(0o600)
+    token = token_file.read_text().strip()
+    url = f"http://{host}:{port}/"
+    console.print(f"\n[bold]healthgate demo[/bold] at {url}\n"
+                  f"  browse the datasets:  {url}\n"
+                  f"  the JSON API:         {url}api/v1/datasets   (docs: {url}api/v1/docs)\n"
+                  f"  admin token for writes (keep it private): {token}\n"
+                  f"    curl -H 'Authorization: Bearer {token}' -X POST {url}api/v1/validate -d @dataset.json\n")
+    if not no_serve:
+        _serve(settings, host, port)
