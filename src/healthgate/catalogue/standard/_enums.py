@@ -9,11 +9,15 @@ spelling is still understood.
 A table value of ``None`` means "a known source value with no 4.0.0 equivalent": the translator then
 falls back to the field's "Other" value (or drops it where the enum has no "Other") and records the
 original text in the dataset description so nothing disappears silently.
+
+The helpers at the end apply the tables: ``map_all``/``map_one`` for enum values, ``note`` to record
+what could not be mapped, ``group_dataset_types`` for the 3.0.0 -> 4.0.0 dataset type reshaping.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 _SEPARATORS = re.compile(r"[\s_\-\u2013]+")
 
@@ -142,16 +146,18 @@ STANDARDISED_DATA_MODELS = _table(
      "NHS WALES DATA DICTIONARY", "LOCAL", "OTHER"),
     {"FHIR": "HL7 FHIR", "OMOP CDM": "OMOP"},
 )
-LANGUAGES = frozenset(
-    "aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy da de "
-    "dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy hz ia id "
-    "ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg li ln lo lt lu "
-    "lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt qu "
-    "rm rn ro ru rw sa sc sd se sg si sk sl sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr "
-    "ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu".split()
+_LANGUAGE_CODES = tuple(re.findall(r"[a-z]{2}", """
+    aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy da de
+    dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy hz ia id
+    ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg li ln lo lt lu
+    lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt qu
+    rm rn ro ru rw sa sc sd se sg si sk sl sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr
+    ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu"""))
+# ISO 639-1 codes (unchanged between versions), plus a few language names seen in 2.1 CSV values.
+LANGUAGE = _table(
+    _LANGUAGE_CODES,
+    {"ENGLISH": "en", "WELSH": "cy", "GAELIC": "gd", "SCOTTISH GAELIC": "gd", "IRISH": "ga"},
 )
-# A few language names seen in free-text 2.1 CSV values.
-LANGUAGE_NAMES = {"ENGLISH": "en", "WELSH": "cy", "GAELIC": "gd", "SCOTTISH GAELIC": "gd", "IRISH": "ga"}
 
 # Country/nation names for Access.jurisdiction (ISO 3166-1 alpha-2 / ISO 3166-2 codes in 4.0.0).
 JURISDICTION_NAMES = {
@@ -193,3 +199,94 @@ DATASET_TYPES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 # Also accept the 4.0.0 names (a 3.0.0-labelled document that already uses them).
 DATASET_TYPES.update({norm(name): (name, subs) for name, subs in list(DATASET_TYPES.values())})
+# Every 4.0.0 sub-type, keyed by its normalised spelling.
+SUBTYPES = {norm(s): s for _, subs in DATASET_TYPES.values() for s in subs}
+
+
+# --------------------------------------------------------------------------- applying the tables
+
+
+def render(value: Any) -> str:
+    """Human-readable text for any JSON value (used for notes in the description)."""
+    if isinstance(value, list):
+        return ", ".join(render(v) for v in value if v not in (None, "", [], {}))
+    if isinstance(value, dict):
+        parts = (f"{k}: {render(v)}" for k, v in value.items() if v not in (None, "", [], {}))
+        return "(" + "; ".join(parts) + ")"
+    try:
+        return str(value)
+    except ValueError:  # an integer too long to print
+        return "<unprintable value>"
+
+
+def note(notes: list[str], label: str, value: Any) -> None:
+    """Record ``value`` (if it holds anything) as a ``label: text`` line."""
+    text = render(value)
+    if text.strip("(); "):
+        notes.append(f"{label}: {text}")
+
+
+def map_all(values: list[Any], table: dict[str, str | None], fallback: str | None,
+            notes: list[str], label: str) -> list[str]:
+    """Map enum values through ``table``; unknown ones become ``fallback`` (if any) and are noted."""
+    mapped, lost = [], []
+    for value in values:
+        target = table.get(norm(value)) if isinstance(value, str) else None
+        if target:
+            mapped.append(target)
+            continue
+        lost.append(value)
+        if fallback:
+            mapped.append(fallback)
+    note(notes, label, lost)
+    return list(dict.fromkeys(mapped))
+
+
+def map_one(value: Any, table: dict[str, str | None], fallback: str | None, notes: list[str],
+            label: str, missing: str | None = None) -> str | None:
+    """Map a single enum value; ``missing`` is returned for null/empty input."""
+    if value is None or value == "":
+        return missing
+    mapped = map_all([value], table, fallback, notes, label)
+    return mapped[0] if mapped else fallback
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [] if value is None else [value]
+
+
+def group_dataset_types(types: Any, subtypes: Any, notes: list[str]) -> list[dict[str, Any]]:
+    """3.0.0 ``datasetType`` + flat ``datasetSubType`` lists -> 4.0.0 ``[{name, subTypes}]``.
+
+    A sub-type goes under every declared type that allows it ("Others" may fit several); one whose
+    type was not declared brings its (unique) type along; "Others"/"Not applicable" that fit no
+    declared type carry no information and are dropped; anything else unplaceable is noted.
+    """
+    groups: dict[str, list[str]] = {}
+    allowed: dict[str, tuple[str, ...]] = {}
+    subs = list(_as_list(subtypes))
+    for t in _as_list(types):
+        if isinstance(t, dict):  # already 4.0.0-shaped
+            subs.extend(_as_list(t.get("subTypes")))
+            t = t.get("name")
+        known = DATASET_TYPES.get(norm(t)) if isinstance(t, str) else None
+        if known:
+            groups.setdefault(known[0], [])
+            allowed[known[0]] = known[1]
+        else:
+            note(notes, "Dataset type", t)
+    lost = []
+    for s in subs:
+        sub = SUBTYPES.get(norm(s)) if isinstance(s, str) else None
+        homes = [name for name in groups if sub in allowed[name]]
+        owners = {name: options for name, options in DATASET_TYPES.values() if sub in options}
+        if sub and not homes and len(owners) == 1:
+            ((name, options),) = owners.items()
+            groups[name], allowed[name], homes = [], options, [name]
+        for name in homes:
+            if sub not in groups[name]:
+                groups[name].append(sub)
+        if not homes and sub not in ("Others", "Not applicable"):
+            lost.append(s)
+    note(notes, "Dataset sub-type", lost)
+    return [{"name": name, "subTypes": found} for name, found in groups.items()]

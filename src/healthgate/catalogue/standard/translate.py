@@ -1,0 +1,556 @@
+"""Translate HDR UK dataset metadata from schema 2.1.x or 3.0.0 up to 4.0.0, the canonical form.
+
+``upgrade(doc, from_version)`` chains pure step functions, 2.1 -> 3.0.0 -> 4.0.0, each returning a new
+document.  Contract: a document valid against the official schema of ``from_version`` comes out valid
+against the official 4.0.0 schema.  Anything else is translated on a best-effort basis: the functions
+never raise on odd data (wrong types, missing sections, nulls) and carry over whatever they can.
+
+Information that has no 4.0.0 slot is not dropped silently: it is listed under a "carried over"
+heading appended to ``documentation.description`` (the schema's free-text description, 10,000
+characters at most).  Enum values are mapped by meaning with the tables in ``_enums``; a value with
+no equivalent becomes the field's "Other" (or is left out when the enum has no "Other") and its
+original text is recorded the same way.
+
+The 2.1 -> 3.0.0 step yields valid 3.0.0 for valid input except, possibly, ``revisions[].url``:
+3.0.0 checks it with a (backtracking) host-name pattern instead of the URI format, so it is left
+as-is there and normalised to a URI by the 3.0.0 -> 4.0.0 step.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from healthgate.catalogue.standard import _enums as E
+
+SUPPORTED = ("2.1.2", "3.0.0", "4.0.0")
+CANONICAL = "4.0.0"
+NOTES_HEADING = "Information carried over from an earlier HDR UK metadata version:"
+POPULATION_UNKNOWN = -1  # what the HDR UK Gateway stores for "population size not reported"
+
+Step = Callable[[dict[str, Any]], dict[str, Any]]
+Json = Any
+
+_FORMATS = Draft202012Validator.FORMAT_CHECKER
+_DOI = re.compile(r"10\.\d{4,9}/[-._;()/:a-zA-Z0-9]+")
+_DOI_SCHEMA = re.compile(r"^10.\d{4,9}/[-._;()/:a-zA-Z0-9]+$")  # the schemas' Doi pattern
+_AGE_RANGE = re.compile(r"(?<!\d)(\d{1,5})\s*[-\u2013]\s*(\d{1,5})(?!\d)")
+_AGE_FROM = re.compile(r"(?<!\d)(\d{1,5})\s*\+")
+_ISO_3166 = re.compile(r"^[A-Z]{2}(-[A-Z]{2,3})?$")
+_HOST_LIKE = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(:\d+)?(/|$)")
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://(www\.)?")
+_DESCRIPTION_MAX = 10_000
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def upgrade(doc: dict[str, Any], from_version: str) -> dict[str, Any]:
+    """Return a new 4.0.0-shaped copy of ``doc``; ``doc`` itself is never modified."""
+    steps = _chain(from_version)
+    out: dict[str, Any] = copy.deepcopy(doc) if isinstance(doc, dict) else {}
+    for step in steps:
+        out = step(out)
+    return out
+
+
+def _chain(from_version: object) -> tuple[Step, ...]:
+    version = from_version.strip().removeprefix("v") if isinstance(from_version, str) else ""
+    if re.fullmatch(r"2\.1\.\d+", version):
+        return (upgrade_2_1_to_3_0, upgrade_3_0_to_4_0)
+    if version == "3.0.0":
+        return (upgrade_3_0_to_4_0,)
+    if version == "4.0.0":
+        return ()
+    raise ValueError(f"cannot upgrade HDR UK metadata from version {from_version!r}; "
+                     f"supported: 2.1.x, {', '.join(SUPPORTED[1:])}")
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def _d(value: Json) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _items(value: Json, split: bool = True) -> list[Json]:
+    """A 2.1 "comma-separated values or list" field as a list of non-empty, stripped values."""
+    if value is None:
+        return []
+    raw = value if isinstance(value, list) else value.split(",") if split and isinstance(value, str) else [value]
+    out = []
+    for item in raw:
+        if isinstance(item, str):
+            item = item.strip()
+        if item is not None and item != "":
+            out.append(item)
+    return out
+
+
+def _dedupe(values: list[Any]) -> list[Any]:
+    return list(dict.fromkeys(values))
+
+
+def _with_notes(description: Json, notes: list[str]) -> Json:
+    """Append ``notes`` to a description, within the schema's length limit."""
+    if not notes:
+        return description
+    base = description if isinstance(description, str) else ""
+    if len(base) >= _DESCRIPTION_MAX - 2:
+        return description
+    lines = "\n".join(f"- {n}" for n in notes)
+    if NOTES_HEADING in base:
+        text = f"{base}\n{lines}"
+    else:
+        text = f"{base}\n\n{NOTES_HEADING}\n{lines}" if base else f"{NOTES_HEADING}\n{lines}"
+    return text if len(text) <= _DESCRIPTION_MAX else text[: _DESCRIPTION_MAX - 1] + "\u2026"
+
+
+def _strings(values: list[Json], lo: int, hi: int, notes: list[str], label: str) -> list[str]:
+    """Keep strings whose length is within [lo, hi]; note the rest."""
+    good = [v for v in values if isinstance(v, str) and lo <= len(v) <= hi]
+    _note(notes, label, [v for v in values if not (isinstance(v, str) and lo <= len(v) <= hi)])
+    return _dedupe(good)
+
+
+def _is_uri(value: Json) -> bool:
+    return isinstance(value, str) and bool(value) and _FORMATS.conforms(value, "uri")
+
+
+def _as_uri(value: Json) -> str | None:
+    """``value`` as a URI, adding ``https://`` to a bare host name ("www.nhs.uk/x"), else None."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    if _is_uri(value):
+        return value
+    if _HOST_LIKE.match(value) and _is_uri("https://" + value):
+        return "https://" + value
+    return None
+
+
+def _uris(values: list[Json], notes: list[str], label: str) -> list[str]:
+    good = [u for u in map(_as_uri, values) if u]
+    _note(notes, label, [v for v in values if not _as_uri(v)])
+    return _dedupe(good)
+
+
+def _find_dois(value: Json) -> list[str]:
+    found = _DOI.findall(value) if isinstance(value, str) else []
+    return [d.rstrip(".,;:") if _DOI_SCHEMA.match(d.rstrip(".,;:")) else d for d in found]
+
+
+def _dois(values: list[Json], notes: list[str], label: str) -> list[str]:
+    """Extract DOIs from DOIs, doi.org links or citations; entries without one are noted."""
+    pieces = [p for v in values for p in (re.split(r"[\t\n]+", v) if isinstance(v, str) else [v])]
+    found = [d for p in pieces for d in _find_dois(p)]
+    _note(notes, label, [p for p in pieces if p not in ("", None) and not _find_dois(p)])
+    return _dedupe(found)
+
+
+def _joined(value: Json) -> str | None:
+    """A LongDescription from a string or a list of strings (e.g. 2.1 lists of URLs)."""
+    if isinstance(value, str):
+        return value
+    text = ", ".join(v for v in _items(value, split=False) if isinstance(v, str))
+    return text if len(text) >= 2 else None
+
+
+# --------------------------------------------------------------------------- 2.1 -> 3.0.0
+
+
+def upgrade_2_1_to_3_0(doc: dict[str, Any]) -> dict[str, Any]:
+    """Translate a 2.1.x document to 3.0.0 (see the module docstring for the revision URL caveat)."""
+    src = copy.deepcopy(_d(doc))
+    notes: list[str] = []
+    out = {
+        "identifier": src.get("identifier"),
+        "version": src.get("version"),
+        "revisions": [{"version": r.get("version"), "url": r.get("url")}
+                      for r in (src.get("revisions") or []) if isinstance(r, dict)]
+        if isinstance(src.get("revisions"), list) else [],
+        "issued": src.get("issued"),
+        "modified": src.get("modified"),
+        "summary": _summary(src, notes),
+        "documentation": None,
+        "coverage": _coverage(src.get("coverage"), notes),
+        "provenance": _provenance(src.get("provenance"), notes),
+        "accessibility": _accessibility(_d(src.get("accessibility")), notes),
+        "enrichmentAndLinkage": _linkage(src, notes),
+        "observations": _observations(src.get("observations")),
+        "structuralMetadata": _structural(src.get("structuralMetadata"), notes),
+        "demographicFrequency": None,
+        "omics": None,
+    }
+    out["documentation"] = _documentation(src.get("documentation"), notes)  # last: it receives the notes
+    return out
+
+
+def _summary(src: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    s = _d(src.get("summary"))
+    keywords = _strings(_items(s.get("keywords")), 2, 150, notes, "Keywords")
+    return {
+        "title": s.get("title"),
+        "abstract": s.get("abstract"),
+        "dataCustodian": _custodian(s.get("publisher"), s.get("contactPoint"), notes),
+        "populationSize": _population(src.get("observations")),
+        "keywords": keywords or None,
+        "doiName": _doi_name(s.get("doiName"), notes),
+        "contactPoint": s.get("contactPoint"),
+        "alternateIdentifiers": s.get("alternateIdentifiers"),
+    }
+
+
+def _custodian(publisher: Json, dataset_contact: Json, notes: list[str]) -> dict[str, Any]:
+    """2.1 ``publisher`` -> 3.0.0 ``dataCustodian`` (identifier now required, at most 50 characters)."""
+    p = _d(publisher)
+    identifier, description = _custodian_identifier(p.get("identifier"), p.get("name"))
+    contact = p.get("contactPoint")
+    if isinstance(contact, list):
+        contact = [c for c in contact if c is not None]
+    return {
+        "identifier": identifier,
+        "name": p.get("name"),
+        "logo": p.get("logo"),
+        "description": description,
+        "contactPoint": contact if contact not in (None, []) else dataset_contact,
+        "memberOf": _map_one(p.get("memberOf"), E.MEMBER_OF, "Other", notes, "Custodian network membership"),
+    }
+
+
+def _custodian_identifier(identifier: Json, name: Json) -> tuple[str | int, str | None]:
+    """Return (identifier, description): a long identifier URL is shortened and kept whole in the
+    organisation description (which 4.0.0 defines as "a URL that describes the organisation")."""
+    if isinstance(identifier, int) and not isinstance(identifier, bool):
+        return identifier, None
+    text = identifier.strip() if isinstance(identifier, str) else ""
+    if 2 <= len(text) <= 50:
+        return text, None
+    if len(text) > 50:
+        bare = _URL_SCHEME.sub("", text).rstrip("/")
+        short = next((c for c in (bare, bare.rsplit("/", 1)[-1]) if 2 <= len(c) <= 50), text[:50])
+        return short, text if len(text) <= _DESCRIPTION_MAX else None
+    # No identifier in 2.1 (it was optional): fall back to the organisation name.
+    return (name[:50] if isinstance(name, str) and len(name) >= 2 else "unknown"), None
+
+
+def _population(observations: Json) -> int:
+    """3.0.0 requires ``populationSize``: the most recent PERSONS observation, else -1 (unknown)."""
+    best: tuple[str, int] | None = None
+    for o in observations if isinstance(observations, list) else []:
+        o = _d(o)
+        value, node, when = o.get("measuredValue"), o.get("observedNode"), o.get("observationDate")
+        if (isinstance(node, str) and E.norm(node) == "PERSONS" and isinstance(value, int)
+                and not isinstance(value, bool)):
+            key = when if isinstance(when, str) else ""
+            if best is None or key >= best[0]:
+                best = (key, value)
+    return best[1] if best else POPULATION_UNKNOWN
+
+
+def _doi_name(value: Json, notes: list[str]) -> str | None:
+    if value is None or (isinstance(value, str) and _DOI_SCHEMA.search(value)):
+        return value
+    found = _dois([value], notes, "DOI")
+    return found[0] if found else None
+
+
+def _coverage(value: Json, notes: list[str]) -> dict[str, Any] | None:
+    if not isinstance(value, dict):
+        return None
+    low, high = _age_range(value.get("typicalAgeRange"))
+    materials = _items(value.get("physicalSampleAvailability"))
+    return {
+        "spatial": _spatial(value.get("spatial")),
+        "typicalAgeRangeMin": low,
+        "typicalAgeRangeMax": high,
+        "datasetCompleteness": None,
+        "materialType": _map_all(materials, E.MATERIAL_TYPE, "Other", notes, "Physical samples") or None,
+        "followUp": _map_one(value.get("followup"), E.FOLLOW_UP, "Other", notes, "Follow-up"),
+        "pathway": value.get("pathway"),
+    }
+
+
+def _spatial(value: Json) -> str | list[str]:
+    """``spatial`` became required: keep a CSV string or a list of URIs; free-text lists are joined."""
+    if isinstance(value, str) and value.strip(", \t\n"):
+        return value
+    items = [v for v in _items(value) if isinstance(v, str)]
+    if all(_is_uri(v) for v in items):
+        return items
+    return ", ".join(items)
+
+
+def _age_range(value: Json) -> tuple[int | None, int | None]:
+    """``"18-65"`` -> (18, 65); ``"65+"`` -> (65, None); ``"Not Known"`` -> (None, None)."""
+    if not isinstance(value, str):
+        return None, None
+    if m := _AGE_RANGE.search(value):
+        low, high = sorted((int(m[1]), int(m[2])))
+        return low, high
+    if m := _AGE_FROM.search(value):
+        return int(m[1]), None
+    return None, None
+
+
+def _provenance(value: Json, notes: list[str]) -> dict[str, Any] | None:
+    """3.0.0 requires ``temporal.startDate``; without one the section cannot be kept, so its content
+    is recorded in the description rather than inventing a start date."""
+    if not isinstance(value, dict):
+        return None
+    temporal = _d(value.get("temporal"))
+    start = temporal.get("startDate")
+    if not (isinstance(start, str) and start.strip()):
+        _note(notes, "Provenance (no start date was given, so it could not be kept as structured data)",
+              {k: v for k, v in value.items() if k in ("origin", "temporal")})
+        return None
+    return {
+        "origin": _origin(value.get("origin"), notes),
+        "temporal": {
+            "publishingFrequency": _map_one(temporal.get("accrualPeriodicity"), E.PERIODICITY, "Other",
+                                            notes, "Publishing frequency"),
+            "distributionReleaseDate": temporal.get("distributionReleaseDate"),
+            "startDate": start,
+            "endDate": temporal.get("endDate"),
+            # TimeLagV2 is not nullable; an unstated time lag becomes "Not applicable".
+            "timeLag": _map_one(temporal.get("timeLag"), E.TIME_LAG, "Other", notes, "Time lag",
+                                missing="Not applicable"),
+        },
+    }
+
+
+def _origin(value: Json, notes: list[str]) -> dict[str, Any] | None:
+    if not isinstance(value, dict):
+        return None
+    return {
+        "purpose": _map_all(_items(value.get("purpose")), E.PURPOSE, "Other", notes, "Purpose") or None,
+        "datasetType": [],  # required since 3.0.0; 2.1 has no equivalent and we do not guess
+        "datasetSubType": None,
+        "source": _map_all(_items(value.get("source")), E.SOURCE, "Other", notes, "Source") or None,
+        "collectionSource": _map_all(_items(value.get("collectionSituation")), E.SETTING, "Other", notes,
+                                     "Collection setting") or None,
+        "imageContrast": "Not stated",
+    }
+
+
+def _accessibility(value: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    usage, formats = value.get("usage"), value.get("formatAndStandards")
+    return {
+        "usage": _usage(usage, notes) if isinstance(usage, dict) else None,
+        "access": _access(_d(value.get("access")), notes),
+        "formatAndStandards": _formats(formats, notes) if isinstance(formats, dict) else None,
+    }
+
+
+def _access(a: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    return {
+        "accessRights": _joined(a.get("accessRights")),
+        "accessServiceCategory": None,  # new in 3.0.0, no 2.1 source
+        "accessService": a.get("accessService"),
+        "accessRequestCost": _joined(a.get("accessRequestCost")),
+        "deliveryLeadTime": _map_one(a.get("deliveryLeadTime"), E.DELIVERY_LEAD_TIME, "Other", notes,
+                                     "Delivery lead time"),
+        "jurisdiction": _jurisdiction(a.get("jurisdiction"), notes),
+        "dataController": a.get("dataController"),
+        "dataProcessor": a.get("dataProcessor"),
+    }
+
+
+def _jurisdiction(value: Json, notes: list[str]) -> list[str] | None:
+    codes, lost = [], []
+    for item in _items(value):
+        code = None
+        if isinstance(item, str):
+            code = item.upper() if _ISO_3166.match(item.upper()) else E.JURISDICTION_NAMES.get(E.norm(item))
+        if code:
+            codes.append(code)
+        else:
+            lost.append(item)
+    _note(notes, "Jurisdiction", lost)
+    return _dedupe(codes) or None
+
+
+def _usage(u: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    return {
+        "dataUseLimitation": _map_all(_items(u.get("dataUseLimitation")), E.DATA_USE_LIMITATION, None,
+                                      notes, "Data use limitation") or None,
+        "dataUseRequirements": _map_all(_items(u.get("dataUseRequirements")), E.DATA_USE_REQUIREMENTS,
+                                        None, notes, "Data use requirements") or None,
+        "resourceCreator": u.get("resourceCreator"),
+    }
+
+
+def _formats(f: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    """All four lists are required (and non-nullable) from 3.0.0 on."""
+    return {
+        "vocabularyEncodingScheme": _map_all(_items(f.get("vocabularyEncodingScheme")),
+                                             E.CONTROLLED_VOCABULARY, "OTHER", notes, "Vocabulary"),
+        "conformsTo": _map_all(_items(f.get("conformsTo")), E.STANDARDISED_DATA_MODELS, "OTHER", notes,
+                               "Conforms to"),
+        "language": _map_all(_items(f.get("language")), E.LANGUAGE, None, notes, "Language"),
+        "format": _strings(_items(f.get("format")), 1, 1_000_000, notes, "Format"),
+    }
+
+
+def _linkage(src: dict[str, Any], notes: list[str]) -> dict[str, Any] | None:
+    """Gather 2.1 enrichmentAndLinkage, usage.investigations/isReferencedBy and documentation.isPartOf.
+
+    2.1 ``derivation`` says which *derived* datasets/extracts are available; 3.0.0 ``derivedFrom``
+    lists the datasets this one was derived *from* -- the opposite relation -- so derivation text is
+    carried into the description instead of being mis-filed.
+    """
+    raw = src.get("enrichmentAndLinkage")
+    e = _d(raw)
+    usage = _d(_d(src.get("accessibility")).get("usage"))
+    _note(notes, "Derived datasets or extracts available", _items(e.get("derivation"), split=False))
+    out = {
+        "derivedFrom": None,
+        "isPartOf": _descriptors(_items(_d(src.get("documentation")).get("isPartOf"), split=False),
+                                 notes, "Part of") or None,
+        "linkableDatasets": _descriptors(_items(e.get("qualifiedRelation")), notes, "Linkable datasets") or None,
+        "similarToDatasets": None,
+        "investigations": _uris(_items(usage.get("investigations")), notes, "Investigations") or None,
+        "tools": _uris(_items(e.get("tools")), notes, "Tools") or None,
+        "publicationAboutDataset": _dois(_items(usage.get("isReferencedBy"), split=False), notes,
+                                         "Referenced by") or None,
+        "publicationUsingDataset": None,
+    }
+    if raw is None and all(v is None for v in out.values()):
+        return None
+    return out
+
+
+def _descriptors(values: list[Json], notes: list[str], label: str) -> list[dict[str, Any]]:
+    """Free-text/URL/DOI dataset references -> DatasetDescriptor objects."""
+    out: list[dict[str, Any]] = []
+    for v in values:
+        if not isinstance(v, str):
+            _note(notes, label, v)
+            continue
+        if E.norm(v) == "NOT APPLICABLE":  # 2.1's explicit "not part of a group"
+            continue
+        desc: dict[str, Any] = {"pid": None, "title": None, "url": None}
+        if _DOI_SCHEMA.match(v) and len(v) <= 150:
+            desc["pid"] = v
+        elif _is_uri(v):
+            desc["url"] = v
+        elif len(v) >= 2:
+            desc["title"] = v if len(v) <= 150 else v[:149] + "\u2026"
+            if len(v) > 150:
+                _note(notes, label, v)
+        else:
+            _note(notes, label, v)
+            continue
+        if desc not in out:
+            out.append(desc)
+    return out
+
+
+def _observations(value: Json) -> list[dict[str, Any]]:
+    out = []
+    for o in value if isinstance(value, list) else []:
+        if isinstance(o, dict):
+            node = o.get("observedNode")
+            mapped = E.OBSERVED_NODE.get(E.norm(node)) if isinstance(node, str) else None
+            out.append({**o, "observedNode": mapped or node})
+    return out
+
+
+def _structural(value: Json, notes: list[str]) -> dict[str, Any] | None:
+    """A 2.1 list of DataClass{elements: [DataElement]} -> {tables: [DataTable{columns}]}."""
+    if value is None:
+        return None
+    if isinstance(value, dict) and "tables" in value:  # already 3.0.0-shaped
+        return value
+    classes = value if isinstance(value, list) else [value]
+    tables = [
+        {
+            "name": c.get("name"),
+            "description": c.get("description"),
+            "columns": [_column(e, notes) for e in c.get("elements") or [] if isinstance(e, dict)]
+            if isinstance(c.get("elements"), list) else [],
+        }
+        for c in classes if isinstance(c, dict)
+    ]
+    return {"tables": tables, "syntheticDataWebLink": None}
+
+
+def _column(element: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    """DataElement -> DataColumn.  Extra element properties (allowed by both schemas) are kept."""
+    column = {k: element.get(k) for k in ("name", "dataType", "description", "sensitive")}
+    extras = {k: v for k, v in element.items() if k not in column}
+    values = extras.pop("values", None)
+    column.update(extras)
+    column["values"] = _values(values, notes, f"Values of column {_render(element.get('name'))}")
+    return column
+
+
+def _values(value: Json, notes: list[str], label: str) -> list[dict[str, Any]] | None:
+    """Keep only well-formed DataValue objects from an (unconstrained in 2.1) ``values`` extra."""
+    if value is None:
+        return None
+    good, bad = [], []
+    for v in value if isinstance(value, list) else [value]:
+        if isinstance(v, dict) and "name" in v:
+            freq, desc = v.get("frequency"), v.get("description")
+            good.append({**v,
+                         "frequency": freq if isinstance(freq, int) and not isinstance(freq, bool) else None,
+                         "description": desc if isinstance(desc, str) and 1 <= len(desc) <= 20000 else None})
+        else:
+            bad.append(v)
+    _note(notes, label, bad)
+    return good or None
+
+
+def _documentation(value: Json, notes: list[str]) -> dict[str, Any] | None:
+    if not isinstance(value, dict) and not notes:
+        return None
+    d = _d(value)
+    return {
+        "description": _with_notes(d.get("description"), notes),
+        "associatedMedia": d.get("associatedMedia"),
+        "inPipeline": None,  # new in 3.0.0; 2.1 does not say
+    }
+
+
+# --------------------------------------------------------------------------- 3.0.0 -> 4.0.0
+
+
+def upgrade_3_0_to_4_0(doc: dict[str, Any]) -> dict[str, Any]:
+    """3.0.0 -> 4.0.0: ``alternateIdentifiers`` -> ``datasetAliases``; ``datasetType`` +
+    ``datasetSubType`` -> ``datasetType: [{name, subTypes}]``; revision URLs must be URIs."""
+    out: dict[str, Any] = copy.deepcopy(doc) if isinstance(doc, dict) else {}
+    notes: list[str] = []
+    summary = out.get("summary")
+    if isinstance(summary, dict) and "alternateIdentifiers" in summary:
+        aliases = summary.pop("alternateIdentifiers")
+        summary.setdefault("datasetAliases", aliases)
+    if isinstance(out.get("revisions"), list):
+        out["revisions"] = [_revision(r, notes) for r in out["revisions"]]
+    origin = _d(out.get("provenance")).get("origin")
+    if isinstance(origin, dict):
+        subtypes = origin.pop("datasetSubType", None)
+        origin["datasetType"] = _dataset_types(origin.get("datasetType"), subtypes, notes)
+    if notes:
+        documentation = out.get("documentation")
+        if isinstance(documentation, dict):
+            documentation["description"] = _with_notes(documentation.get("description"), notes)
+        elif documentation is None:
+            out["documentation"] = {"description": _with_notes(None, notes)}
+    return out
+
+
+def _revision(rev: Json, notes: list[str]) -> Json:
+    """3.0.0 ``UrlV2`` (host-name pattern, scheme optional, several lines allowed) -> a URI or null."""
+    if not isinstance(rev, dict) or rev.get("url") is None:
+        return rev
+    url = rev["url"]
+    tokens = url.split() if isinstance(url, str) else []
+    fixed = _as_uri(tokens[0]) if tokens else None
+    if not fixed or len(tokens) > 1:
+        _note(notes, f"Revision {_render(rev.get('version'))} URL", url)
+    return {**rev, "url": fixed}

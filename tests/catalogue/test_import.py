@@ -1,0 +1,166 @@
+"""Bulk import and export: the real 605-dataset corpus, JSON files, all-or-nothing, dry runs, the CLI."""
+
+from __future__ import annotations
+
+import json
+import uuid
+import shutil
+from pathlib import Path
+
+import jsonschema
+import pytest
+from sqlalchemy import func, select, text
+from typer.testing import CliRunner
+
+from healthgate.catalogue import service
+from healthgate.catalogue.importer import ImportItem, import_items
+from healthgate.catalogue.models import Dataset, DatasetVersion
+from healthgate.catalogue.sources import read_sources
+from healthgate.catalogue.standard.validate import schema
+from healthgate.cli import app
+from healthgate.identity.permissions import ANONYMOUS, SYSTEM
+from tests.conftest import FIXTURES, SHARED, load_fixture
+
+CORPUS = SHARED / "hdruk-gateway-datasets-2022.csv"
+V4 = jsonschema.Draft202012Validator(schema("4.0.0"), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+
+
+def _count(s, model) -> int:
+    return s.scalar(select(func.count()).select_from(model))
+
+
+def test_real_corpus_imports_and_is_searchable(db, clock):
+    items, errors, legacy = read_sources([CORPUS])
+    assert not errors and legacy and len(items) == 605
+    with db.sessions.begin() as s:
+        report = import_items(s, SYSTEM, items, clock=clock, accept_invalid=True)
+    assert report.created == 605 and report.failed == 0 and report.written
+    with db.sessions() as s:
+        assert service.list_public(s).total == 605
+        assert s.execute(text("SELECT count(*) FROM search_entries")).scalar() == 605
+        versions = list(s.scalars(select(DatasetVersion)))
+        # messy records are imported with their problems and a score that shows them
+        invalid = [v for v in versions if not v.schema_valid]
+        assert invalid and all(v.schema_errors for v in invalid)
+        assert min(v.quality_score for v in versions) < 60
+        sail = [v for v in versions if v.facets.get("member_group") == "ALLIANCE"]
+        assert sail
+        teams = {r[0] for r in s.execute(text("SELECT name FROM teams"))}
+        assert "SAIL" in teams
+    # importing the same file again changes nothing
+    with db.sessions.begin() as s:
+        again = import_items(s, SYSTEM, items, clock=clock, accept_invalid=True)
+    assert again.created == 0 and again.unchanged == 605
+
+
+def test_json_round_trip_and_export_validates(db, clock, tmp_path):
+    files = ["hdruk-2.1.2-full.json", "hdruk-3.0.0-full.json", "hdruk-4.0.0-full.json", "hdruk-4.0.0-minimal.json"]
+    src = tmp_path / "in"
+    src.mkdir()
+    for i, f in enumerate(files):
+        doc = load_fixture(f)
+        doc.pop("identifier", None) if i < 3 else None
+        (src / f).write_text(json.dumps(doc))
+    items, errors, _ = read_sources([src])
+    assert not errors and len(items) == 4
+    with db.sessions.begin() as s:
+        report = import_items(s, SYSTEM, items, clock=clock, team="Test Team")
+    assert report.created == 4, report.errors
+    with db.sessions() as s:
+        docs = [v.document for v in service.iter_public_versions(s)]
+    assert len(docs) == 4
+    for doc in docs:
+        problems = [f"{list(e.absolute_path)}: {e.message}" for e in V4.iter_errors(doc)]
+        assert not problems, problems
+
+
+def test_all_or_nothing_and_partial(db, clock):
+    good = ImportItem(source="good.json", payload=load_fixture("hdruk-4.0.0-minimal.json"))
+    bad = load_fixture("hdruk-4.0.0-minimal.json")
+    bad["identifier"] = None
+    bad["summary"]["title"] = ""
+    items = [good, ImportItem(source="bad.json", payload=bad)]
+    with db.sessions.begin() as s:
+        report = import_items(s, SYSTEM, items, clock=clock, team="T")
+    assert report.failed == 1 and not report.written and report.created == 1
+    assert report.errors[0].path.startswith("bad.json: $.summary.title")
+    with db.sessions() as s:
+        assert _count(s, Dataset) == 0
+    with db.sessions.begin() as s:
+        report = import_items(s, SYSTEM, items, clock=clock, team="T", dry_run=True, partial=True)
+    assert report.dry_run and not report.written
+    with db.sessions() as s:
+        assert _count(s, Dataset) == 0
+    with db.sessions.begin() as s:
+        report = import_items(s, SYSTEM, items, clock=clock, team="T", partial=True)
+    assert report.written and report.created == 1 and report.failed == 1
+    with db.sessions() as s:
+        assert _count(s, Dataset) == 1
+
+
+def test_duplicate_persistent_id_in_one_batch(db, clock):
+    doc = load_fixture("hdruk-4.0.0-minimal.json")
+    items = [ImportItem(source="a.json", payload=doc), ImportItem(source="b.json", payload=doc)]
+    with db.sessions.begin() as s:
+        report = import_items(s, SYSTEM, items, clock=clock, team="T")
+    assert report.failed == 1 and not report.written
+    assert report.errors[0].path == "b.json: $.identifier" and "a.json" in report.errors[0].message
+
+
+def test_strict_json_import_names_the_schema_errors(db, clock):
+    doc = load_fixture("hdruk-4.0.0-minimal.json")
+    doc["modified"] = "yesterday"
+    with db.sessions.begin() as s:
+        report = import_items(s, SYSTEM, [ImportItem(source="x.json", payload=doc)], clock=clock, team="T")
+    assert report.failed == 1 and report.errors[0].path == "x.json: $.modified"
+
+
+def test_update_makes_a_new_version(db, clock):
+    doc = load_fixture("hdruk-4.0.0-minimal.json")
+    with db.sessions.begin() as s:
+        import_items(s, SYSTEM, [ImportItem(source="a.json", payload=doc)], clock=clock, team="T")
+    doc["summary"]["abstract"] = "A revised abstract for this dataset."
+    with db.sessions.begin() as s:
+        report = import_items(s, SYSTEM, [ImportItem(source="a.json", payload=doc)], clock=clock, team="T")
+    assert report.updated == 1
+    with db.sessions() as s:
+        v = service.latest_version(s, ANONYMOUS, uuid.UUID(doc["identifier"]))
+        assert v.number == 2 and v.abstract == "A revised abstract for this dataset."
+    with db.sessions.begin() as s:  # another team may not overwrite it
+        report = import_items(s, SYSTEM, [ImportItem(source="a.json", payload=doc)], clock=clock, team="Other")
+    assert report.failed == 1 and "belongs to team" in report.errors[0].message
+
+
+def test_cli_import_dry_run_broken_csv_and_export(tmp_path, monkeypatch):
+    monkeypatch.setenv("HEALTHGATE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("HEALTHGATE_DATABASE_URL", raising=False)
+    runner = CliRunner()
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "hdruk-4.0.0-full.json", folder / "a.json")
+    (folder / "broken.json").write_text('{"summary": ')
+    r = runner.invoke(app, ["import", str(folder), "--team", "SAIL"])
+    assert r.exit_code == 1 and "broken.json" in r.output and "line 1" in r.output
+    r = runner.invoke(app, ["import", str(folder / "a.json"), "--team", "SAIL", "--dry-run"])
+    assert r.exit_code == 0 and "created 1" in r.output and "nothing written" in r.output
+    r = runner.invoke(app, ["import", str(folder), "--team", "SAIL", "--partial"])
+    assert r.exit_code == 0 and "created 1" in r.output
+    bad_csv = tmp_path / "bad.csv"
+    lines = CORPUS.read_text(encoding="utf-8").splitlines(keepends=True)
+    bad_csv.write_bytes("".join(lines[:30]).encode("utf-8") + "é\n".encode("latin-1"))
+    r = runner.invoke(app, ["import", str(bad_csv)])
+    assert r.exit_code == 1 and "row" in r.output
+    out = tmp_path / "export"
+    r = runner.invoke(app, ["export", "--format", "hdruk", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    exported = list(out.glob("*.json"))
+    assert len(exported) == 1
+    assert not list(V4.iter_errors(json.loads(exported[0].read_text())))
+    assert runner.invoke(app, ["--version"]).output.startswith("healthgate ")
+
+
+@pytest.mark.parametrize("argv", [["export", "--format", "dcat", "--out", "x"]])
+def test_cli_rejects_unknown_format(tmp_path, monkeypatch, argv):
+    monkeypatch.setenv("HEALTHGATE_DATA_DIR", str(tmp_path))
+    r = CliRunner().invoke(app, argv)
+    assert r.exit_code == 1 and "--format" in r.output

@@ -1,0 +1,84 @@
+"""Shared fixtures. ``db`` runs a storage test on SQLite and, when HEALTHGATE_TEST_POSTGRES_URL is set,
+on PostgreSQL too (``.ci/run`` always sets it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from healthgate import migrate
+from healthgate.clock import FixedClock
+from healthgate.db import make_engine, make_sessionmaker
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+FIXTURES = Path(__file__).parent / "catalogue" / "fixtures"
+PG_URL = os.environ.get("HEALTHGATE_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
+    not PG_URL, reason="HEALTHGATE_TEST_POSTGRES_URL is not set"))]
+
+
+def load_fixture(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text())
+
+
+@dataclass
+class Database:
+    url: str
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+
+@pytest.fixture(scope="session")
+def _pg_database():
+    """A fresh PostgreSQL database for this test run, dropped afterwards."""
+    if not PG_URL:
+        pytest.skip("HEALTHGATE_TEST_POSTGRES_URL is not set")
+    name = f"hg_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    yield url, engine
+    engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+TABLES = ["search_entries", "dataset_versions", "datasets", "api_tokens", "teams", "audit_events"]
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request, tmp_path) -> Database:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'test.db'}"
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        yield Database(url, engine, make_sessionmaker(engine))
+        engine.dispose()
+        return
+    url, engine = request.getfixturevalue("_pg_database")
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    yield Database(url, engine, make_sessionmaker(engine))
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime(2026, 1, 15, 9, 30, tzinfo=UTC))
