@@ -76,16 +76,16 @@ def record_new_many(
     session: Session, actor: Actor, action: str, subject_type: str,
     items: list[tuple[object, dict[str, Any]]], *, at: datetime,
 ) -> None:
-    """The first event of many new subjects at once (bulk imports): one INSERT for all."""
+    """The first event of many new subjects at once (bulk imports): one INSERT for all.
+    ``data`` must already be plain JSON values."""
     if not items:
         return
     rows = []
     for subject_id, data in items:
-        data = json.loads(json.dumps(data, default=str))
         sid = str(subject_id)
         rows.append({
             "at": at, "actor": actor.name, "action": action, "subject_type": subject_type, "subject_id": sid,
             "data": data, "prev_hash": None,
             "hash": _digest(None, at, actor.name, action, f"{subject_type}:{sid}", data),
         })
-    session.execute(insert(AuditEvent), rows)
+    session.connection().execute(insert(AuditEvent.__table__), rows)

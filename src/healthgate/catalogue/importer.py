@@ -38,6 +38,7 @@ class ImportItem:
     member_group: str | None = None
     dataset_id: uuid.UUID | None = None
     schema_version: str | None = None
+    size: int | None = None  # bytes, when the reader knows it; measured otherwise
 
 
 @dataclass
@@ -87,7 +88,7 @@ def _prepare(
     seen: dict[uuid.UUID, str] = {}
     for item in items:
         try:
-            check_size(item.payload)
+            check_size(item.payload, size=item.size)
             checked = check(item.payload, item.schema_version)
             require_title(checked)
         except Invalid as exc:
@@ -184,16 +185,16 @@ def import_items(
 
 def _write_new(session: Session, actor: Actor, chunk: list[_Ready], teams: dict[str, Team], now: Any) -> None:
     team_of = [teams[identity.slugify(r.team_name)] for r in chunk]
-    session.execute(insert(Dataset), [
+    conn = session.connection()  # Core executemany: one round trip per table per chunk
+    conn.execute(insert(Dataset.__table__), [
         {"id": r.dataset_id, "team_id": t.id, "status": DatasetStatus.ACTIVE, "draft": None,
          "draft_schema_version": None, "draft_updated_at": None, "latest_version": 1, "created_at": now,
          "updated_at": now, "row_version": 1}
         for r, t in zip(chunk, team_of, strict=True)
     ])
-    version_ids = list(session.scalars(
-        insert(DatasetVersion).returning(DatasetVersion.id, sort_by_parameter_order=True),
-        [version_row(r.dataset_id, t, 1, r.checked, actor, now) for r, t in zip(chunk, team_of, strict=True)],
-    ))
+    versions = [version_row(r.dataset_id, t, 1, r.checked, actor, now) for r, t in zip(chunk, team_of, strict=True)]
+    conn.execute(insert(DatasetVersion.__table__), versions)
+    version_ids = [v["id"] for v in versions]
     search_index.index(session, [
         index_item(r.dataset_id, t, vid, r.checked, now)
         for r, t, vid in zip(chunk, team_of, version_ids, strict=True)
@@ -207,10 +208,9 @@ def _write_new(session: Session, actor: Actor, chunk: list[_Ready], teams: dict[
 
 def _write_update(session: Session, actor: Actor, r: _Ready, ds: Dataset, now: Any) -> None:
     number = ds.latest_version + 1
-    version_id = session.scalar(
-        insert(DatasetVersion).returning(DatasetVersion.id),
-        version_row(ds.id, ds.team, number, r.checked, actor, now),
-    )
+    row = version_row(ds.id, ds.team, number, r.checked, actor, now)
+    session.execute(insert(DatasetVersion), [row])
+    version_id = row["id"]
     session.execute(
         update(Dataset).where(Dataset.id == ds.id).values(
             latest_version=number, status=DatasetStatus.ACTIVE, updated_at=now, row_version=Dataset.row_version + 1)

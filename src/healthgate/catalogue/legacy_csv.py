@@ -36,7 +36,8 @@ _VERSION_COLUMN = re.compile(r"^\d+\.\d+\.\d+$")
 _DATE_COLUMNS = ("datasetStartDate", "datasetEndDate", "releaseDate", "issued", "modified")
 _NO_TARGET = ("license", "fileSize", "populationType", "derivedDatasets")
 _FIELD_SIZE_LIMIT = 64 * 1024 * 1024
-_PROSE = re.compile(r"\b(is|are|was|were|can|could|will|be|been|has|have|had|we|our|this|there|any)\b", re.IGNORECASE)
+_PROSE = re.compile(r"\b(is|are|was|were|can|could|will|be|been|has|have|had|we|our|this|there|any)\b",
+                    re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,9 @@ class LegacyRecord:
 def is_legacy_csv(header: list[str]) -> bool:
     """Whether a CSV header is the legacy Gateway export's: title and publisher plus most v1 columns."""
     names = {h.strip().lstrip("\ufeff") for h in header}
-    return all(c in names for c in REQUIRED_COLUMNS) and sum(c in names for c in _MARKERS) >= len(_MARKERS) // 2
+    if not all(c in names for c in REQUIRED_COLUMNS):
+        return False
+    return sum(c in names for c in _MARKERS) >= len(_MARKERS) // 2
 
 
 def read_legacy_csv(source: str | os.PathLike[str] | bytes) -> tuple[list[LegacyRecord], list[FieldError]]:
@@ -82,24 +85,25 @@ def read_legacy_csv(source: str | os.PathLike[str] | bytes) -> tuple[list[Legacy
     if header_errors:
         return [], header_errors + errors
     width = len(header)
-    data = [(n, line, dict(zip(header, cells, strict=True))) for n, line, cells in rows[1:] if len(cells) == width]
+    data = [(n, dict(zip(header, cells, strict=True))) for n, _line, cells in rows[1:] if len(cells) == width]
     errors += [
         FieldError(f"row {n}", f"has {len(cells)} fields, the header has {width}" + _line_hint(n, line))
         for n, line, cells in rows[1:] if len(cells) != width
     ]
-    conventions = lf.slash_conventions(r[c] for _, _, r in data for c in _DATE_COLUMNS if c in r)
+    conventions = lf.slash_conventions(r[c] for _, r in data for c in _DATE_COLUMNS if c in r)
     records: list[LegacyRecord] = []
-    for n, _line, row in data:
+    for n, row in data:
         missing = [c for c in REQUIRED_COLUMNS if not (row.get(c) or "").strip()]
         if missing:
             errors += [FieldError(f"row {n}", f"column {c!r} is empty") for c in missing]
             continue
         team, group, publisher_notes = _publisher(row["publisher"])
         if not team:
-            errors.append(FieldError(f"row {n}", f"column 'publisher' {lf.short(row['publisher'])} names no team"))
+            message = f"column 'publisher' {lf.short(row['publisher'])} names no team"
+            errors.append(FieldError(f"row {n}", message))
             continue
         document, notes = _Mapper(row, conventions).document(team, group)
-        pid = (row.get("pid") or "").strip() or None
+        pid = document.get("identifier")
         records.append(LegacyRecord(n, pid, team, group, document, publisher_notes + notes))
     errors.sort(key=lambda e: int(e.path.split()[1]))
     return records, errors
@@ -133,7 +137,10 @@ def _parse(text: str) -> tuple[list[tuple[int, int, list[str]]], list[FieldError
             break
         except csv.Error as exc:
             row_no += 1
-            problem = "unterminated quoted field" if "end of data" in str(exc) else f"broken quoting ({exc})"
+            if "end of data" in str(exc):
+                problem = "unterminated quote: a quoted field opened in this row is never closed"
+            else:
+                problem = f"broken quoting: a quote in this row is not closed where expected ({exc})"
             errors.append(FieldError(f"row {row_no}", problem + _line_hint(row_no, start + 1)))
             pos = start + 1
     return rows, errors
@@ -158,7 +165,8 @@ def _undecodable(rows: list[tuple[int, int, list[str]]]) -> list[FieldError]:
 
 
 def _check_header(header: list[str]) -> list[FieldError]:
-    errors = [FieldError("row 1", f"missing required column {c!r}") for c in REQUIRED_COLUMNS if c not in header]
+    errors = [FieldError("row 1", f"missing required column {c!r}")
+              for c in REQUIRED_COLUMNS if c not in header]
     seen: set[str] = set()
     for name in header:
         if name in seen:
@@ -198,6 +206,10 @@ class _Mapper:
         self.notes += notes
         return value
 
+    def parse(self, reader: Any, column: str, *args: Any) -> Any:
+        """Run a :mod:`legacy_fields` reader on a cell, keeping its notes."""
+        return self.take(reader(self.row.get(column, ""), column, *args))
+
     def text(self, column: str, min_length: int = 2) -> str | None:
         value = lf.clean(self.row.get(column))
         if value is not None and len(value) < min_length:
@@ -217,14 +229,14 @@ class _Mapper:
             self.notes.append(f"version {lf.short(version)} is not major.minor.patch, dropped")
         doc["revisions"] = self.revisions(version)
         for column in ("issued", "modified"):
-            value = self.take(lf.parse_datetime(self.row.get(column, ""), column, self.conventions))
+            value = self.parse(lf.parse_datetime, column, self.conventions)
             if value:
                 doc[column] = value
         doc["summary"] = self.summary(team, group)
         documentation = self.documentation()
         coverage = self.coverage()
         provenance = self.provenance()
-        accessibility = self.accessibility()  # collects associatedMedia links, so before documentation is final
+        accessibility = self.accessibility()  # collects associatedMedia links too
         if self.media:
             documentation["associatedMedia"] = self.media
         for key, section in (("documentation", documentation), ("coverage", coverage),
@@ -236,7 +248,8 @@ class _Mapper:
         if linkage:
             doc["enrichmentAndLinkage"] = linkage
         doc["observations"] = []
-        dropped = [c for c in _NO_TARGET if lf.clean(self.row.get(c)) and not lf.is_not_applicable(self.row[c])]
+        dropped = [c for c in _NO_TARGET
+                   if lf.clean(self.row.get(c)) and not lf.is_not_applicable(self.row[c])]
         if dropped:
             self.notes.append(f"no HDR UK 4.0.0 field for {', '.join(dropped)}; not imported")
         return doc, self.notes
@@ -245,7 +258,8 @@ class _Mapper:
         """Earlier versions from the numbered columns (``1.0.0`` -> that version's id), oldest first."""
         found = [(c, v.strip()) for c, v in self.row.items()
                  if _VERSION_COLUMN.match(c) and v.strip() and c != current]
-        return [{"version": c, "url": f"urn:uuid:{v}"} for c, v in sorted(found, key=lambda cv: lf.semver_key(cv[0]))]
+        found.sort(key=lambda cv: lf.semver_key(cv[0]))
+        return [{"version": c, "url": f"urn:uuid:{v}"} for c, v in found]
 
     def summary(self, team: str, group: str | None) -> dict[str, Any]:
         row = self.row
@@ -254,7 +268,7 @@ class _Mapper:
         abstract = self.text("abstract")
         if abstract:
             summary["abstract"] = abstract
-        emails = self.take(lf.parse_emails(row.get("contactPoint", ""), "contactPoint"))
+        emails = self.parse(lf.parse_emails, "contactPoint")
         if len(emails) > 1:
             self.notes.append(f"contactPoint has {len(emails)} addresses; the first is the dataset contact")
         custodian: dict[str, Any] = {"identifier": " ".join(row["publisher"].split()), "name": team}
@@ -265,9 +279,10 @@ class _Mapper:
             if member:
                 custodian["memberOf"] = member
             else:
-                self.notes.append(f"publisher group {group!r} is not Hub, Alliance, NCS or Other; memberOf left empty")
+                self.notes.append(f"publisher group {group!r} is not Hub, Alliance, NCS or Other; "
+                                  "memberOf left empty")
         summary["dataCustodian"] = custodian
-        population = self.take(lf.parse_population(row.get("statisticalPopulation", ""), "statisticalPopulation"))
+        population = self.parse(lf.parse_population, "statisticalPopulation")
         summary["populationSize"] = population if population is not None else -1  # HDR UK's "not reported"
         keywords = []
         for word in lf.split_list(lf.clean(row.get("keywords")) or ""):
@@ -277,7 +292,7 @@ class _Mapper:
                 keywords.append(word)
         if keywords:
             summary["keywords"] = keywords
-        doi = self.take(lf.parse_doi(row.get("doi", ""), "doi"))
+        doi = self.parse(lf.parse_doi, "doi")
         if doi:
             summary["doiName"] = doi
         if emails:
@@ -291,8 +306,8 @@ class _Mapper:
         description = self.text("description")
         if description and self.element_row:
             self.notes.append(
-                f"description {lf.short(description)} describes the data element {lf.short(self.row['name'])}, "
-                "not the dataset (flattened export); not used"
+                f"description {lf.short(description)} describes the data element "
+                f"{lf.short(self.row['name'])}, not the dataset (flattened export); not used"
             )
             description = None
         return {"description": description} if description else {}
@@ -309,7 +324,7 @@ class _Mapper:
         if hi is not None:
             coverage["typicalAgeRangeMax"] = hi
         materials, urls, notes = lf.map_enum_list(self.row.get("physicalSampleAvailability", ""),
-                                                  "physicalSampleAvailability", lf._MATERIAL, "material type")
+                                                  "physicalSampleAvailability", lf.MATERIAL, "material type")
         self.notes += notes
         self.media += urls
         if "None/not available" in materials and len(materials) > 1:
@@ -322,20 +337,21 @@ class _Mapper:
         temporal: dict[str, Any] = {}
         value = lf.clean(self.row.get("periodicity"))
         if value:
-            frequency = lf.PERIODICITY.get(lf._squash(value))
+            frequency = lf.PERIODICITY.get(lf.squash(value))
             if frequency:
                 temporal["publishingFrequency"] = frequency
             else:
-                self.notes.append(f"periodicity {lf.short(value)} is not a 4.0.0 publishing frequency, dropped")
-        start = self.take(lf.parse_date(self.row.get("datasetStartDate", ""), "datasetStartDate", self.conventions))
+                self.notes.append(f"periodicity {lf.short(value)} is not a 4.0.0 publishing frequency, "
+                                  "dropped")
+        start = self.parse(lf.parse_date, "datasetStartDate", self.conventions)
         if start:
             temporal["startDate"] = start
-        end = self.take(lf.parse_end_date(self.row.get("datasetEndDate", ""), "datasetEndDate", self.conventions))
+        end = self.parse(lf.parse_end_date, "datasetEndDate", self.conventions)
         if end:
             temporal["endDate"] = end
         if start and end and end != "CONTINUOUS" and end < start:
             self.notes.append(f"datasetEndDate {end} is before datasetStartDate {start}")
-        release = self.take(lf.parse_date(self.row.get("releaseDate", ""), "releaseDate", self.conventions))
+        release = self.parse(lf.parse_date, "releaseDate", self.conventions)
         if release:
             temporal["distributionReleaseDate"] = release
         return {"temporal": temporal} if temporal else {}
@@ -346,10 +362,10 @@ class _Mapper:
             value = self.text(column)
             if value:
                 access[key] = value
-        lead = self.take(lf.parse_lead_time(self.row.get("accessRequestDuration", ""), "accessRequestDuration"))
+        lead = self.parse(lf.parse_lead_time, "accessRequestDuration")
         if lead:
             access["deliveryLeadTime"] = lead
-        codes = self.take(lf.parse_jurisdictions(self.row.get("jurisdiction", ""), "jurisdiction"))
+        codes = self.parse(lf.parse_jurisdictions, "jurisdiction")
         if codes:
             access["jurisdiction"] = codes
         for column in ("dataController", "dataProcessor"):
@@ -362,8 +378,8 @@ class _Mapper:
             accessibility["usage"] = {"resourceCreator": creator}
         standards: dict[str, Any] = {}
         for column, key, table, what, split_or in (
-            ("controlledVocabulary", "vocabularyEncodingScheme", lf._VOCABULARY, "controlled vocabulary", True),
-            ("conformsTo", "conformsTo", lf._DATA_MODEL, "data model", False),
+            ("controlledVocabulary", "vocabularyEncodingScheme", lf.VOCABULARY, "vocabulary", True),
+            ("conformsTo", "conformsTo", lf.DATA_MODEL, "data model", False),
             ("language", "language", lf.LANGUAGES, "language code", False),
         ):
             members, urls, notes = lf.map_enum_list(self.row.get(column, ""), column, table, what, split_or)

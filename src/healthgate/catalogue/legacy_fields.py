@@ -79,7 +79,11 @@ def split_list(value: str, separators: str = ",;\n") -> list[str]:
 # ---------------------------------------------------------------------------------------------- dates
 
 _NUMERIC_DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})$")
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})?)?$")
+_ISO_DATE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})"  # a date, then perhaps a time and a zone, which are ignored
+    r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$",
+    re.IGNORECASE,
+)
 _MONTH_NAME = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b", re.IGNORECASE)
 _ONGOING = frozenset({"ongoing", "live", "continuous", "present", "current", "to date", "to present"})
 PLAUSIBLE_YEARS = range(1800, 2101)
@@ -111,7 +115,10 @@ def _checked(d: date, raw: str, column: str) -> tuple[str | None, list[str]]:
     return d.isoformat(), []
 
 
-def parse_date(raw: str, column: str, conventions: dict[int, str] | None = None) -> tuple[str | None, list[str]]:
+Parsed = tuple[str | None, list[str]]
+
+
+def parse_date(raw: str, column: str, conventions: dict[int, str] | None = None) -> Parsed:
     """A cell to an ISO ``YYYY-MM-DD`` date. ISO dates and datetimes, numeric day/month/year in either order
     (see :func:`slash_conventions`), and dates with a month name (``1 April 2015``, ``April 2015``)."""
     value = clean(raw)
@@ -161,7 +168,7 @@ def parse_date(raw: str, column: str, conventions: dict[int, str] | None = None)
     return None, [f"{column} {short(raw)} is not a date, dropped"]
 
 
-def parse_end_date(raw: str, column: str, conventions: dict[int, str] | None = None) -> tuple[str | None, list[str]]:
+def parse_end_date(raw: str, column: str, conventions: dict[int, str] | None = None) -> Parsed:
     """Like :func:`parse_date`, but "Ongoing"/"Live" become the 4.0.0 ``CONTINUOUS`` marker."""
     value = clean(raw)
     if value is not None and value.casefold().rstrip(".") in _ONGOING:
@@ -172,7 +179,7 @@ def parse_end_date(raw: str, column: str, conventions: dict[int, str] | None = N
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$", re.IGNORECASE)
 
 
-def parse_datetime(raw: str, column: str, conventions: dict[int, str] | None = None) -> tuple[str | None, list[str]]:
+def parse_datetime(raw: str, column: str, conventions: dict[int, str] | None = None) -> Parsed:
     """A cell to an RFC 3339 date-time; a bare date becomes midnight UTC (noted)."""
     value = clean(raw)
     if value is None:
@@ -205,15 +212,17 @@ _LEAD_TIME_WORDS = {
 _DAYS = {"day": 1.0, "working day": 1.4, "week": 7.0, "month": 365.25 / 12, "year": 365.25}
 _BUCKETS = (  # inclusive day ranges of the DeliveryLeadTimeV2 buckets
     ("Less than 1 week", 0.0, 6.999), ("1-2 weeks", 7.0, 14.0), ("2-4 weeks", 14.0, 28.0),
-    ("1-2 months", _DAYS["month"], 2 * _DAYS["month"]), ("2-6 months", 2 * _DAYS["month"], 6 * _DAYS["month"]),
+    ("1-2 months", _DAYS["month"], 2 * _DAYS["month"]),
+    ("2-6 months", 2 * _DAYS["month"], 6 * _DAYS["month"]),
     ("More than 6 months", 6 * _DAYS["month"], math.inf),
 )
 _DURATION = re.compile(
-    r"(\d+(?:\.\d+)?)\s*(?:(?:-|–|to)\s*(\d+(?:\.\d+)?)\s*)?(working days?|days?|weeks?|months?|years?)\b", re.IGNORECASE
+    r"(\d+(?:\.\d+)?)\s*(?:(?:-|–|to)\s*(\d+(?:\.\d+)?)\s*)?(working days?|days?|weeks?|months?|years?)\b",
+    re.IGNORECASE,
 )
 
 
-def _squash(value: str) -> str:
+def squash(value: str) -> str:
     return re.sub(r"[^a-z0-9+]", "", value.casefold())
 
 
@@ -224,7 +233,7 @@ def parse_lead_time(raw: str, column: str) -> tuple[str | None, list[str]]:
     value = clean(raw)
     if value is None:
         return None, []
-    direct = _LEAD_TIME_WORDS.get(_squash(value))
+    direct = _LEAD_TIME_WORDS.get(squash(value))
     if direct:
         return direct, []
     m = _DURATION.search(value)
@@ -253,26 +262,26 @@ MATERIAL_TYPES = ("None/not available", "Bone marrow", "Cancer cell lines", "CDN
                   "Entire body organ", "Faeces", "Immortalized cell lines", "Isolated pathogen", "MicroRNA",
                   "Peripheral blood cells", "Plasma", "PM Tissue", "Primary cells", "RNA", "Saliva", "Serum",
                   "Swabs", "Tissue", "Urine", "Whole blood", "Availability to be confirmed", "Other")
-_MATERIAL = {_squash(m): m for m in MATERIAL_TYPES} | {
+MATERIAL = {squash(m): m for m in MATERIAL_TYPES} | {
     "notavailable": "None/not available", "notavaliable": "None/not available", "no": "None/not available",
     "none": "None/not available", "nonenotavailable": "None/not available",
 }
 
 VOCABULARIES = ("LOCAL", "OPCS4", "READ", "SNOMED CT", "SNOMED RT", "DM PLUS D", "DM+D", "NHS NATIONAL CODES",
                 "NHS SCOTLAND NATIONAL CODES", "NHS WALES NATIONAL CODES", "ODS", "LOINC", "ICD10", "ICD10CM",
-                "ICD10PCS", "ICD9CM", "ICD9", "ICDO3", "AMT", "APC", "ATC", "CIEL", "HPO", "CPT4", "DPD", "DRG",
-                "HEMONC", "JMDC", "KCD7", "MULTUM", "NAACCR", "NDC", "NDFRT", "OXMIS", "RXNORM",
+                "ICD10PCS", "ICD9CM", "ICD9", "ICDO3", "AMT", "APC", "ATC", "CIEL", "HPO", "CPT4", "DPD",
+                "DRG", "HEMONC", "JMDC", "KCD7", "MULTUM", "NAACCR", "NDC", "NDFRT", "OXMIS", "RXNORM",
                 "RXNORM EXTENSION", "SPL", "OTHER")
-_VOCABULARY = {_squash(v): v for v in VOCABULARIES} | {
+VOCABULARY = {squash(v): v for v in VOCABULARIES} | {
     "icd10codes": "ICD10", "icd9codes": "ICD9", "snomed": "SNOMED CT", "snomedctukedition": "SNOMED CT",
     "snomedctinternational": "SNOMED CT", "opcs": "OPCS4", "opcs48": "OPCS4", "opsc48": "OPCS4",
     "readcodes": "READ", "readcode": "READ", "icdo3codes": "ICDO3",
 }
 
-DATA_MODELS = ("HL7 FHIR", "HL7 V2", "HL7 CDA", "HL7 CCOW", "LOINC", "DICOM", "I2B2", "IHE", "OMOP", "OPENEHR",
-               "SENTINEL", "PCORNET", "CDISC", "NHS DATA DICTIONARY", "NHS SCOTLAND DATA DICTIONARY",
-               "NHS WALES DATA DICTIONARY", "LOCAL", "OTHER")
-_DATA_MODEL = {_squash(v): v for v in DATA_MODELS} | {
+DATA_MODELS = ("HL7 FHIR", "HL7 V2", "HL7 CDA", "HL7 CCOW", "LOINC", "DICOM", "I2B2", "IHE", "OMOP",
+               "OPENEHR", "SENTINEL", "PCORNET", "CDISC", "NHS DATA DICTIONARY",
+               "NHS SCOTLAND DATA DICTIONARY", "NHS WALES DATA DICTIONARY", "LOCAL", "OTHER")
+DATA_MODEL = {squash(v): v for v in DATA_MODELS} | {
     "fhir": "HL7 FHIR", "omopcdm": "OMOP", "locallynegotiatedstandard": "LOCAL",
 }
 
@@ -290,7 +299,7 @@ def map_enum_list(raw: str, column: str, table: dict[str, str], what: str,
     Returns ``(members, urls, notes)``: links are handed back for a links field instead of being dropped;
     items that are neither are listed in one note.
     """
-    whole = table.get(_squash(raw or ""))
+    whole = table.get(squash(raw or ""))
     if whole:
         return [whole], [], []
     value = clean(raw)
@@ -302,7 +311,7 @@ def map_enum_list(raw: str, column: str, table: dict[str, str], what: str,
     urls: list[str] = []
     unknown: list[str] = []
     for item in split_list(value):
-        member = table.get(_squash(item))
+        member = table.get(squash(item))
         found = URL.findall(item)
         if member:
             if member not in members:
@@ -313,7 +322,9 @@ def map_enum_list(raw: str, column: str, table: dict[str, str], what: str,
             urls.extend(u.rstrip(".,;)") for u in found)
         else:
             unknown.append(item)
-    notes = [f"{column} link(s) {short(', '.join(urls))} moved to documentation.associatedMedia"] if urls else []
+    notes = []
+    if urls:
+        notes.append(f"{column} link(s) {short(', '.join(urls))} moved to documentation.associatedMedia")
     if unknown:
         notes.append(f"{column} {short(', '.join(unknown))} not in the 4.0.0 {what} list, dropped")
     return members, urls, notes
@@ -322,8 +333,8 @@ def map_enum_list(raw: str, column: str, table: dict[str, str], what: str,
 # ------------------------------------------------------------------------------------ people and ages
 
 _AGE_RANGE = re.compile(r"^(\d{1,3})\s*(?:-|–|to)\s*(\d{1,3})(\+?)\s*(years?|yrs?|months?)?$", re.IGNORECASE)
-_AGE_OPEN = re.compile(r"^(?:>=?|≥|over\s+)?\s*(\d{1,3})\s*(\+|years?\s*(?:and|or)\s*(?:over|older)|and over)?"
-                       r"\s*(years?)?$", re.IGNORECASE)
+_AGE_OPEN = re.compile(r"^(?:>=?|≥|over\s+)?\s*(\d{1,3})\s*"
+                       r"(\+|years?\s*(?:and|or)\s*(?:over|older)|and over)?\s*(years?)?$", re.IGNORECASE)
 _AGE_BELOW = re.compile(r"^(?:<=?|≤|under\s+)\s*(\d{1,3})\s*(years?)?$", re.IGNORECASE)
 _ALL_AGES = frozenset({"all", "all ages", "any age", "any ages"})
 
@@ -413,7 +424,7 @@ def parse_doi(raw: str, column: str) -> tuple[str | None, list[str]]:
 
 
 def find_dois(raw: str) -> list[str]:
-    """DOIs written as such in free text (bare, ``doi:``, doi.org links), not ones inside other sites' URLs."""
+    """DOIs written as such in free text (bare, ``doi:``, doi.org links), not inside other sites' URLs."""
     out: list[str] = []
     for m in _DOI_IN_TEXT.finditer(raw or ""):
         doi = _tidy_doi(m.group(1))

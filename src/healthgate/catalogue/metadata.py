@@ -24,7 +24,8 @@ class Checked:
     schema_version: str  # the version it was read as
     canonical: dict[str, Any]  # HDR UK 4.0.0 form
     errors: list[FieldError]  # schema errors, against ``schema_version``, paths into ``source``
-    quality: dict[str, Any]
+    canonical_errors: list[FieldError]  # the same, against 4.0.0, paths into ``canonical``
+    quality: dict[str, Any]  # score and medallion (no per-field table: see ``report``)
     extracted: Extracted
 
     @property
@@ -36,12 +37,14 @@ class Checked:
             "valid": self.valid,
             "schema_version": self.schema_version,
             "errors": [e.as_dict() for e in self.errors],
-            "quality": self.quality,
+            "quality": quality.assess(self.canonical, self.canonical_errors),
         }
 
 
-def check_size(payload: object, limit: int = MAX_DOCUMENT_BYTES) -> None:
-    size = len(json.dumps(payload, separators=(",", ":")).encode()) if not isinstance(payload, bytes) else len(payload)
+def check_size(payload: object, limit: int = MAX_DOCUMENT_BYTES, size: int | None = None) -> None:
+    """Refuse documents over ``limit`` bytes; ``size`` when the caller already knows it (file, request body)."""
+    if size is None:
+        size = len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
     if size > limit:
         raise TooLarge("document too large", [FieldError("$", f"document is {size} bytes; the limit is {limit}")])
 
@@ -62,7 +65,8 @@ def check(payload: object, schema_version: str | None = None) -> Checked:
         schema_version=sub.schema_version,
         canonical=canonical,
         errors=errors,
-        quality=quality.assess(canonical, canonical_errors),
+        canonical_errors=canonical_errors,
+        quality=quality.assess(canonical, canonical_errors, breakdown=False),
         extracted=extract(canonical),
     )
 

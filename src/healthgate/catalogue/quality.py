@@ -24,6 +24,11 @@ def weights() -> dict[str, float]:
     return {k: float(v) for k, v in raw["fields"].items()}
 
 
+@cache
+def _paths() -> tuple[tuple[str, tuple[str, ...], float], ...]:
+    return tuple((f, tuple(f.split(".")), w) for f, w in weights().items())
+
+
 def medallion(score: float) -> str:
     return next((name for floor, name in MEDALLIONS if score >= floor), NOT_RATED)
 
@@ -38,53 +43,61 @@ def _filled(value: object) -> bool:
     return True
 
 
-def _get(doc: object, dotted: str) -> object:
+def _get(doc: object, parts: tuple[str, ...]) -> object:
     cur = doc
-    for part in dotted.split("."):
+    for part in parts:
         if not isinstance(cur, dict):
             return None
         cur = cur.get(part)
     return cur
 
 
-def _field_of(error_path: str, fields: list[str]) -> str | None:
+_INDEX = re.compile(r"\[[^\]]*\]")
+
+
+def _field_of(error_path: str, fields: dict[str, float]) -> str | None:
     """The weighted field an error path ($.summary.keywords[2]) belongs to: the longest matching prefix."""
-    dotted = re.sub(r"\[[^\]]*\]", "", error_path.removeprefix("$")).strip(".")
-    best = None
-    for f in fields:
-        if (dotted == f or dotted.startswith(f + ".")) and (best is None or len(f) > len(best)):
-            best = f
-    return best
+    dotted = _INDEX.sub("", error_path.removeprefix("$")).strip(".")
+    while dotted:
+        if dotted in fields:
+            return dotted
+        dotted = dotted.rpartition(".")[0]
+    return None
 
 
-def assess(doc: dict[str, Any], errors: list[FieldError]) -> dict[str, Any]:
-    """Score a canonical (4.0.0) document given its schema errors."""
+def assess(doc: dict[str, Any], errors: list[FieldError], *, breakdown: bool = True) -> dict[str, Any]:
+    """Score a canonical (4.0.0) document given its schema errors; ``breakdown`` adds the per-field table."""
     w = weights()
-    fields = list(w)
     total = sum(w.values())
     errors_by_field: dict[str, list[str]] = {}
     for e in errors:
-        f = _field_of(e.path, fields)
+        f = _field_of(e.path, w)
         if f is not None:
             errors_by_field.setdefault(f, []).append(e.message)
-    breakdown = []
+    rows = []
     filled_weight = error_weight = 0.0
-    for f in fields:
-        filled = _filled(_get(doc, f))
-        errs = errors_by_field.get(f, [])
-        filled_weight += w[f] if filled else 0.0
-        error_weight += w[f] if errs else 0.0
-        lost = 50 * w[f] / total * ((0 if filled else 1) + (1 if errs else 0))
-        breakdown.append({"field": f, "weight": w[f], "filled": filled, "errors": errs, "points_lost": round(lost, 2)})
+    for f, parts, weight in _paths():
+        filled = _filled(_get(doc, parts))
+        errs = errors_by_field.get(f)
+        if filled:
+            filled_weight += weight
+        if errs:
+            error_weight += weight
+        if breakdown:
+            lost = 50 * weight / total * ((0 if filled else 1) + (1 if errs else 0))
+            rows.append({"field": f, "weight": weight, "filled": filled, "errors": errs or [],
+                         "points_lost": round(lost, 2)})
     completeness = filled_weight / total
     error_rate = error_weight / total
     score = round(50 * (completeness + (1 - error_rate)), 2)
-    breakdown.sort(key=lambda b: (-b["points_lost"], b["field"]))
-    return {
+    result: dict[str, Any] = {
         "score": score,
         "medallion": medallion(score),
         "weighted_completeness": round(completeness, 4),
         "weighted_error_rate": round(error_rate, 4),
         "schema_errors": len(errors),
-        "fields": breakdown,
     }
+    if breakdown:
+        rows.sort(key=lambda b: (-b["points_lost"], b["field"]))
+        result["fields"] = rows
+    return result

@@ -130,7 +130,7 @@ def version_row(dataset_id: uuid.UUID, team: Team, number: int, checked: Checked
     """The columns of a new published version."""
     x = checked.extracted
     return {
-        "dataset_id": dataset_id, "number": number, "published_at": now, "published_by": actor.name,
+        "id": uuid.uuid4(), "dataset_id": dataset_id, "number": number, "published_at": now, "published_by": actor.name,
         "source_schema_version": checked.schema_version,
         "source_document": None if checked.source is checked.canonical else checked.source,
         "document": checked.canonical, "schema_valid": checked.valid,
@@ -143,7 +143,7 @@ def version_row(dataset_id: uuid.UUID, team: Team, number: int, checked: Checked
     }
 
 
-def index_item(dataset_id: uuid.UUID, team: Team, version_id: int, checked: Checked,
+def index_item(dataset_id: uuid.UUID, team: Team, version_id: uuid.UUID, checked: Checked,
                now: Any) -> search_index.IndexItem:
     x = checked.extracted
     return search_index.IndexItem(

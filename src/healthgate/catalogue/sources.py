@@ -29,13 +29,14 @@ def _files(paths: list[Path]) -> tuple[list[Path], list[FieldError]]:
 
 
 def _read_json(path: Path) -> tuple[list[ImportItem], list[FieldError]]:
+    raw = path.read_bytes()
     try:
-        value = parse_json(path.read_bytes(), str(path))
+        value = parse_json(raw, str(path))
     except Invalid as exc:
         return [], exc.errors
     if isinstance(value, list):
         return [ImportItem(source=f"{path}[{i}]", payload=v) for i, v in enumerate(value)], []
-    return [ImportItem(source=str(path), payload=value)], []
+    return [ImportItem(source=str(path), payload=value, size=len(raw))], []
 
 
 def _read_csv(path: Path) -> tuple[list[ImportItem], list[FieldError]]:

@@ -8,20 +8,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import bindparam, delete, insert, text
 from sqlalchemy.orm import Session
 
 from healthgate.search.models import SearchEntry
 
-# Field weights follow the order researchers judge a hit by: title first, custodian last.
+# The indexed text columns, in the order researchers judge a hit by: title first, custodian last.
 FTS_COLUMNS = ("title", "aliases", "keywords", "abstract", "description", "custodian")
-_PG_WEIGHTS = {"title": "A", "aliases": "B", "keywords": "B", "abstract": "C", "description": "D", "custodian": "D"}
+_FTS_LIST = ", ".join(FTS_COLUMNS)
 
 
 @dataclass
 class IndexItem:
     dataset_id: uuid.UUID
-    version_id: int
+    version_id: uuid.UUID
     title: str
     aliases: list[str]
     keywords: list[str]
@@ -37,36 +37,38 @@ class IndexItem:
     updated_at: datetime
     facets: dict[str, Any]
 
-    def text_fields(self) -> dict[str, str]:
+    def row(self) -> dict[str, Any]:
         return {
-            "title": self.title,
-            "aliases": " ".join(self.aliases),
-            "keywords": " ; ".join(self.keywords),
-            "abstract": self.abstract or "",
-            "description": self.description or "",
-            "custodian": self.custodian or "",
+            "dataset_id": self.dataset_id, "version_id": self.version_id, "title": self.title,
+            "aliases": " ; ".join(self.aliases), "keywords": " ; ".join(self.keywords),
+            "abstract": self.abstract or "", "description": self.description or "",
+            "custodian": self.custodian, "member_group": self.member_group,
+            "population_size": self.population_size, "start_date": self.start_date, "end_date": self.end_date,
+            "quality_score": self.quality_score, "medallion": self.medallion, "updated_at": self.updated_at,
+            "facets": self.facets,
         }
 
 
-def _entry_row(item: IndexItem) -> dict[str, Any]:
-    return {
-        "dataset_id": item.dataset_id, "version_id": item.version_id, "title": item.title,
-        "custodian": item.custodian, "member_group": item.member_group, "population_size": item.population_size,
-        "start_date": item.start_date, "end_date": item.end_date, "quality_score": item.quality_score,
-        "medallion": item.medallion, "updated_at": item.updated_at, "facets": item.facets,
-    }
+def _sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+_IDS = bindparam("ids", expanding=True)
 
 
 def remove(session: Session, dataset_ids: Sequence[uuid.UUID]) -> None:
     """Take datasets out of public search (archived, or about to be re-indexed)."""
     if not dataset_ids:
         return
-    ids = list(session.scalars(select(SearchEntry.id).where(SearchEntry.dataset_id.in_(dataset_ids))))
-    if not ids:
-        return
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(text("DELETE FROM dataset_fts WHERE rowid = :id"), [{"id": i} for i in ids])
-    session.execute(delete(SearchEntry).where(SearchEntry.id.in_(ids)))
+    ids = [str(i) if not _sqlite(session) else i.hex for i in dataset_ids]
+    if _sqlite(session):
+        # External-content FTS5: a delete must be told the old values, read from the entries themselves.
+        session.execute(
+            text(f"INSERT INTO dataset_fts(dataset_fts, rowid, {_FTS_LIST}) "
+                 f"SELECT 'delete', id, {_FTS_LIST} FROM search_entries WHERE dataset_id IN :ids")
+            .bindparams(_IDS), {"ids": ids},
+        )
+    session.execute(delete(SearchEntry).where(SearchEntry.dataset_id.in_(dataset_ids)))
 
 
 def index(session: Session, items: Sequence[IndexItem], *, fresh: bool = False) -> None:
@@ -75,20 +77,10 @@ def index(session: Session, items: Sequence[IndexItem], *, fresh: bool = False) 
         return
     if not fresh:
         remove(session, [i.dataset_id for i in items])
-    dialect = session.get_bind().dialect.name
-    rows = [_entry_row(i) for i in items]
-    ids = list(session.scalars(insert(SearchEntry).returning(SearchEntry.id, sort_by_parameter_order=True), rows))
-    if dialect == "sqlite":
+    session.connection().execute(insert(SearchEntry.__table__), [i.row() for i in items])
+    if _sqlite(session):
         session.execute(
-            text(f"INSERT INTO dataset_fts(rowid, {', '.join(FTS_COLUMNS)}) "
-                 f"VALUES (:rowid, {', '.join(':' + c for c in FTS_COLUMNS)})"),
-            [{"rowid": rid, **item.text_fields()} for rid, item in zip(ids, items, strict=True)],
-        )
-    elif dialect == "postgresql":
-        vector = " || ".join(
-            f"setweight(to_tsvector('english', :{c}), '{w}')" for c, w in _PG_WEIGHTS.items()
-        )
-        session.execute(
-            text(f"UPDATE search_entries SET tsv = {vector} WHERE id = :rowid"),
-            [{"rowid": rid, **item.text_fields()} for rid, item in zip(ids, items, strict=True)],
+            text(f"INSERT INTO dataset_fts(rowid, {_FTS_LIST}) "
+                 f"SELECT id, {_FTS_LIST} FROM search_entries WHERE dataset_id IN :ids").bindparams(_IDS),
+            {"ids": [i.dataset_id.hex for i in items]},
         )

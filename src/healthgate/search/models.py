@@ -1,7 +1,8 @@
 """One search entry per publicly visible dataset: its latest published version's searchable fields.
 
-The full-text index beside it is engine-specific (SQLite FTS5 table ``dataset_fts`` keyed by this row's id;
-PostgreSQL ``tsv`` tsvector column with a GIN index), created by the migrations and kept in the same
+The full-text index over its text columns is engine-specific, created by the migrations: on SQLite an FTS5
+table ``dataset_fts`` with this table as external content (rowid = ``id``), filled by ``search.index``; on
+PostgreSQL a generated, weighted ``tsv`` tsvector column with a GIN index. Either way it changes in the same
 transaction as the catalogue write.
 """
 
@@ -22,8 +23,12 @@ class SearchEntry(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     dataset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), unique=True)
-    version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id", ondelete="CASCADE"))
+    version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dataset_versions.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(Text)
+    aliases: Mapped[str] = mapped_column(Text, default="")
+    keywords: Mapped[str] = mapped_column(Text, default="")
+    abstract: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
     custodian: Mapped[str | None] = mapped_column(String(300), index=True)
     member_group: Mapped[str | None] = mapped_column(String(120))
     population_size: Mapped[int | None]

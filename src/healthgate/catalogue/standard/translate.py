@@ -113,7 +113,7 @@ def _with_notes(description: Json, notes: list[str]) -> Json:
 def _strings(values: list[Json], lo: int, hi: int, notes: list[str], label: str) -> list[str]:
     """Keep strings whose length is within [lo, hi]; note the rest."""
     good = [v for v in values if isinstance(v, str) and lo <= len(v) <= hi]
-    _note(notes, label, [v for v in values if not (isinstance(v, str) and lo <= len(v) <= hi)])
+    E.note(notes, label, [v for v in values if not (isinstance(v, str) and lo <= len(v) <= hi)])
     return _dedupe(good)
 
 
@@ -135,7 +135,7 @@ def _as_uri(value: Json) -> str | None:
 
 def _uris(values: list[Json], notes: list[str], label: str) -> list[str]:
     good = [u for u in map(_as_uri, values) if u]
-    _note(notes, label, [v for v in values if not _as_uri(v)])
+    E.note(notes, label, [v for v in values if not _as_uri(v)])
     return _dedupe(good)
 
 
@@ -148,7 +148,7 @@ def _dois(values: list[Json], notes: list[str], label: str) -> list[str]:
     """Extract DOIs from DOIs, doi.org links or citations; entries without one are noted."""
     pieces = [p for v in values for p in (re.split(r"[\t\n]+", v) if isinstance(v, str) else [v])]
     found = [d for p in pieces for d in _find_dois(p)]
-    _note(notes, label, [p for p in pieces if p not in ("", None) and not _find_dois(p)])
+    E.note(notes, label, [p for p in pieces if p not in ("", None) and not _find_dois(p)])
     return _dedupe(found)
 
 
@@ -218,7 +218,7 @@ def _custodian(publisher: Json, dataset_contact: Json, notes: list[str]) -> dict
         "logo": p.get("logo"),
         "description": description,
         "contactPoint": contact if contact not in (None, []) else dataset_contact,
-        "memberOf": _map_one(p.get("memberOf"), E.MEMBER_OF, "Other", notes, "Custodian network membership"),
+        "memberOf": E.map_one(p.get("memberOf"), E.MEMBER_OF, "Other", notes, "Custodian network membership"),
     }
 
 
@@ -269,8 +269,8 @@ def _coverage(value: Json, notes: list[str]) -> dict[str, Any] | None:
         "typicalAgeRangeMin": low,
         "typicalAgeRangeMax": high,
         "datasetCompleteness": None,
-        "materialType": _map_all(materials, E.MATERIAL_TYPE, "Other", notes, "Physical samples") or None,
-        "followUp": _map_one(value.get("followup"), E.FOLLOW_UP, "Other", notes, "Follow-up"),
+        "materialType": E.map_all(materials, E.MATERIAL_TYPE, "Other", notes, "Physical samples") or None,
+        "followUp": E.map_one(value.get("followup"), E.FOLLOW_UP, "Other", notes, "Follow-up"),
         "pathway": value.get("pathway"),
     }
 
@@ -305,19 +305,19 @@ def _provenance(value: Json, notes: list[str]) -> dict[str, Any] | None:
     temporal = _d(value.get("temporal"))
     start = temporal.get("startDate")
     if not (isinstance(start, str) and start.strip()):
-        _note(notes, "Provenance (no start date was given, so it could not be kept as structured data)",
+        E.note(notes, "Provenance (no start date was given, so it could not be kept as structured data)",
               {k: v for k, v in value.items() if k in ("origin", "temporal")})
         return None
     return {
         "origin": _origin(value.get("origin"), notes),
         "temporal": {
-            "publishingFrequency": _map_one(temporal.get("accrualPeriodicity"), E.PERIODICITY, "Other",
+            "publishingFrequency": E.map_one(temporal.get("accrualPeriodicity"), E.PERIODICITY, "Other",
                                             notes, "Publishing frequency"),
             "distributionReleaseDate": temporal.get("distributionReleaseDate"),
             "startDate": start,
             "endDate": temporal.get("endDate"),
             # TimeLagV2 is not nullable; an unstated time lag becomes "Not applicable".
-            "timeLag": _map_one(temporal.get("timeLag"), E.TIME_LAG, "Other", notes, "Time lag",
+            "timeLag": E.map_one(temporal.get("timeLag"), E.TIME_LAG, "Other", notes, "Time lag",
                                 missing="Not applicable"),
         },
     }
@@ -327,11 +327,11 @@ def _origin(value: Json, notes: list[str]) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         return None
     return {
-        "purpose": _map_all(_items(value.get("purpose")), E.PURPOSE, "Other", notes, "Purpose") or None,
+        "purpose": E.map_all(_items(value.get("purpose")), E.PURPOSE, "Other", notes, "Purpose") or None,
         "datasetType": [],  # required since 3.0.0; 2.1 has no equivalent and we do not guess
         "datasetSubType": None,
-        "source": _map_all(_items(value.get("source")), E.SOURCE, "Other", notes, "Source") or None,
-        "collectionSource": _map_all(_items(value.get("collectionSituation")), E.SETTING, "Other", notes,
+        "source": E.map_all(_items(value.get("source")), E.SOURCE, "Other", notes, "Source") or None,
+        "collectionSource": E.map_all(_items(value.get("collectionSituation")), E.SETTING, "Other", notes,
                                      "Collection setting") or None,
         "imageContrast": "Not stated",
     }
@@ -352,7 +352,7 @@ def _access(a: dict[str, Any], notes: list[str]) -> dict[str, Any]:
         "accessServiceCategory": None,  # new in 3.0.0, no 2.1 source
         "accessService": a.get("accessService"),
         "accessRequestCost": _joined(a.get("accessRequestCost")),
-        "deliveryLeadTime": _map_one(a.get("deliveryLeadTime"), E.DELIVERY_LEAD_TIME, "Other", notes,
+        "deliveryLeadTime": E.map_one(a.get("deliveryLeadTime"), E.DELIVERY_LEAD_TIME, "Other", notes,
                                      "Delivery lead time"),
         "jurisdiction": _jurisdiction(a.get("jurisdiction"), notes),
         "dataController": a.get("dataController"),
@@ -370,15 +370,15 @@ def _jurisdiction(value: Json, notes: list[str]) -> list[str] | None:
             codes.append(code)
         else:
             lost.append(item)
-    _note(notes, "Jurisdiction", lost)
+    E.note(notes, "Jurisdiction", lost)
     return _dedupe(codes) or None
 
 
 def _usage(u: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     return {
-        "dataUseLimitation": _map_all(_items(u.get("dataUseLimitation")), E.DATA_USE_LIMITATION, None,
+        "dataUseLimitation": E.map_all(_items(u.get("dataUseLimitation")), E.DATA_USE_LIMITATION, None,
                                       notes, "Data use limitation") or None,
-        "dataUseRequirements": _map_all(_items(u.get("dataUseRequirements")), E.DATA_USE_REQUIREMENTS,
+        "dataUseRequirements": E.map_all(_items(u.get("dataUseRequirements")), E.DATA_USE_REQUIREMENTS,
                                         None, notes, "Data use requirements") or None,
         "resourceCreator": u.get("resourceCreator"),
     }
@@ -387,11 +387,11 @@ def _usage(u: dict[str, Any], notes: list[str]) -> dict[str, Any]:
 def _formats(f: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     """All four lists are required (and non-nullable) from 3.0.0 on."""
     return {
-        "vocabularyEncodingScheme": _map_all(_items(f.get("vocabularyEncodingScheme")),
+        "vocabularyEncodingScheme": E.map_all(_items(f.get("vocabularyEncodingScheme")),
                                              E.CONTROLLED_VOCABULARY, "OTHER", notes, "Vocabulary"),
-        "conformsTo": _map_all(_items(f.get("conformsTo")), E.STANDARDISED_DATA_MODELS, "OTHER", notes,
+        "conformsTo": E.map_all(_items(f.get("conformsTo")), E.STANDARDISED_DATA_MODELS, "OTHER", notes,
                                "Conforms to"),
-        "language": _map_all(_items(f.get("language")), E.LANGUAGE, None, notes, "Language"),
+        "language": E.map_all(_items(f.get("language")), E.LANGUAGE, None, notes, "Language"),
         "format": _strings(_items(f.get("format")), 1, 1_000_000, notes, "Format"),
     }
 
@@ -406,7 +406,7 @@ def _linkage(src: dict[str, Any], notes: list[str]) -> dict[str, Any] | None:
     raw = src.get("enrichmentAndLinkage")
     e = _d(raw)
     usage = _d(_d(src.get("accessibility")).get("usage"))
-    _note(notes, "Derived datasets or extracts available", _items(e.get("derivation"), split=False))
+    E.note(notes, "Derived datasets or extracts available", _items(e.get("derivation"), split=False))
     out = {
         "derivedFrom": None,
         "isPartOf": _descriptors(_items(_d(src.get("documentation")).get("isPartOf"), split=False),
@@ -429,7 +429,7 @@ def _descriptors(values: list[Json], notes: list[str], label: str) -> list[dict[
     out: list[dict[str, Any]] = []
     for v in values:
         if not isinstance(v, str):
-            _note(notes, label, v)
+            E.note(notes, label, v)
             continue
         if E.norm(v) == "NOT APPLICABLE":  # 2.1's explicit "not part of a group"
             continue
@@ -441,9 +441,9 @@ def _descriptors(values: list[Json], notes: list[str], label: str) -> list[dict[
         elif len(v) >= 2:
             desc["title"] = v if len(v) <= 150 else v[:149] + "\u2026"
             if len(v) > 150:
-                _note(notes, label, v)
+                E.note(notes, label, v)
         else:
-            _note(notes, label, v)
+            E.note(notes, label, v)
             continue
         if desc not in out:
             out.append(desc)
@@ -485,7 +485,7 @@ def _column(element: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     extras = {k: v for k, v in element.items() if k not in column}
     values = extras.pop("values", None)
     column.update(extras)
-    column["values"] = _values(values, notes, f"Values of column {_render(element.get('name'))}")
+    column["values"] = _values(values, notes, f"Values of column {E.render(element.get('name'))}")
     return column
 
 
@@ -502,7 +502,7 @@ def _values(value: Json, notes: list[str], label: str) -> list[dict[str, Any]] |
                          "description": desc if isinstance(desc, str) and 1 <= len(desc) <= 20000 else None})
         else:
             bad.append(v)
-    _note(notes, label, bad)
+    E.note(notes, label, bad)
     return good or None
 
 
@@ -534,7 +534,7 @@ def upgrade_3_0_to_4_0(doc: dict[str, Any]) -> dict[str, Any]:
     origin = _d(out.get("provenance")).get("origin")
     if isinstance(origin, dict):
         subtypes = origin.pop("datasetSubType", None)
-        origin["datasetType"] = _dataset_types(origin.get("datasetType"), subtypes, notes)
+        origin["datasetType"] = E.group_dataset_types(origin.get("datasetType"), subtypes, notes)
     if notes:
         documentation = out.get("documentation")
         if isinstance(documentation, dict):
@@ -552,5 +552,5 @@ def _revision(rev: Json, notes: list[str]) -> Json:
     tokens = url.split() if isinstance(url, str) else []
     fixed = _as_uri(tokens[0]) if tokens else None
     if not fixed or len(tokens) > 1:
-        _note(notes, f"Revision {_render(rev.get('version'))} URL", url)
+        E.note(notes, f"Revision {E.render(rev.get('version'))} URL", url)
     return {**rev, "url": fixed}

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 12:53:32.244072
+Create Date: 2026-11-23 13:01:02.871787
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_datasets_team_id'), ['team_id'], unique=False)
 
     op.create_table('dataset_versions',
-    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('dataset_id', sa.Uuid(), nullable=False),
     sa.Column('number', sa.Integer(), nullable=False),
     sa.Column('published_at', sa.DateTime(timezone=True), nullable=False),
@@ -103,8 +103,12 @@ def upgrade() -> None:
     op.create_table('search_entries',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('dataset_id', sa.Uuid(), nullable=False),
-    sa.Column('version_id', sa.Integer(), nullable=False),
+    sa.Column('version_id', sa.Uuid(), nullable=False),
     sa.Column('title', sa.Text(), nullable=False),
+    sa.Column('aliases', sa.Text(), nullable=False),
+    sa.Column('keywords', sa.Text(), nullable=False),
+    sa.Column('abstract', sa.Text(), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
     sa.Column('custodian', sa.String(length=300), nullable=True),
     sa.Column('member_group', sa.String(length=120), nullable=True),
     sa.Column('population_size', sa.Integer(), nullable=True),
@@ -123,15 +127,21 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_search_entries_custodian'), ['custodian'], unique=False)
         batch_op.create_index(batch_op.f('ix_search_entries_updated_at'), ['updated_at'], unique=False)
 
-    # The full-text index, one per engine (see healthgate.search.index).
+    # The full-text index, one per engine (see healthgate.search).
     if op.get_bind().dialect.name == "sqlite":
         op.execute(
             "CREATE VIRTUAL TABLE dataset_fts USING fts5("
             "title, aliases, keywords, abstract, description, custodian, "
+            "content='search_entries', content_rowid='id', "
             "tokenize = 'porter unicode61 remove_diacritics 2', prefix = '2 3')"
         )
     else:
-        op.add_column("search_entries", sa.Column("tsv", postgresql.TSVECTOR(), nullable=True))
+        weighted = " || ".join(
+            f"setweight(to_tsvector('english'::regconfig, coalesce({col}, '')), '{w}')"
+            for col, w in [("title", "A"), ("aliases", "B"), ("keywords", "B"), ("abstract", "C"),
+                           ("description", "D"), ("custodian", "D")]
+        )
+        op.add_column("search_entries", sa.Column("tsv", postgresql.TSVECTOR(), sa.Computed(weighted, persisted=True)))
         op.create_index("ix_search_entries_tsv", "search_entries", ["tsv"], postgresql_using="gin")
 
     # ### end Alembic commands ###
