@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
-from healthgate.catalogue import service
+from healthgate.catalogue import quality, service
 from healthgate.catalogue.importer import ImportItem, import_items
 from healthgate.catalogue.models import Dataset, DatasetVersion
 from healthgate.catalogue.sources import read_sources
@@ -42,7 +42,12 @@ def test_real_corpus_imports_and_is_searchable(db, clock):
         # messy records are imported with their problems and a score that shows them
         invalid = [v for v in versions if not v.schema_valid]
         assert invalid and all(v.schema_errors for v in invalid)
-        assert min(v.quality_score for v in versions) < 60
+        # ... and their schema errors cost them score
+        penalised = [v for v in invalid if v.quality["weighted_error_rate"] > 0]
+        assert len(penalised) > len(invalid) / 2
+        for v in penalised[:50]:
+            assert v.quality_score < quality.assess(v.document, [], breakdown=False)["score"]
+        assert len({v.medallion for v in versions}) >= 3
         sail = [v for v in versions if v.facets.get("member_group") == "ALLIANCE"]
         assert sail
         teams = {r[0] for r in s.execute(text("SELECT name FROM teams"))}
@@ -59,7 +64,8 @@ def test_json_round_trip_and_export_validates(db, clock, tmp_path):
     src.mkdir()
     for i, f in enumerate(files):
         doc = load_fixture(f)
-        doc.pop("identifier", None) if i < 3 else None
+        if i < 3:
+            doc["identifier"] = str(uuid.uuid4())
         (src / f).write_text(json.dumps(doc))
     items, errors, _ = read_sources([src])
     assert not errors and len(items) == 4

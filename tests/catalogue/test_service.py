@@ -85,10 +85,11 @@ def test_invalid_document_is_refused_at_publish_unless_accepted(db, clock, team)
     doc = _doc()
     doc["issued"] = "2024-02-30T00:00:00Z"
     doc["summary"]["unknownField"] = 1
+    doc["summary"]["contactPoint"] = "not an e-mail address"
     with db.sessions.begin() as s:
         ds, checked = service.create_draft(s, SYSTEM, team, doc, clock=clock)
         paths = {e.path for e in checked.errors}
-        assert {"$.issued", "$.summary.unknownField"} <= paths
+        assert paths == {"$.issued", "$.summary.unknownField", "$.summary.contactPoint"}
     with db.sessions.begin() as s, pytest.raises(Invalid) as exc:
         service.publish(s, SYSTEM, ds.id, clock=clock)
     assert {e.path for e in exc.value.errors} >= {"$.issued", "$.summary.unknownField"}
@@ -183,7 +184,7 @@ def test_bad_documents(db, clock, team):
             service.create_draft(s, SYSTEM, team, {"title": "no sections"}, clock=clock)
         assert exc.value.errors[0].path == "$.summary"
         big = _doc()
-        big["documentation"]["description"] = "x" * (6 * 1024 * 1024)
+        big["padding"] = "x" * (6 * 1024 * 1024)
         with pytest.raises(TooLarge):
             service.create_draft(s, SYSTEM, team, big, clock=clock)
     with db.sessions() as s:

@@ -115,7 +115,7 @@ def publish(
 ) -> VersionOut:
     version = service.publish(session, actor, dataset_id, clock=clock, accept_invalid=accept_invalid,
                               expected_row_version=row_version)
-    return VersionOut.full(version, service.get_dataset(session, actor, dataset_id))
+    return VersionOut.full(version, service.get_dataset(session, actor, dataset_id), service.quality_report(version))
 
 
 @router.post("/datasets/{dataset_id}/archive")
@@ -134,7 +134,7 @@ def unarchive(dataset_id: uuid.UUID, session: SessionDep, actor: ActorDep, clock
 def get_dataset(dataset_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> VersionOut:
     """The latest published version."""
     version = service.latest_version(session, actor, dataset_id)
-    return VersionOut.full(version, service.get_dataset(session, actor, dataset_id))
+    return VersionOut.full(version, service.get_dataset(session, actor, dataset_id), service.quality_report(version))
 
 
 @router.get("/datasets/{dataset_id}/versions", response_model=list[VersionListItem])
@@ -151,7 +151,7 @@ def list_versions(dataset_id: uuid.UUID, session: SessionDep, actor: ActorDep) -
 def get_version(
     dataset_id: uuid.UUID, number: int, session: SessionDep, actor: ActorDep) -> VersionOut:
     version = service.version(session, actor, dataset_id, number)
-    return VersionOut.full(version, service.get_dataset(session, actor, dataset_id))
+    return VersionOut.full(version, service.get_dataset(session, actor, dataset_id), service.quality_report(version))
 
 
 @router.get("/datasets/{dataset_id}/diff")

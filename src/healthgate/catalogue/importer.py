@@ -7,7 +7,7 @@ set-based INSERTs so that a 100,000-record catalogue loads in about a minute.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ from healthgate.identity.models import Team
 from healthgate.identity.permissions import Actor, Permission, require
 from healthgate.search import index as search_index
 
-CHUNK = 500
+CHUNK = 500  # records per checked chunk and per INSERT batch
 
 
 @dataclass
@@ -80,74 +80,72 @@ def _team_name(item: ImportItem, override: str | None, checked: Checked) -> str 
     return name.strip() if isinstance(name, str) and name.strip() else None
 
 
-def _prepare(
-    items: Sequence[ImportItem], team: str | None, accept_invalid: bool, report: ImportReport,
-    progress: Callable[[int], None] | None,
-) -> list[_Ready]:
-    ready: list[_Ready] = []
-    seen: dict[uuid.UUID, str] = {}
-    for item in items:
-        try:
-            check_size(item.payload, size=item.size)
-            checked = check(item.payload, item.schema_version)
-            require_title(checked)
-        except Invalid as exc:
-            report.failed += 1
-            report.errors.extend(FieldError(f"{item.source}: {e.path}", e.message) for e in exc.errors)
-            continue
-        finally:
-            if progress:
-                progress(1)
-        problems = [FieldError(f"{item.source}: {e.path}", e.message) for e in checked.errors]
-        if problems and not accept_invalid:
-            report.failed += 1
-            report.errors.extend(problems)
-            continue
-        report.warnings.extend(problems)
-        team_name = _team_name(item, team, checked)
-        if not team_name:
-            report.failed += 1
-            report.errors.append(FieldError(f"{item.source}: $.summary.dataCustodian.name",
-                                            "no custodian team: give one with --team"))
-            continue
-        dataset_id = item.dataset_id or persistent_id(checked) or uuid.uuid4()
-        if dataset_id in seen:
-            report.failed += 1
-            report.errors.append(FieldError(f"{item.source}: $.identifier",
-                                            f"duplicate persistent id {dataset_id} (also in {seen[dataset_id]})"))
-            continue
-        seen[dataset_id] = item.source
-        ready.append(_Ready(item, checked, dataset_id, team_name, item.member_group))
-    return ready
+def _check_item(item: ImportItem) -> Checked | list[FieldError]:
+    """Check one record; pure, so it can run in a worker process."""
+    try:
+        check_size(item.payload, size=item.size)
+        checked = check(item.payload, item.schema_version)
+        require_title(checked)
+    except Invalid as exc:
+        return [FieldError(f"{item.source}: {e.path}", e.message) for e in exc.errors]
+    return checked
 
 
-def import_items(
-    session: Session, actor: Actor, items: Sequence[ImportItem], *, clock: Clock, team: str | None = None,
-    dry_run: bool = False, partial: bool = False, accept_invalid: bool = False,
-    progress: Callable[[int], None] | None = None,
-) -> ImportReport:
-    """Create or update (as a new version) one dataset per item, publishing each.
+def _check_chunk(items: Sequence[ImportItem]) -> list[Checked | list[FieldError]]:
+    return [_check_item(i) for i in items]
 
-    Without ``partial``, any failed record means nothing is written. ``dry_run`` checks everything and writes
-    nothing. The caller's transaction is used; the caller commits."""
-    require(actor, Permission.DATASET_IMPORT)
-    report = ImportReport(dry_run=dry_run)
-    ready = _prepare(items, team, accept_invalid, report, progress)
 
-    existing: dict[uuid.UUID, Dataset] = {}
-    ids = [r.dataset_id for r in ready]
-    for start in range(0, len(ids), CHUNK):
-        for ds in session.scalars(select(Dataset).where(Dataset.id.in_(ids[start:start + CHUNK]))):
-            existing[ds.id] = ds
-    teams: dict[str, Team] = {}
+def _checked_chunks(items: Sequence[ImportItem]) -> Iterator[list[tuple[ImportItem, Checked | list[FieldError]]]]:
+    """Chunks of checked records, in order, so that a large import never holds two copies of everything."""
+    for i in range(0, len(items), CHUNK):
+        chunk = items[i:i + CHUNK]
+        yield list(zip(chunk, _check_chunk(chunk), strict=True))
+
+
+def _accept(
+    item: ImportItem, result: Checked | list[FieldError], team: str | None, accept_invalid: bool,
+    seen: dict[uuid.UUID, str], report: ImportReport,
+) -> _Ready | None:
+    """The record ready to write, or None with the reason recorded in ``report``."""
+    if isinstance(result, list):
+        report.failed += 1
+        report.errors.extend(result)
+        return None
+    problems = [FieldError(f"{item.source}: {e.path}", e.message) for e in result.errors]
+    if problems and not accept_invalid:
+        report.failed += 1
+        report.errors.extend(problems)
+        return None
+    report.warnings.extend(problems)
+    team_name = _team_name(item, team, result)
+    if not team_name:
+        report.failed += 1
+        report.errors.append(FieldError(f"{item.source}: $.summary.dataCustodian.name",
+                                        "no custodian team: give one with --team"))
+        return None
+    dataset_id = item.dataset_id or persistent_id(result) or uuid.uuid4()
+    if dataset_id in seen:
+        report.failed += 1
+        report.errors.append(FieldError(f"{item.source}: $.identifier",
+                                        f"duplicate persistent id {dataset_id} (also in {seen[dataset_id]})"))
+        return None
+    seen[dataset_id] = item.source
+    return _Ready(item, result, dataset_id, team_name, item.member_group)
+
+
+def _classify(
+    session: Session, ready: list[_Ready], report: ImportReport
+) -> tuple[list[_Ready], list[tuple[_Ready, Dataset]]]:
+    """Split ready records into new datasets and new versions of existing ones (unchanged ones are counted)."""
+    existing = {ds.id: ds for ds in session.scalars(
+        select(Dataset).where(Dataset.id.in_([r.dataset_id for r in ready])))}
     creates: list[_Ready] = []
     updates: list[tuple[_Ready, Dataset]] = []
     for r in ready:
         ds = existing.get(r.dataset_id)
         if ds is None:
             creates.append(r)
-            continue
-        if identity.slugify(ds.team.name) != identity.slugify(r.team_name):
+        elif identity.slugify(ds.team.name) != identity.slugify(r.team_name):
             report.failed += 1
             report.errors.append(FieldError(f"{r.item.source}: $.identifier",
                                             f"dataset {ds.id} belongs to team {ds.team.name!r}, not {r.team_name!r}"))
@@ -162,24 +160,54 @@ def import_items(
             report.unchanged += 1
         else:
             updates.append((r, ds))
-    report.created, report.updated = len(creates), len(updates)
-    if dry_run or (report.failed and not partial):
-        return report
+    return creates, updates
 
+
+def import_items(
+    session: Session, actor: Actor, items: Sequence[ImportItem], *, clock: Clock, team: str | None = None,
+    dry_run: bool = False, partial: bool = False, accept_invalid: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Create or update (as a new version) one dataset per item, publishing each.
+
+    Without ``partial``, any failed record means nothing is written. ``dry_run`` checks everything and writes
+    nothing. Writes go into a savepoint of the caller's transaction, released only when the whole import
+    succeeds; the caller commits."""
+    require(actor, Permission.DATASET_IMPORT)
+    report = ImportReport(dry_run=dry_run)
+    seen: dict[uuid.UUID, str] = {}
+    teams: dict[str, Team] = {}
     now = clock.now()
-    for r in [*creates, *(u for u, _ in updates)]:
-        key = identity.slugify(r.team_name)
-        if key not in teams:
-            teams[key] = identity.get_or_create_team(session, actor, r.team_name, member_group=r.member_group,
-                                                     clock=clock)
-    for t in teams.values():
-        require(actor, Permission.DATASET_PUBLISH, team=t.id)
-
-    for start in range(0, len(creates), CHUNK):
-        _write_new(session, actor, creates[start:start + CHUNK], teams, now)
-    for r, ds in updates:
-        _write_update(session, actor, r, ds, now)
-    report.written = True
+    savepoint = session.begin_nested()
+    try:
+        for chunk in _checked_chunks(items):
+            ready = [r for item, result in chunk
+                     if (r := _accept(item, result, team, accept_invalid, seen, report)) is not None]
+            creates, updates = _classify(session, ready, report) if ready else ([], [])
+            report.created += len(creates)
+            report.updated += len(updates)
+            if progress:
+                progress(len(chunk))
+            if dry_run or (report.failed and not partial):
+                continue  # keep checking, to report every problem, but write nothing
+            for r in [*creates, *(u for u, _ in updates)]:
+                key = identity.slugify(r.team_name)
+                if key not in teams:
+                    teams[key] = identity.get_or_create_team(session, actor, r.team_name,
+                                                             member_group=r.member_group, clock=clock)
+                    require(actor, Permission.DATASET_PUBLISH, team=teams[key].id)
+            if creates:
+                _write_new(session, actor, creates, teams, now)
+            for r, ds in updates:
+                _write_update(session, actor, r, ds, now)
+    except BaseException:
+        savepoint.rollback()
+        raise
+    if dry_run or (report.failed and not partial):
+        savepoint.rollback()
+    else:
+        savepoint.commit()
+        report.written = True
     return report
 
 

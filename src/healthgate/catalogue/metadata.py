@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from healthgate.catalogue import quality
 from healthgate.catalogue.standard import translate
 from healthgate.catalogue.standard.extract import Extracted, extract
@@ -44,7 +46,10 @@ class Checked:
 def check_size(payload: object, limit: int = MAX_DOCUMENT_BYTES, size: int | None = None) -> None:
     """Refuse documents over ``limit`` bytes; ``size`` when the caller already knows it (file, request body)."""
     if size is None:
-        size = len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
+        try:
+            size = len(orjson.dumps(payload))
+        except TypeError:  # not plain JSON (e.g. huge integers): measure the slow way
+            size = len(json.dumps(payload, separators=(",", ":"), default=str).encode())
     if size > limit:
         raise TooLarge("document too large", [FieldError("$", f"document is {size} bytes; the limit is {limit}")])
 

@@ -40,7 +40,7 @@ class Dataset(Base):
     updated_at: Mapped[datetime]
     row_version: Mapped[int] = mapped_column(Integer, default=1)
 
-    team: Mapped[Team] = relationship(lazy="joined")
+    team: Mapped[Team] = relationship(lazy="joined", innerjoin=True)
 
     __mapper_args__ = {"version_id_col": row_version}
 

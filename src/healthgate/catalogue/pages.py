@@ -40,4 +40,4 @@ def dataset_page(
         session, actor, dataset_id)
     return render(request, "dataset.html", dataset=dataset, v=v, sections=SECTIONS,
                   versions=service.versions(session, actor, dataset_id),
-                  can_edit=service.can_see_private(actor, dataset))
+                  quality=service.quality_report(v), can_edit=service.can_see_private(actor, dataset))

@@ -34,7 +34,7 @@ def medallion(score: float) -> str:
 
 
 def _filled(value: object) -> bool:
-    if value is None:
+    if value is None or value == -1:  # -1: HDR UK's "not reported" (e.g. populationSize)
         return False
     if isinstance(value, str):
         return bool(value.strip())

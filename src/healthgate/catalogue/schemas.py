@@ -58,11 +58,11 @@ class VersionOut(DatasetSummary):
     metadata: dict[str, Any]
 
     @classmethod
-    def full(cls, v: DatasetVersion, dataset: Dataset) -> VersionOut:
+    def full(cls, v: DatasetVersion, dataset: Dataset, quality: dict[str, Any]) -> VersionOut:
         return cls(
             **DatasetSummary.of(v).model_dump(), status=dataset.status.value, team=dataset.team.name,
             member_group=dataset.team.member_group, source_schema_version=v.source_schema_version,
-            published_by=v.published_by, schema_errors=v.schema_errors, quality=v.quality, metadata=v.document,
+            published_by=v.published_by, schema_errors=v.schema_errors, quality=quality, metadata=v.document,
         )
 
 

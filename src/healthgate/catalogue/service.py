@@ -10,9 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from healthgate.audit import service as audit
+from healthgate.catalogue import quality
 from healthgate.catalogue.diff import diff
 from healthgate.catalogue.metadata import Checked, check, check_size, require_title
 from healthgate.catalogue.models import Dataset, DatasetStatus, DatasetVersion
+from healthgate.catalogue.standard.validate import CANONICAL, validate
 from healthgate.clock import Clock
 from healthgate.errors import Conflict, FieldError, Invalid, NotFound
 from healthgate.identity.models import Team
@@ -34,7 +36,7 @@ def persistent_id(checked: Checked) -> uuid.UUID | None:
 def _load(session: Session, dataset_id: uuid.UUID, *, for_update: bool = False) -> Dataset:
     stmt = select(Dataset).where(Dataset.id == dataset_id)
     if for_update:
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update(of=Dataset)
     dataset = session.scalar(stmt)
     if dataset is None:
         raise NotFound(f"no dataset {dataset_id}")
@@ -230,6 +232,11 @@ def unarchive(session: Session, actor: Actor, dataset_id: uuid.UUID, *, clock: C
 
 
 # ---- reads -------------------------------------------------------------------------------------------
+
+
+def quality_report(version: DatasetVersion) -> dict[str, Any]:
+    """The version's quality with the per-field breakdown (recomputed: only the score is stored)."""
+    return quality.assess(version.document, validate(version.document, CANONICAL))
 
 
 def can_see_private(actor: Actor, dataset: Dataset) -> bool:

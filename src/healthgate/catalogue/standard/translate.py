@@ -140,6 +140,8 @@ def _uris(values: list[Json], notes: list[str], label: str) -> list[str]:
 
 
 def _find_dois(value: Json) -> list[str]:
+    if isinstance(value, str) and _DOI_SCHEMA.search(value.strip()):
+        return [value.strip()]
     found = _DOI.findall(value) if isinstance(value, str) else []
     return [d.rstrip(".,;:") if _DOI_SCHEMA.match(d.rstrip(".,;:")) else d for d in found]
 
@@ -253,8 +255,8 @@ def _population(observations: Json) -> int:
 
 
 def _doi_name(value: Json, notes: list[str]) -> str | None:
-    if value is None or (isinstance(value, str) and _DOI_SCHEMA.search(value)):
-        return value
+    if value is None or (isinstance(value, str) and _DOI_SCHEMA.search(value.strip())):
+        return value.strip() if value else value
     found = _dois([value], notes, "DOI")
     return found[0] if found else None
 

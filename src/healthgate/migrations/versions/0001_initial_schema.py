@@ -133,7 +133,7 @@ def upgrade() -> None:
             "CREATE VIRTUAL TABLE dataset_fts USING fts5("
             "title, aliases, keywords, abstract, description, custodian, "
             "content='search_entries', content_rowid='id', "
-            "tokenize = 'porter unicode61 remove_diacritics 2', prefix = '2 3')"
+            "tokenize = 'porter unicode61 remove_diacritics 2')"
         )
     else:
         weighted = " || ".join(
