@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 from sqlalchemy import JSON, DateTime, Engine, MetaData, Uuid, create_engine, event
@@ -48,7 +48,7 @@ JSONDoc = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgr
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime, uuid.UUID: Uuid, dict[str, Any]: JSONDoc}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, uuid.UUID: Uuid, dict[str, Any]: JSONDoc}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

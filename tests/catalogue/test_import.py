@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import uuid
 import shutil
-from pathlib import Path
+import uuid
 
 import jsonschema
 import pytest

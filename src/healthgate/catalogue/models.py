@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -42,7 +42,7 @@ class Dataset(Base):
 
     team: Mapped[Team] = relationship(lazy="joined", innerjoin=True)
 
-    __mapper_args__ = {"version_id_col": row_version}
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": row_version}
 
     @property
     def has_draft(self) -> bool:

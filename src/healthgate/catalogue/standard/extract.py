@@ -39,7 +39,7 @@ def parse_date(value: object) -> date | None:
         return date.fromisoformat(v[:10]) if len(v) >= 10 else None
     except ValueError:
         try:
-            return datetime.fromisoformat(v.replace("Z", "+00:00")).date()
+            return datetime.fromisoformat(v).date()
         except ValueError:
             return None
 
