@@ -7,6 +7,7 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
@@ -17,8 +18,9 @@ if TYPE_CHECKING:
 
 
 def _digest(prev: str | None, at: datetime, actor: str, action: str, subject: str, data: dict[str, Any]) -> str:
-    body = json.dumps([prev, at.isoformat(), actor, action, subject, data], sort_keys=True, default=str)
-    return hashlib.sha256(body.encode()).hexdigest()
+    body = orjson.dumps([prev, at.isoformat(), actor, action, subject, data], option=orjson.OPT_SORT_KEYS,
+                        default=str)
+    return hashlib.sha256(body).hexdigest()
 
 
 def record(

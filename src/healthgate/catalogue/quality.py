@@ -25,8 +25,38 @@ def weights() -> dict[str, float]:
 
 
 @cache
-def _paths() -> tuple[tuple[str, tuple[str, ...], float], ...]:
-    return tuple((f, tuple(f.split(".")), w) for f, w in weights().items())
+def _tree() -> dict[str, Any]:
+    """The weighted fields as a tree of section names, leaves holding the field's dotted name."""
+    tree: dict[str, Any] = {}
+    for f in weights():
+        *sections, last = f.split(".")
+        node = tree
+        for part in sections:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise TypeError(f"quality weight {f!r} nests inside another weighted field")
+        node[last] = f
+    return tree
+
+
+def _collect_filled(doc: object, tree: dict[str, Any], out: set[str]) -> None:
+    if not isinstance(doc, dict):
+        return
+    for key, sub in tree.items():
+        value = doc.get(key)
+        if value is None:
+            continue
+        if isinstance(sub, str):
+            if _filled(value):
+                out.add(sub)
+        else:
+            _collect_filled(value, sub, out)
+
+
+def filled_fields(doc: object) -> set[str]:
+    out: set[str] = set()
+    _collect_filled(doc, _tree(), out)
+    return out
 
 
 def medallion(score: float) -> str:
@@ -41,15 +71,6 @@ def _filled(value: object) -> bool:
     if isinstance(value, (list, dict)):
         return any(_filled(v) for v in (value.values() if isinstance(value, dict) else value))
     return True
-
-
-def _get(doc: object, parts: tuple[str, ...]) -> object:
-    cur = doc
-    for part in parts:
-        if not isinstance(cur, dict):
-            return None
-        cur = cur.get(part)
-    return cur
 
 
 _INDEX = re.compile(r"\[[^\]]*\]")
@@ -74,19 +95,16 @@ def assess(doc: dict[str, Any], errors: list[FieldError], *, breakdown: bool = T
         f = _field_of(e.path, w)
         if f is not None:
             errors_by_field.setdefault(f, []).append(e.message)
+    filled_set = filled_fields(doc)
+    filled_weight = sum(v for f, v in w.items() if f in filled_set)  # in file order: deterministic rounding
+    error_weight = sum(v for f, v in w.items() if f in errors_by_field)
     rows = []
-    filled_weight = error_weight = 0.0
-    for f, parts, weight in _paths():
-        filled = _filled(_get(doc, parts))
+    for f, weight in (w.items() if breakdown else ()):
+        filled = f in filled_set
         errs = errors_by_field.get(f)
-        if filled:
-            filled_weight += weight
-        if errs:
-            error_weight += weight
-        if breakdown:
-            lost = 50 * weight / total * ((0 if filled else 1) + (1 if errs else 0))
-            rows.append({"field": f, "weight": weight, "filled": filled, "errors": errs or [],
-                         "points_lost": round(lost, 2)})
+        lost = 50 * weight / total * ((0 if filled else 1) + (1 if errs else 0))
+        rows.append({"field": f, "weight": weight, "filled": filled, "errors": errs or [],
+                     "points_lost": round(lost, 2)})
     completeness = filled_weight / total
     error_rate = error_weight / total
     score = round(50 * (completeness + (1 - error_rate)), 2)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -113,7 +113,8 @@ def detect_version(doc: dict[str, Any]) -> str:
     return min(counts, key=lambda v: counts[v])  # ties go to the newest (dict order)
 
 
-def _json_path(parts: list[str | int]) -> str:
+@lru_cache(maxsize=4096)
+def _json_path(parts: tuple[str | int, ...]) -> str:
     out = "$"
     for p in parts:
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if re.fullmatch(r"[A-Za-z_][\w-]*", p) else f"[{p!r}]")
@@ -141,17 +142,17 @@ def _explain(err: Any) -> list[FieldError]:
             return out
     if name == "Required":
         prop = re.match(r'"?(.*?)"? is a required property', err.message)
-        return [FieldError(_json_path([*path, prop.group(1) if prop else "?"]), "required field is missing")]
+        return [FieldError(_json_path((*path, prop.group(1) if prop else "?")), "required field is missing")]
     if name == "AdditionalProperties":
         unexpected = getattr(kind, "unexpected", None) or []
-        return [FieldError(_json_path([*path, u]), "unknown field, not part of the schema") for u in unexpected]
+        return [FieldError(_json_path((*path, u)), "unknown field, not part of the schema") for u in unexpected]
     message = err.message
     if name == "Enum" and isinstance(getattr(kind, "options", None), list):
         message = f"{json.dumps(err.instance)[:80]} is not allowed; use one of: " + ", ".join(
             json.dumps(o) for o in kind.options)
     if len(message) > 300:
         message = message[:297] + "..."
-    return [FieldError(_json_path(path), message)]
+    return [FieldError(_json_path(tuple(path)), message)]
 
 
 def validate(doc: object, version: str) -> list[FieldError]:
