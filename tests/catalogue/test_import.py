@@ -47,6 +47,12 @@ def test_real_corpus_imports_and_is_searchable(db, clock):
         for v in penalised[:50]:
             assert v.quality_score < quality.assess(v.document, [], breakdown=False)["score"]
         assert len({v.medallion for v in versions}) >= 3
+        # every record that was schema-valid on import exports as valid HDR UK 4.0.0 (checked by a second,
+        # independent validator)
+        valid = [v for v in versions if v.schema_valid]
+        assert len(valid) >= 40
+        for v in valid:
+            assert not list(V4.iter_errors(v.document)), v.title
         sail = [v for v in versions if v.facets.get("member_group") == "ALLIANCE"]
         assert sail
         teams = {r[0] for r in s.execute(text("SELECT name FROM teams"))}
