@@ -66,6 +66,9 @@ TABLES = ["search_entries", "dataset_versions", "datasets", "api_tokens", "teams
 
 @pytest.fixture(params=BACKENDS)
 def db(request, tmp_path) -> Database:
+    from healthgate.search import facets
+
+    facets.reset()
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'test.db'}"
         engine = make_engine(url)

@@ -74,8 +74,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
 
     from healthgate.catalogue import api as catalogue_api
     from healthgate.catalogue import pages as catalogue_pages
+    from healthgate.search import api as search_api
+    from healthgate.search import pages as search_pages
 
+    app.include_router(search_api.router)  # before the catalogue's /datasets/{id} routes
     app.include_router(catalogue_api.router)
+    app.include_router(search_pages.router)
     app.include_router(catalogue_pages.router)
     app.mount("/static", StaticFiles(packages=[("healthgate.web", "static")]), name="static")
     return app

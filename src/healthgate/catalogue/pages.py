@@ -22,14 +22,6 @@ SECTIONS = [
 ]
 
 
-@router.get("/", response_class=HTMLResponse)
-def home(
-    request: Request, session: SessionDep, page: Annotated[int, Query(ge=1, le=10**9)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> HTMLResponse:
-    return render(request, "home.html", page=service.list_public(session, page=page, per_page=per_page))
-
-
 @router.get("/datasets/{dataset_id}", response_class=HTMLResponse)
 def dataset_page(
     request: Request, dataset_id: uuid.UUID, session: SessionDep, actor: ActorDep,

@@ -214,8 +214,7 @@ def _set_archived(session: Session, actor: Actor, dataset_id: uuid.UUID, archive
             latest = get_version(session, dataset.id, dataset.latest_version)
             checked = check({"schemaVersion": latest.source_schema_version,
                              "metadata": latest.source_document or latest.document})
-            search_index.index(session, [index_item(dataset.id, dataset.team, latest.id, checked, now)],
-                               fresh=True)
+            search_index.index(session, [index_item(dataset.id, dataset.team, latest.id, checked, now)])
     dataset.updated_at = now
     session.flush()
     audit.record(session, actor, "dataset.archived" if archived else "dataset.unarchived", "dataset", dataset.id,

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, text
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from healthgate.search.models import SearchEntry
+from healthgate.search.models import SearchEntry, SearchState
 
 # The indexed text columns, in the order researchers judge a hit by: title first, custodian last.
 FTS_COLUMNS = ("title", "aliases", "keywords", "abstract", "description", "custodian")
@@ -54,33 +54,74 @@ def _sqlite(session: Session) -> bool:
 
 
 _IDS = bindparam("ids", expanding=True)
+_ENTRIES = SearchEntry.__table__
+
+
+def _bump(session: Session) -> int:
+    """The next generation. Its row lock is held to commit, so index writers commit in generation order."""
+    return session.execute(
+        update(SearchState).where(SearchState.id == 1).values(generation=SearchState.generation + 1)
+        .returning(SearchState.generation)
+    ).scalar_one()
+
+
+def _key(session: Session, dataset_id: uuid.UUID) -> str:
+    return dataset_id.hex if _sqlite(session) else str(dataset_id)
+
+
+def _fts_delete(session: Session, keys: list[str]) -> None:
+    """External-content FTS5: a delete must be told the old values, read from the entries themselves."""
+    session.execute(
+        text(f"INSERT INTO dataset_fts(dataset_fts, rowid, {_FTS_LIST}) "
+             f"SELECT 'delete', id, {_FTS_LIST} FROM search_entries WHERE visible AND dataset_id IN :ids")
+        .bindparams(_IDS), {"ids": keys},
+    )
+
+
+def _fts_insert(session: Session, keys: list[str]) -> None:
+    session.execute(
+        text(f"INSERT INTO dataset_fts(rowid, {_FTS_LIST}) "
+             f"SELECT id, {_FTS_LIST} FROM search_entries WHERE dataset_id IN :ids").bindparams(_IDS),
+        {"ids": keys},
+    )
 
 
 def remove(session: Session, dataset_ids: Sequence[uuid.UUID]) -> None:
-    """Take datasets out of public search (archived, or about to be re-indexed)."""
+    """Take datasets out of public search (archived). Their entries stay, invisible, for the change feed."""
     if not dataset_ids:
         return
-    ids = [str(i) if not _sqlite(session) else i.hex for i in dataset_ids]
+    generation = _bump(session)
+    keys = [_key(session, i) for i in dataset_ids]
     if _sqlite(session):
-        # External-content FTS5: a delete must be told the old values, read from the entries themselves.
-        session.execute(
-            text(f"INSERT INTO dataset_fts(dataset_fts, rowid, {_FTS_LIST}) "
-                 f"SELECT 'delete', id, {_FTS_LIST} FROM search_entries WHERE dataset_id IN :ids")
-            .bindparams(_IDS), {"ids": ids},
-        )
-    session.execute(delete(SearchEntry).where(SearchEntry.dataset_id.in_(dataset_ids)))
+        _fts_delete(session, keys)
+    session.execute(
+        update(SearchEntry).where(SearchEntry.dataset_id.in_(dataset_ids)).values(visible=False, seq=generation)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def index(session: Session, items: Sequence[IndexItem], *, fresh: bool = False) -> None:
-    """Make these datasets' versions the searchable ones. ``fresh=True``: none was indexed before."""
+    """Make these datasets' versions the searchable ones. ``fresh=True``: none has an entry yet."""
     if not items:
         return
+    generation = _bump(session)
+    keys = [_key(session, i.dataset_id) for i in items]
+    rows = [{**i.row(), "seq": generation, "visible": True} for i in items]
+    conn = session.connection()
+    known: set[uuid.UUID] = set()
     if not fresh:
-        remove(session, [i.dataset_id for i in items])
-    session.connection().execute(insert(SearchEntry.__table__), [i.row() for i in items])
-    if _sqlite(session):
-        session.execute(
-            text(f"INSERT INTO dataset_fts(rowid, {_FTS_LIST}) "
-                 f"SELECT id, {_FTS_LIST} FROM search_entries WHERE dataset_id IN :ids").bindparams(_IDS),
-            {"ids": [i.dataset_id.hex for i in items]},
+        known = set(session.scalars(select(SearchEntry.dataset_id).where(SearchEntry.dataset_id.in_(
+            [i.dataset_id for i in items]))))
+    if known:
+        if _sqlite(session):
+            _fts_delete(session, [k for k, i in zip(keys, items, strict=True) if i.dataset_id in known])
+        conn.execute(
+            update(_ENTRIES).where(_ENTRIES.c.dataset_id == bindparam("key")),
+            [{**{k: v for k, v in r.items() if k != "dataset_id"}, "key": r["dataset_id"]}
+             for r in rows if r["dataset_id"] in known],
         )
+    new_rows = [r for r in rows if r["dataset_id"] not in known]
+    if new_rows:
+        conn.execute(insert(_ENTRIES), new_rows)
+    if _sqlite(session):
+        _fts_insert(session, keys)

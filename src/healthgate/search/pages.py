@@ -1,0 +1,65 @@
+"""The public catalogue's pages: home with a search box, and the search results page."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from healthgate.search import engine
+from healthgate.search.api import FACET_PARAMS, parse_request
+from healthgate.web.deps import SessionDep
+from healthgate.web.templates import render
+
+router = APIRouter(include_in_schema=False)
+
+FACET_LABELS = {
+    "custodian": "Data custodian", "member_group": "Member group", "data_type": "Data type",
+    "geography": "Geographic coverage", "keyword": "Keyword", "access_service": "Access service",
+    "lead_time": "Access request lead time", "medallion": "Metadata quality", "population": "Population size",
+}
+SORT_LABELS = {"relevance": "Relevance", "title": "Title (A-Z)", "updated": "Recently updated",
+               "quality": "Metadata quality"}
+
+
+def _url(pairs: list[tuple[str, str]]) -> str:
+    return "/search" + ("?" + urlencode(pairs) if pairs else "")
+
+
+def _links(request: Request) -> dict[str, Any]:
+    pairs = [(k, v) for k, v in request.query_params.multi_items() if v != ""]
+
+    def without(key: str, value: str | None = None) -> str:
+        return _url([(k, v) for k, v in pairs if not (k == key and (value is None or v == value)) and k != "page"])
+
+    def with_page(n: int) -> str:
+        return _url([(k, v) for k, v in pairs if k != "page"] + [("page", str(n))])
+
+    return {"without": without, "with_page": with_page}
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, session: SessionDep) -> HTMLResponse:
+    result = engine.search(session, "", sort="updated", per_page=6)
+    custodians = result.facets.get("custodian", [])
+    return render(request, "home.html", result=result, custodians=custodians,
+                  groups=result.facets.get("member_group", []))
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(request: Request, session: SessionDep) -> HTMLResponse:
+    args, notes = parse_request(request.query_params)
+    result = engine.search(session, **args)
+    chips = [(FACET_LABELS[f], v, p) for p, f in FACET_PARAMS.items() for v in args["filters"].values.get(f, [])]
+    for key, label in (("date_from", "Covers from"), ("date_to", "Covers to")):
+        if request.query_params.get(key):
+            chips.append((label, request.query_params[key], key))
+    last = max(1, math.ceil(result.total / result.per_page))
+    return render(
+        request, "search.html", result=result, notes=notes + result.notes, q=args["q"], chips=chips,
+        facet_labels=FACET_LABELS, facet_params={f: p for p, f in FACET_PARAMS.items()},
+        sort_labels=SORT_LABELS, last_page=last, params=request.query_params, **_links(request),
+    )
