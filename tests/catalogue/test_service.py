@@ -14,6 +14,7 @@ from healthgate.catalogue.models import DatasetStatus
 from healthgate.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unauthorized
 from healthgate.identity import service as identity
 from healthgate.identity.permissions import ANONYMOUS, SYSTEM, Actor, Role
+from healthgate.search.engine import search
 from tests.conftest import load_fixture
 
 
@@ -121,14 +122,16 @@ def test_archive_and_unarchive(db, clock, team):
             service.latest_version(s, ANONYMOUS, ds.id)
         assert service.list_public(s).total == 0
         assert service.get_dataset(s, SYSTEM, ds.id).status == DatasetStatus.ARCHIVED
-        assert s.execute(text("SELECT count(*) FROM search_entries")).scalar() == 0
+        assert s.execute(text("SELECT count(*) FROM search_entries WHERE visible")).scalar() == 0
+        assert search(s, "").total == 0
     with db.sessions.begin() as s, pytest.raises(Conflict):
         service.archive(s, SYSTEM, ds.id, clock=clock)
     with db.sessions.begin() as s:
         service.unarchive(s, SYSTEM, ds.id, clock=clock)
     with db.sessions() as s:
         assert service.latest_version(s, ANONYMOUS, ds.id).number == 1
-        assert s.execute(text("SELECT count(*) FROM search_entries")).scalar() == 1
+        assert s.execute(text("SELECT count(*) FROM search_entries WHERE visible")).scalar() == 1
+        assert search(s, "").total == 1
 
 
 def test_persistent_id_from_document_and_duplicates(db, clock, team):

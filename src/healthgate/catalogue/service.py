@@ -150,7 +150,7 @@ def index_item(dataset_id: uuid.UUID, team: Team, version_id: uuid.UUID, checked
     x = checked.extracted
     return search_index.IndexItem(
         dataset_id=dataset_id, version_id=version_id, title=x.title, aliases=x.aliases, keywords=x.keywords,
-        abstract=x.abstract, description=x.description, custodian=x.custodian or team.name,
+        abstract=x.abstract, description=x.description, custodian=team.name,
         member_group=team.member_group, population_size=x.population_size, start_date=x.start_date,
         end_date=x.end_date, quality_score=checked.quality["score"], medallion=checked.quality["medallion"],
         updated_at=now, facets={**x.facets, "member_group": team.member_group},
