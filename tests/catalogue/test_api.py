@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 from fastapi.testclient import TestClient
@@ -108,3 +109,24 @@ def test_query_errors_are_problems(client):
 def test_openapi(client):
     spec = client.get("/api/v1/openapi.json").json()
     assert "/api/v1/datasets" in spec["paths"] and "/api/v1/validate" in spec["paths"]
+
+
+def test_dataset_page_has_every_section_and_schema_org(client):
+    import re
+
+    doc = load_fixture("hdruk-4.0.0-full.json")
+    dsid = client.post("/api/v1/datasets?team=SAIL", json=doc, headers=client.admin).json()["id"]
+    assert client.post(f"/api/v1/datasets/{dsid}/publish", headers=client.admin).status_code == 200
+    page = client.get(f"/datasets/{dsid}").text
+    for heading in ("Summary", "Documentation", "Coverage", "Provenance", "Accessibility", "Linkage",
+                    "Structural metadata", "Metadata quality", "Version history"):
+        assert f">{heading}</h2>" in page, heading
+    table = doc["structuralMetadata"]["tables"][0]
+    assert f"<caption>{table['name']}" in page and table["columns"][0]["name"] in page
+    ld = json.loads(re.search(r'<script type="application/ld\+json">(.*?)</script>', page, re.S).group(1))
+    assert ld["@type"] == "Dataset" and ld["name"] == doc["summary"]["title"]
+    for key in ("description", "identifier", "keywords", "creator", "publisher", "url", "includedInDataCatalog",
+                "version", "spatialCoverage", "temporalCoverage"):
+        assert ld.get(key), key
+    missing = client.get(f"/datasets/{uuid.uuid4()}")
+    assert missing.status_code == 404 and "text/html" in missing.headers["content-type"]

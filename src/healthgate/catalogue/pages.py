@@ -9,6 +9,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from healthgate.catalogue import service
+from healthgate.interop.schemaorg import dataset_jsonld, script_tag_json
+from healthgate.search import engine as search_engine
 from healthgate.web.deps import ActorDep, SessionDep
 from healthgate.web.templates import render
 
@@ -30,6 +32,9 @@ def dataset_page(
     dataset = service.get_dataset(session, actor, dataset_id)
     v = service.version(session, actor, dataset_id, version) if version else service.latest_version(
         session, actor, dataset_id)
+    base_url = request.app.state.settings.base_url
     return render(request, "dataset.html", dataset=dataset, v=v, sections=SECTIONS,
                   versions=service.versions(session, actor, dataset_id),
-                  quality=service.quality_report(v), can_edit=service.can_see_private(actor, dataset))
+                  quality=service.quality_report(v), can_edit=service.can_see_private(actor, dataset),
+                  jsonld=script_tag_json(dataset_jsonld(dataset, v, base_url)),
+                  similar=search_engine.similar(session, dataset_id, 5) if dataset.status.value == "active" else [])

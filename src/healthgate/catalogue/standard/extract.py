@@ -5,6 +5,8 @@ Total on messy input: real catalogues hold wrong types and empty sections, and e
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -29,6 +31,19 @@ def text_list(value: object) -> list[str]:
         if t and t not in out:
             out.append(t)
     return out
+
+
+_GEONAMES = re.compile(r"^https?://(?:www\.|sws\.)?geonames\.org/\d+/([^/?#]+?)(?:\.html)?/?$", re.IGNORECASE)
+_SMALL = {"and", "of", "the"}
+
+
+def place_name(value: str) -> str:
+    """A readable place for a facet: GeoNames links become their place name."""
+    m = _GEONAMES.match(value.strip())
+    if not m:
+        return value.strip()
+    words = m.group(1).replace("-", " ").split()
+    return " ".join(w if (i and w in _SMALL) else w.capitalize() for i, w in enumerate(words))
 
 
 def parse_date(value: object) -> date | None:
@@ -74,7 +89,7 @@ def extract(doc: dict[str, Any]) -> Extracted:
             data_types.append(name)
     facets = {
         "data_type": data_types,
-        "geographic_coverage": text_list(coverage.get("spatial")),
+        "geographic_coverage": list(dict.fromkeys(place_name(p) for p in text_list(coverage.get("spatial")))),
         "access_service": _text(access.get("accessServiceCategory")),
         "delivery_lead_time": _text(access.get("deliveryLeadTime")),
         "jurisdiction": text_list(access.get("jurisdiction")),
