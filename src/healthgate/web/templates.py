@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from fastapi import Request
@@ -16,6 +17,15 @@ from healthgate.errors import FieldError
 env = Environment(loader=PackageLoader("healthgate.web", "templates"), autoescape=select_autoescape(["html"]))
 env.globals["version"] = __version__
 env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False, default=str)
+
+
+def humanize(key: object) -> str:
+    """``dataCustodian`` -> ``Data custodian``: metadata field names as people read them."""
+    text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", str(key)).replace("_", " ").strip()
+    return text[:1].upper() + text[1:].lower() if text else text
+
+
+env.filters["humanize"] = humanize
 templates = Jinja2Templates(env=env)
 
 

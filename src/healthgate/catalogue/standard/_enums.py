@@ -10,8 +10,9 @@ A table value of ``None`` means "a known source value with no 4.0.0 equivalent":
 falls back to the field's "Other" value (or drops it where the enum has no "Other") and records the
 original text in the dataset description so nothing disappears silently.
 
-The helpers at the end apply the tables: ``map_all``/``map_one`` for enum values, ``note`` to record
-what could not be mapped, ``group_dataset_types`` for the 3.0.0 -> 4.0.0 dataset type reshaping.
+The helpers at the end apply the tables: ``map_all``/``map_one`` for enum values, ``jurisdictions``
+for country codes, ``group_dataset_types`` for the 3.0.0 -> 4.0.0 dataset type reshaping, and
+``note``/``with_notes`` to record what could not be mapped in the dataset description.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ import re
 from typing import Any
 
 _SEPARATORS = re.compile(r"[\s_\-\u2013]+")
+_ISO_3166 = re.compile(r"^[A-Z]{2}(-[A-Z]{2,3})?$")
+NOTES_HEADING = "Information carried over from an earlier HDR UK metadata version:"
+DESCRIPTION_MAX = 10_000  # Documentation.description maxLength
 
 
 def norm(value: str) -> str:
@@ -242,6 +246,21 @@ def map_all(values: list[Any], table: dict[str, str | None], fallback: str | Non
     return list(dict.fromkeys(mapped))
 
 
+def with_notes(description: Any, notes: list[str]) -> Any:
+    """Append ``notes`` under ``NOTES_HEADING`` to a description, within the schema's length limit."""
+    if not notes:
+        return description
+    base = description if isinstance(description, str) else ""
+    if len(base) >= DESCRIPTION_MAX - 2:
+        return description
+    lines = "\n".join(f"- {n}" for n in notes)
+    if NOTES_HEADING in base:
+        text = f"{base}\n{lines}"
+    else:
+        text = f"{base}\n\n{NOTES_HEADING}\n{lines}" if base else f"{NOTES_HEADING}\n{lines}"
+    return text if len(text) <= DESCRIPTION_MAX else text[: DESCRIPTION_MAX - 1] + "\u2026"
+
+
 def map_one(value: Any, table: dict[str, str | None], fallback: str | None, notes: list[str],
             label: str, missing: str | None = None) -> str | None:
     """Map a single enum value; ``missing`` is returned for null/empty input."""
@@ -249,6 +268,21 @@ def map_one(value: Any, table: dict[str, str | None], fallback: str | None, note
         return missing
     mapped = map_all([value], table, fallback, notes, label)
     return mapped[0] if mapped else fallback
+
+
+def jurisdictions(values: list[Any], notes: list[str]) -> list[str] | None:
+    """ISO 3166 codes ("GB-ENG") and the nation names in ``JURISDICTION_NAMES``; the rest is noted."""
+    codes, lost = [], []
+    for item in values:
+        code = None
+        if isinstance(item, str):
+            code = item.upper() if _ISO_3166.match(item.upper()) else JURISDICTION_NAMES.get(norm(item))
+        if code:
+            codes.append(code)
+        else:
+            lost.append(item)
+    note(notes, "Jurisdiction", lost)
+    return list(dict.fromkeys(codes)) or None
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -5,15 +5,10 @@ document.  Contract: a document valid against the official schema of ``from_vers
 against the official 4.0.0 schema.  Anything else is translated on a best-effort basis: the functions
 never raise on odd data (wrong types, missing sections, nulls) and carry over whatever they can.
 
-Information that has no 4.0.0 slot is not dropped silently: it is listed under a "carried over"
-heading appended to ``documentation.description`` (the schema's free-text description, 10,000
-characters at most).  Enum values are mapped by meaning with the tables in ``_enums``; a value with
-no equivalent becomes the field's "Other" (or is left out when the enum has no "Other") and its
-original text is recorded the same way.
-
-The 2.1 -> 3.0.0 step yields valid 3.0.0 for valid input except, possibly, ``revisions[].url``:
-3.0.0 checks it with a (backtracking) host-name pattern instead of the URI format, so it is left
-as-is there and normalised to a URI by the 3.0.0 -> 4.0.0 step.
+Information with no 4.0.0 slot is listed under ``NOTES_HEADING`` at the end of
+``documentation.description`` (the free-text slot, 10,000 characters at most) rather than dropped.
+Enum values are mapped by meaning with the tables in ``_enums``; a value with no equivalent becomes
+the field's "Other" (or is left out if the enum has none) and its original text is noted the same way.
 """
 
 from __future__ import annotations
@@ -29,7 +24,7 @@ from healthgate.catalogue.standard import _enums as E
 
 SUPPORTED = ("2.1.2", "3.0.0", "4.0.0")
 CANONICAL = "4.0.0"
-NOTES_HEADING = "Information carried over from an earlier HDR UK metadata version:"
+NOTES_HEADING = E.NOTES_HEADING
 POPULATION_UNKNOWN = -1  # what the HDR UK Gateway stores for "population size not reported"
 
 Step = Callable[[dict[str, Any]], dict[str, Any]]
@@ -40,10 +35,8 @@ _DOI = re.compile(r"10\.\d{4,9}/[-._;()/:a-zA-Z0-9]+")
 _DOI_SCHEMA = re.compile(r"^10.\d{4,9}/[-._;()/:a-zA-Z0-9]+$")  # the schemas' Doi pattern
 _AGE_RANGE = re.compile(r"(?<!\d)(\d{1,5})\s*[-\u2013]\s*(\d{1,5})(?!\d)")
 _AGE_FROM = re.compile(r"(?<!\d)(\d{1,5})\s*\+")
-_ISO_3166 = re.compile(r"^[A-Z]{2}(-[A-Z]{2,3})?$")
 _HOST_LIKE = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(:\d+)?(/|$)")
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://(www\.)?")
-_DESCRIPTION_MAX = 10_000
 
 
 # --------------------------------------------------------------------------- entry point
@@ -93,21 +86,6 @@ def _items(value: Json, split: bool = True) -> list[Json]:
 
 def _dedupe(values: list[Any]) -> list[Any]:
     return list(dict.fromkeys(values))
-
-
-def _with_notes(description: Json, notes: list[str]) -> Json:
-    """Append ``notes`` to a description, within the schema's length limit."""
-    if not notes:
-        return description
-    base = description if isinstance(description, str) else ""
-    if len(base) >= _DESCRIPTION_MAX - 2:
-        return description
-    lines = "\n".join(f"- {n}" for n in notes)
-    if NOTES_HEADING in base:
-        text = f"{base}\n{lines}"
-    else:
-        text = f"{base}\n\n{NOTES_HEADING}\n{lines}" if base else f"{NOTES_HEADING}\n{lines}"
-    return text if len(text) <= _DESCRIPTION_MAX else text[: _DESCRIPTION_MAX - 1] + "\u2026"
 
 
 def _strings(values: list[Json], lo: int, hi: int, notes: list[str], label: str) -> list[str]:
@@ -166,15 +144,16 @@ def _joined(value: Json) -> str | None:
 
 
 def upgrade_2_1_to_3_0(doc: dict[str, Any]) -> dict[str, Any]:
-    """Translate a 2.1.x document to 3.0.0 (see the module docstring for the revision URL caveat)."""
+    """Translate a 2.1.x document to 3.0.0.  For valid input the result is valid 3.0.0 except, maybe,
+    ``revisions[].url``: 3.0.0 checks it with a host-name pattern instead of the URI format, so it is
+    carried as-is here and made a URI by the 3.0.0 -> 4.0.0 step."""
     src = copy.deepcopy(_d(doc))
     notes: list[str] = []
+    revisions = src.get("revisions") if isinstance(src.get("revisions"), list) else []
     out = {
         "identifier": src.get("identifier"),
         "version": src.get("version"),
-        "revisions": [{"version": r.get("version"), "url": r.get("url")}
-                      for r in (src.get("revisions") or []) if isinstance(r, dict)]
-        if isinstance(src.get("revisions"), list) else [],
+        "revisions": [{"version": r.get("version"), "url": r.get("url")} for r in revisions if isinstance(r, dict)],
         "issued": src.get("issued"),
         "modified": src.get("modified"),
         "summary": _summary(src, notes),
@@ -212,8 +191,7 @@ def _custodian(publisher: Json, dataset_contact: Json, notes: list[str]) -> dict
     p = _d(publisher)
     identifier, description = _custodian_identifier(p.get("identifier"), p.get("name"))
     contact = p.get("contactPoint")
-    if isinstance(contact, list):
-        contact = [c for c in contact if c is not None]
+    contact = [c for c in contact if c is not None] if isinstance(contact, list) else contact
     return {
         "identifier": identifier,
         "name": p.get("name"),
@@ -235,7 +213,7 @@ def _custodian_identifier(identifier: Json, name: Json) -> tuple[str | int, str 
     if len(text) > 50:
         bare = _URL_SCHEME.sub("", text).rstrip("/")
         short = next((c for c in (bare, bare.rsplit("/", 1)[-1]) if 2 <= len(c) <= 50), text[:50])
-        return short, text if len(text) <= _DESCRIPTION_MAX else None
+        return short, text if len(text) <= E.DESCRIPTION_MAX else None
     # No identifier in 2.1 (it was optional): fall back to the organisation name.
     return (name[:50] if isinstance(name, str) and len(name) >= 2 else "unknown"), None
 
@@ -308,19 +286,19 @@ def _provenance(value: Json, notes: list[str]) -> dict[str, Any] | None:
     start = temporal.get("startDate")
     if not (isinstance(start, str) and start.strip()):
         E.note(notes, "Provenance (no start date was given, so it could not be kept as structured data)",
-              {k: v for k, v in value.items() if k in ("origin", "temporal")})
+               {k: v for k, v in value.items() if k in ("origin", "temporal")})
         return None
     return {
         "origin": _origin(value.get("origin"), notes),
         "temporal": {
             "publishingFrequency": E.map_one(temporal.get("accrualPeriodicity"), E.PERIODICITY, "Other",
-                                            notes, "Publishing frequency"),
+                                             notes, "Publishing frequency"),
             "distributionReleaseDate": temporal.get("distributionReleaseDate"),
             "startDate": start,
             "endDate": temporal.get("endDate"),
             # TimeLagV2 is not nullable; an unstated time lag becomes "Not applicable".
             "timeLag": E.map_one(temporal.get("timeLag"), E.TIME_LAG, "Other", notes, "Time lag",
-                                missing="Not applicable"),
+                                 missing="Not applicable"),
         },
     }
 
@@ -334,7 +312,7 @@ def _origin(value: Json, notes: list[str]) -> dict[str, Any] | None:
         "datasetSubType": None,
         "source": E.map_all(_items(value.get("source")), E.SOURCE, "Other", notes, "Source") or None,
         "collectionSource": E.map_all(_items(value.get("collectionSituation")), E.SETTING, "Other", notes,
-                                     "Collection setting") or None,
+                                      "Collection setting") or None,
         "imageContrast": "Not stated",
     }
 
@@ -355,33 +333,19 @@ def _access(a: dict[str, Any], notes: list[str]) -> dict[str, Any]:
         "accessService": a.get("accessService"),
         "accessRequestCost": _joined(a.get("accessRequestCost")),
         "deliveryLeadTime": E.map_one(a.get("deliveryLeadTime"), E.DELIVERY_LEAD_TIME, "Other", notes,
-                                     "Delivery lead time"),
-        "jurisdiction": _jurisdiction(a.get("jurisdiction"), notes),
+                                      "Delivery lead time"),
+        "jurisdiction": E.jurisdictions(_items(a.get("jurisdiction")), notes),
         "dataController": a.get("dataController"),
         "dataProcessor": a.get("dataProcessor"),
     }
 
 
-def _jurisdiction(value: Json, notes: list[str]) -> list[str] | None:
-    codes, lost = [], []
-    for item in _items(value):
-        code = None
-        if isinstance(item, str):
-            code = item.upper() if _ISO_3166.match(item.upper()) else E.JURISDICTION_NAMES.get(E.norm(item))
-        if code:
-            codes.append(code)
-        else:
-            lost.append(item)
-    E.note(notes, "Jurisdiction", lost)
-    return _dedupe(codes) or None
-
-
 def _usage(u: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     return {
         "dataUseLimitation": E.map_all(_items(u.get("dataUseLimitation")), E.DATA_USE_LIMITATION, None,
-                                      notes, "Data use limitation") or None,
+                                       notes, "Data use limitation") or None,
         "dataUseRequirements": E.map_all(_items(u.get("dataUseRequirements")), E.DATA_USE_REQUIREMENTS,
-                                        None, notes, "Data use requirements") or None,
+                                         None, notes, "Data use requirements") or None,
         "resourceCreator": u.get("resourceCreator"),
     }
 
@@ -390,9 +354,9 @@ def _formats(f: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     """All four lists are required (and non-nullable) from 3.0.0 on."""
     return {
         "vocabularyEncodingScheme": E.map_all(_items(f.get("vocabularyEncodingScheme")),
-                                             E.CONTROLLED_VOCABULARY, "OTHER", notes, "Vocabulary"),
+                                              E.CONTROLLED_VOCABULARY, "OTHER", notes, "Vocabulary"),
         "conformsTo": E.map_all(_items(f.get("conformsTo")), E.STANDARDISED_DATA_MODELS, "OTHER", notes,
-                               "Conforms to"),
+                                "Conforms to"),
         "language": E.map_all(_items(f.get("language")), E.LANGUAGE, None, notes, "Language"),
         "format": _strings(_items(f.get("format")), 1, 1_000_000, notes, "Format"),
     }
@@ -430,23 +394,15 @@ def _descriptors(values: list[Json], notes: list[str], label: str) -> list[dict[
     """Free-text/URL/DOI dataset references -> DatasetDescriptor objects."""
     out: list[dict[str, Any]] = []
     for v in values:
-        if not isinstance(v, str):
-            E.note(notes, label, v)
+        if isinstance(v, str) and E.norm(v) == "NOT APPLICABLE":  # 2.1's "not part of a group"
             continue
-        if E.norm(v) == "NOT APPLICABLE":  # 2.1's explicit "not part of a group"
+        if not isinstance(v, str) or len(v) < 2 or len(v) > 150 and not _is_uri(v):
+            E.note(notes, label, v)  # a title over 150 characters is kept shortened and noted whole
+        if not isinstance(v, str) or len(v) < 2:
             continue
-        desc: dict[str, Any] = {"pid": None, "title": None, "url": None}
-        if _DOI_SCHEMA.match(v) and len(v) <= 150:
-            desc["pid"] = v
-        elif _is_uri(v):
-            desc["url"] = v
-        elif len(v) >= 2:
-            desc["title"] = v if len(v) <= 150 else v[:149] + "\u2026"
-            if len(v) > 150:
-                E.note(notes, label, v)
-        else:
-            E.note(notes, label, v)
-            continue
+        kind = "pid" if _DOI_SCHEMA.match(v) and len(v) <= 150 else "url" if _is_uri(v) else "title"
+        text = v[:149] + "\u2026" if kind == "title" and len(v) > 150 else v
+        desc = {"pid": None, "title": None, "url": None, kind: text}
         if desc not in out:
             out.append(desc)
     return out
@@ -468,16 +424,12 @@ def _structural(value: Json, notes: list[str]) -> dict[str, Any] | None:
         return None
     if isinstance(value, dict) and "tables" in value:  # already 3.0.0-shaped
         return value
-    classes = value if isinstance(value, list) else [value]
-    tables = [
-        {
-            "name": c.get("name"),
-            "description": c.get("description"),
-            "columns": [_column(e, notes) for e in c.get("elements") or [] if isinstance(e, dict)]
-            if isinstance(c.get("elements"), list) else [],
-        }
-        for c in classes if isinstance(c, dict)
-    ]
+    tables = []
+    for c in value if isinstance(value, list) else [value]:
+        if isinstance(c, dict):
+            elements = c.get("elements") if isinstance(c.get("elements"), list) else []
+            columns = [_column(e, notes) for e in elements if isinstance(e, dict)]
+            tables.append({"name": c.get("name"), "description": c.get("description"), "columns": columns})
     return {"tables": tables, "syntheticDataWebLink": None}
 
 
@@ -493,18 +445,14 @@ def _column(element: dict[str, Any], notes: list[str]) -> dict[str, Any]:
 
 def _values(value: Json, notes: list[str], label: str) -> list[dict[str, Any]] | None:
     """Keep only well-formed DataValue objects from an (unconstrained in 2.1) ``values`` extra."""
-    if value is None:
-        return None
-    good, bad = [], []
-    for v in value if isinstance(value, list) else [value]:
+    values = value if isinstance(value, list) else [] if value is None else [value]
+    E.note(notes, label, [v for v in values if not (isinstance(v, dict) and "name" in v)])
+    good = []
+    for v in values:
         if isinstance(v, dict) and "name" in v:
             freq, desc = v.get("frequency"), v.get("description")
-            good.append({**v,
-                         "frequency": freq if isinstance(freq, int) and not isinstance(freq, bool) else None,
+            good.append({**v, "frequency": freq if isinstance(freq, int) and not isinstance(freq, bool) else None,
                          "description": desc if isinstance(desc, str) and 1 <= len(desc) <= 20000 else None})
-        else:
-            bad.append(v)
-    E.note(notes, label, bad)
     return good or None
 
 
@@ -513,7 +461,7 @@ def _documentation(value: Json, notes: list[str]) -> dict[str, Any] | None:
         return None
     d = _d(value)
     return {
-        "description": _with_notes(d.get("description"), notes),
+        "description": E.with_notes(d.get("description"), notes),
         "associatedMedia": d.get("associatedMedia"),
         "inPipeline": None,  # new in 3.0.0; 2.1 does not say
     }
@@ -540,9 +488,9 @@ def upgrade_3_0_to_4_0(doc: dict[str, Any]) -> dict[str, Any]:
     if notes:
         documentation = out.get("documentation")
         if isinstance(documentation, dict):
-            documentation["description"] = _with_notes(documentation.get("description"), notes)
+            documentation["description"] = E.with_notes(documentation.get("description"), notes)
         elif documentation is None:
-            out["documentation"] = {"description": _with_notes(None, notes)}
+            out["documentation"] = {"description": E.with_notes(None, notes)}
     return out
 
 

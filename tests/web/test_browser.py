@@ -1,0 +1,158 @@
+"""Real user journeys in Debian's chromium, driven by Playwright: search, tick a facet, remove a chip, open a
+dataset. Skipped when /usr/bin/chromium is absent (``.ci/run`` installs it, so CI always runs these).
+
+Set HEALTHGATE_SCREENSHOTS=docs/screenshots to refresh the screenshots used by the README.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from healthgate.app import create_app
+from healthgate.catalogue.importer import import_items
+from healthgate.catalogue.sources import read_sources
+from healthgate.clock import SystemClock
+from healthgate.config import Settings
+from healthgate.db import make_engine, make_sessionmaker, transaction
+from healthgate.identity.permissions import SYSTEM
+from healthgate.migrate import upgrade
+from tests.conftest import SHARED
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    data = tmp_path_factory.mktemp("browser")
+    settings = Settings(data_dir=data, base_url="http://127.0.0.1")
+    engine = make_engine(settings.resolved_database_url)
+    upgrade(engine)
+    items, errors, _ = read_sources([SHARED / "hdruk-gateway-datasets-2022.csv"])
+    assert not errors
+    with transaction(make_sessionmaker(engine)) as s:
+        import_items(s, SYSTEM, items, clock=SystemClock(), accept_invalid=True)
+    engine.dispose()
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-gpu", "--no-first-run"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def _shot(page, name: str, tmp_path: Path) -> None:
+    folder = Path(os.environ.get("HEALTHGATE_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / name), full_page=False)
+
+
+def _total(page) -> int:
+    return int(page.locator("#results-h").inner_text().split()[0])
+
+
+def test_search_facet_chip_and_dataset(server, page, tmp_path):
+    page.goto(server + "/")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.get_by_label("Search datasets").fill("asthma")
+    page.get_by_label("Search datasets").press("Enter")
+    page.wait_for_url("**/search?q=asthma*")
+    total = _total(page)
+    assert total > 5
+    assert page.locator("ol.results li mark").count() > 0
+
+    # tick the first custodian: the page applies it at once (script) and shows it as a chip
+    first = page.locator("#facet-custodian input[type=checkbox]").first
+    custodian = first.get_attribute("value")
+    first.check()
+    page.wait_for_url("**custodian=*")
+    chip = page.get_by_role("link", name=f"Remove filter Data custodian: {custodian}")
+    assert chip.is_visible()
+    narrowed = _total(page)
+    assert 0 < narrowed < total
+    assert page.locator("#facet-custodian input[type=checkbox]:checked").count() == 1
+    _shot(page, "search-results.png", tmp_path)
+
+    chip.click()
+    page.wait_for_load_state()
+    assert _total(page) == total
+    assert page.get_by_role("link", name=f"Remove filter Data custodian: {custodian}").count() == 0
+
+    title = page.locator("ol.results li h2 a").first.inner_text()
+    page.locator("ol.results li h2 a").first.click()
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == title
+    assert page.locator('script[type="application/ld+json"]').count() == 1
+    assert page.get_by_role("heading", name="Version history").is_visible()
+    _shot(page, "dataset-page.png", tmp_path)
+
+
+def test_works_without_javascript(server, browser):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(server + "/search?q=covid")
+    total = _total(page)
+    page.locator("#facet-member_group input[type=checkbox]").first.check()
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_load_state()
+    assert "member_group=" in page.url and _total(page) <= total
+    page.get_by_label("Sort by").select_option("title")
+    page.get_by_role("button", name="Sort").click()
+    page.wait_for_load_state()
+    titles = page.locator("ol.results li h2 a").all_inner_texts()
+    assert titles == sorted(titles, key=str.casefold)
+    context.close()
+
+
+def test_mobile_layout(server, browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(server + "/search?q=diabetes")
+    # one column: the results come before the filters, nothing scrolls sideways
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    results_top = page.locator("section.hits").bounding_box()["y"]
+    facets_top = page.locator("aside.facets").bounding_box()["y"]
+    assert results_top < facets_top
+    context.close()
