@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from healthgate.catalogue import service
+from healthgate.identity.permissions import ANONYMOUS
 from healthgate.search import engine
 from healthgate.search.engine import Filters, Hit, Result
 from healthgate.web.deps import SessionDep
@@ -115,8 +117,5 @@ def search_datasets(
 @router.get("/datasets/{dataset_id}/similar")
 def similar_datasets(dataset_id: uuid.UUID, session: SessionDep, limit: int = 10) -> dict[str, Any]:
     """Public datasets most like this one."""
-    from healthgate.catalogue import service
-    from healthgate.identity.permissions import ANONYMOUS
-
     service.latest_version(session, ANONYMOUS, dataset_id)  # 404 unless public
     return {"items": [hit_json(h) for h in engine.similar(session, dataset_id, max(1, min(limit, 50)))]}
