@@ -123,7 +123,7 @@ def test_dataset_page_has_every_section_and_schema_org(client):
         assert f">{heading}</h2>" in page, heading
     table = doc["structuralMetadata"]["tables"][0]
     assert f"<caption>{table['name']}" in page and table["columns"][0]["name"] in page
-    ld = json.loads(re.search(r'<script type="application/ld\+json">(.*?)</script>', page, re.S).group(1))
+    ld = json.loads(re.search(r'<script type="application/ld\+json">(.*?)</script>', page, re.DOTALL).group(1))
     assert ld["@type"] == "Dataset" and ld["name"] == doc["summary"]["title"]
     for key in ("description", "identifier", "keywords", "creator", "publisher", "url", "includedInDataCatalog",
                 "version", "spatialCoverage", "temporalCoverage"):

@@ -6,7 +6,6 @@ Total on messy input: real catalogues hold wrong types and empty sections, and e
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
