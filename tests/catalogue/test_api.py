@@ -130,3 +130,19 @@ def test_dataset_page_has_every_section_and_schema_org(client):
         assert ld.get(key), key
     missing = client.get(f"/datasets/{uuid.uuid4()}")
     assert missing.status_code == 404 and "text/html" in missing.headers["content-type"]
+
+
+def test_diff_page_and_api(client):
+    doc = load_fixture("hdruk-4.0.0-minimal.json")
+    dsid = client.post("/api/v1/datasets?team=SAIL", json=doc, headers=client.admin).json()["id"]
+    client.post(f"/api/v1/datasets/{dsid}/publish", headers=client.admin)
+    doc["summary"]["title"] = "A new title"
+    r = client.put(f"/api/v1/datasets/{dsid}/draft", json=doc, headers=client.admin)
+    assert r.status_code == 200, r.text
+    client.post(f"/api/v1/datasets/{dsid}/publish", headers=client.admin)
+    changes = client.get(f"/api/v1/datasets/{dsid}/diff?from=1&to=2").json()["changes"]
+    assert changes == [{"path": "$.summary.title", "change": "changed", "old": "Wessex Atrial Fibrillation Audit",
+                        "new": "A new title"}]
+    page = client.get(f"/datasets/{dsid}/diff?from=1&to=2").text
+    assert "$.summary.title" in page and "A new title" in page
+    assert f"/datasets/{dsid}/diff?from=1&amp;to=2" in client.get(f"/datasets/{dsid}").text

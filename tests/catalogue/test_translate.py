@@ -367,6 +367,7 @@ def test_dataset_types_are_grouped(types_, subtypes, expected):
     ("https://a.example.org/r/1", "https://a.example.org/r/1"),
     ("www.wessexheart.ac.uk/revisions/2", "https://www.wessexheart.ac.uk/revisions/2"),
     ("  wessexheart.ac.uk\n", "https://wessexheart.ac.uk"),
+    ("wessexheart.ac.uk:8080/r", "https://wessexheart.ac.uk:8080/r"),  # not a URI with scheme "wessexheart.ac.uk"
     ("https://a.example.org/1\nhttps://a.example.org/2", "https://a.example.org/1"),
     (None, None),
 ])

@@ -38,3 +38,15 @@ def dataset_page(
                   quality=service.quality_report(v), can_edit=service.can_see_private(actor, dataset),
                   jsonld=script_tag_json(dataset_jsonld(dataset, v, base_url)),
                   similar=search_engine.similar(session, dataset_id, 5) if dataset.status.value == "active" else [])
+
+
+@router.get("/datasets/{dataset_id}/diff", response_class=HTMLResponse)
+def diff_page(
+    request: Request, dataset_id: uuid.UUID, session: SessionDep, actor: ActorDep,
+    from_version: Annotated[int, Query(alias="from", ge=1)], to_version: Annotated[int, Query(alias="to", ge=1)],
+) -> HTMLResponse:
+    dataset = service.get_dataset(session, actor, dataset_id)
+    changes = service.diff_versions(session, actor, dataset_id, from_version, to_version)
+    title = service.version(session, actor, dataset_id, to_version).title
+    return render(request, "diff.html", dataset=dataset, title=title, changes=changes, a=from_version,
+                  b=to_version)

@@ -104,11 +104,9 @@ def _as_uri(value: Json) -> str | None:
     if not isinstance(value, str):
         return None
     value = value.strip()
-    if _is_uri(value):
-        return value
-    if _HOST_LIKE.match(value) and _is_uri("https://" + value):
-        return "https://" + value
-    return None
+    if _HOST_LIKE.match(value) and _is_uri("https://" + value):  # before the URI check, or
+        return "https://" + value  # "nhs.uk:80/x" would pass as a URI with the scheme "nhs.uk"
+    return value if _is_uri(value) else None
 
 
 def _uris(values: list[Json], notes: list[str], label: str) -> list[str]:
@@ -396,12 +394,17 @@ def _descriptors(values: list[Json], notes: list[str], label: str) -> list[dict[
     for v in values:
         if isinstance(v, str) and E.norm(v) == "NOT APPLICABLE":  # 2.1's "not part of a group"
             continue
-        if not isinstance(v, str) or len(v) < 2 or len(v) > 150 and not _is_uri(v):
-            E.note(notes, label, v)  # a title over 150 characters is kept shortened and noted whole
         if not isinstance(v, str) or len(v) < 2:
+            E.note(notes, label, v)
             continue
-        kind = "pid" if _DOI_SCHEMA.match(v) and len(v) <= 150 else "url" if _is_uri(v) else "title"
-        text = v[:149] + "\u2026" if kind == "title" and len(v) > 150 else v
+        if _DOI_SCHEMA.match(v) and len(v) <= 150:
+            kind, text = "pid", v
+        elif _is_uri(v):
+            kind, text = "url", v
+        else:  # DatasetDescriptor.title holds 150 characters: a longer one is shortened, noted whole
+            kind, text = "title", v if len(v) <= 150 else v[:149] + "\u2026"
+            if len(v) > 150:
+                E.note(notes, label, v)
         desc = {"pid": None, "title": None, "url": None, kind: text}
         if desc not in out:
             out.append(desc)
