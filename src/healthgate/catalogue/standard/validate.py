@@ -102,13 +102,16 @@ def detect_version(doc: dict[str, Any]) -> str:
             or isinstance(doc.get("structuralMetadata"), list)):
         return "2.1.2"
     origin = ((doc.get("provenance") or {}).get("origin") or {}) if isinstance(doc.get("provenance"), dict) else {}
-    types = origin.get("datasetType") if isinstance(origin, dict) else None
-    if "alternateIdentifiers" in summary or "datasetSubType" in origin or (
-        isinstance(types, list) and types and all(isinstance(t, str) for t in types)
-    ):
-        return "3.0.0"
-    if "datasetAliases" in summary or (isinstance(types, list) and types and isinstance(types[0], dict)):
+    origin = origin if isinstance(origin, dict) else {}
+    # Fields only one version has decide; the shape of datasetType (strings in 3.0.0, objects in 4.0.0) only
+    # breaks a tie, since even the official 4.0.0 example writes it as strings.
+    if "datasetAliases" in summary:
         return "4.0.0"
+    if "alternateIdentifiers" in summary or "datasetSubType" in origin:
+        return "3.0.0"
+    types = origin.get("datasetType")
+    if isinstance(types, list) and types:
+        return "4.0.0" if isinstance(types[0], dict) else "3.0.0"
     counts = {v: sum(1 for _ in _validator(v).iter_errors(doc)) for v in reversed(SCHEMA_VERSIONS)}
     return min(counts, key=lambda v: counts[v])  # ties go to the newest (dict order)
 

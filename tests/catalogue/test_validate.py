@@ -1,0 +1,65 @@
+"""Version detection and error reporting of the metadata standard."""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import pytest
+
+from healthgate.catalogue.metadata import check
+from healthgate.catalogue.standard.validate import detect_version, unwrap, validate
+from healthgate.errors import Invalid
+from tests.conftest import load_fixture
+
+
+@pytest.mark.parametrize("name,version", [("hdruk-2.1.2-full.json", "2.1.2"), ("hdruk-3.0.0-full.json", "3.0.0"),
+                                          ("hdruk-4.0.0-full.json", "4.0.0"), ("hdruk-4.0.0-minimal.json", "4.0.0")])
+def test_detects_each_version(name, version):
+    assert detect_version(load_fixture(name)) == version
+
+
+def test_fields_of_one_version_outweigh_the_datatype_shape():
+    # HDR UK's own 4.0.0 example writes datasetType as plain strings (the 3.0.0 shape) but has datasetAliases
+    doc = copy.deepcopy(load_fixture("hdruk-4.0.0-full.json"))
+    doc["summary"]["datasetAliases"] = None
+    doc["provenance"]["origin"]["datasetType"] = ["Health and disease"]
+    checked = check(doc)
+    assert checked.schema_version == "4.0.0"
+    assert [e.path for e in checked.errors] == ["$.provenance.origin.datasetType[0]"]
+
+
+def test_envelope_and_explicit_version():
+    doc = load_fixture("hdruk-3.0.0-full.json")
+    assert unwrap({"schemaVersion": "3.0.0", "metadata": doc}).schema_version == "3.0.0"
+    assert unwrap({"$schema": "https://example.org/HDRUK/2.1.2/schema.json", "metadata": doc}).schema_version == "2.1.2"
+    assert unwrap(doc, "v2.1.0").schema_version == "2.1.2"
+    with pytest.raises(Invalid) as exc:
+        unwrap(doc, "7.0.0")
+    assert exc.value.errors[0].path == "schema_version"
+
+
+def test_every_error_is_reported_with_its_path():
+    doc = copy.deepcopy(load_fixture("hdruk-4.0.0-full.json"))
+    doc["summary"]["title"] = "x"  # too short
+    doc["summary"]["contactPoint"] = "not-an-email"
+    doc["provenance"]["temporal"]["startDate"] = "2021-02-30"
+    doc["accessibility"]["access"]["deliveryLeadTime"] = "soon"
+    del doc["accessibility"]["access"]["accessRights"]
+    doc["extra"] = True
+    paths = {e.path: e.message for e in validate(doc, "4.0.0")}
+    assert set(paths) == {"$.summary.title", "$.summary.contactPoint", "$.provenance.temporal.startDate",
+                          "$.accessibility.access.deliveryLeadTime", "$.accessibility.access.accessRights",
+                          "$.extra"}
+    assert "1-2 weeks" in paths["$.accessibility.access.deliveryLeadTime"]  # the allowed values are listed
+    assert paths["$.accessibility.access.accessRights"] == "required field is missing"
+
+
+def test_hostile_pattern_input_is_fast():
+    # the official 3.0.0 URL pattern backtracks catastrophically in a backtracking regex engine
+    doc = copy.deepcopy(load_fixture("hdruk-3.0.0-full.json"))
+    doc["revisions"] = [{"version": "1.0.0", "url": "a" * 5000 + "!"}]
+    start = time.perf_counter()
+    errors = validate(doc, "3.0.0")
+    assert time.perf_counter() - start < 1.0
+    assert any(e.path.startswith("$.revisions[0]") for e in errors)
