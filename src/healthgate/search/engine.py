@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import math
 import uuid
 from dataclasses import dataclass, field
@@ -10,24 +9,25 @@ from datetime import date
 from typing import Any
 
 import numpy as np
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from healthgate.search import facets as facet_index
 from healthgate.search.facets import FACETS, MEDALLION_ORDER, POPULATION_BUCKETS, FacetIndex
 from healthgate.search.models import SearchEntry
 from healthgate.search.query import Query, Unit, fts_unit, parse, relaxed, to_fts5, to_tsquery_sql
+from healthgate.search.snippets import highlight
 from healthgate.search.stem import stem
 
 SORTS = ("relevance", "title", "updated", "quality")
 MAX_PER_PAGE = 100
 RERANK = 200  # the top hits by text score get the title and phrase bonuses
+MATCH_CACHE = 512  # text matches kept per index snapshot
 FEW = 5  # fewer full matches than this and partial matches are shown after them
 # bm25 weights of the FTS columns: title, aliases, keywords, abstract, description, custodian
 BM25 = "bm25(dataset_fts, 10.0, 6.0, 6.0, 3.0, 1.0, 2.0)"
 PG_WEIGHTS = "'{0.15, 0.35, 0.6, 1.0}'"  # D (description, custodian), C (abstract), B (aliases, keywords), A (title)
 FACET_LIMIT = {"keyword": 30, "geography": 30, "custodian": 50}
-_OPEN, _CLOSE = "\x02", "\x03"
 
 
 @dataclass
@@ -70,38 +70,67 @@ class Result:
 # ---- matching ----------------------------------------------------------------------------------------
 
 
-def _sqlite_match(session: Session, expr: str, scored: bool) -> dict[int, float]:
-    cols = f"rowid, {BM25}" if scored else "rowid, 0"
-    rows = session.execute(text(f"SELECT {cols} FROM dataset_fts WHERE dataset_fts MATCH :q"), {"q": expr})
-    return {rid: -float(score) for rid, score in rows}
+def _rows_to_arrays(rows: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros(0)
+    arr = np.array(rows, dtype=np.float64)
+    return arr[:, 0].astype(np.int64), arr[:, 1]
+
+
+def _sqlite_match(session: Session, expr: str) -> tuple[np.ndarray, np.ndarray]:
+    # straight through the driver: SQLAlchemy's per-row handling costs more than FTS5 on 30,000 hits
+    cursor = session.connection().connection.dbapi_connection.cursor()
+    try:
+        rows = cursor.execute(f"SELECT rowid, -{BM25} FROM dataset_fts WHERE dataset_fts MATCH ?", (expr,)).fetchall()
+    finally:
+        cursor.close()
+    return _rows_to_arrays(rows)
 
 
 def _pg_tsquery(units: list[Unit], params: dict[str, str], start: int = 0) -> str:
     return " && ".join(to_tsquery_sql(units, params, start))
 
 
-def _match(session: Session, query: Query, scored: bool = True) -> dict[int, float]:
-    """search_entries.id -> text score (higher is better) for every visible entry matching the query."""
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    if sqlite:
+def _match_uncached(session: Session, query: Query) -> tuple[np.ndarray, np.ndarray]:
+    if session.get_bind().dialect.name == "sqlite":
         expr = to_fts5(query)
-        return _sqlite_match(session, expr, scored) if expr else {}
+        return _sqlite_match(session, expr) if expr else _rows_to_arrays([])
     params: dict[str, str] = {}
-    positive = _pg_tsquery(query.must, params)
-    tsq = positive
+    tsq = _pg_tsquery(query.must, params)
     for i, u in enumerate(query.exclude):
         tsq += " && !!" + _pg_tsquery([u], params, 1000 * (i + 1))
     rows = session.execute(
         text(f"WITH q AS (SELECT {tsq} AS q) SELECT id, ts_rank_cd({PG_WEIGHTS}, tsv, q.q, 1) "
-             f"FROM search_entries, q WHERE visible AND tsv @@ q.q"), params)
-    return {rid: float(score) for rid, score in rows}
+             f"FROM search_entries, q WHERE visible AND tsv @@ q.q"), params).all()
+    return _rows_to_arrays(rows)
+
+
+def _match(session: Session, idx: FacetIndex, cacheable: bool, query: Query) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, text scores, higher is better) of every entry matching the query.
+
+    Kept per index snapshot: a snapshot is one generation of the index, so a cached match can never outlive
+    the data it was computed from. Only a session that sees exactly the snapshot's generation may fill it."""
+    key = to_fts5(query) or ""
+    key += "|" + "|".join(fts_unit(u) for u in query.exclude)
+    hit = idx.matches.get(key)
+    if hit is not None:
+        return hit
+    ids, scores = _match_uncached(session, query)
+    pos = idx.positions_of(ids)
+    keep = pos >= 0
+    result = (pos[keep], scores[keep])
+    if cacheable:
+        if len(idx.matches) >= MATCH_CACHE:
+            idx.matches.pop(next(iter(idx.matches)))
+        idx.matches[key] = result
+    return result
 
 
 def _excluded(session: Session, query: Query) -> set[int]:
     """Entries matching any excluded term (for queries with nothing but exclusions)."""
     if session.get_bind().dialect.name == "sqlite":
         expr = " OR ".join(fts_unit(u) for u in query.exclude)
-        return set(_sqlite_match(session, expr, scored=False))
+        return {int(i) for i in _sqlite_match(session, expr)[0]}
     params: dict[str, str] = {}
     tsq = " || ".join(f"({_pg_tsquery([u], params, 1000 * i)})" for i, u in enumerate(query.exclude))
     return {r[0] for r in session.execute(
@@ -141,15 +170,15 @@ def _bonus(query: Query, title: tuple[str, ...]) -> float:
 def _order(idx: FacetIndex, positions: np.ndarray, scores: np.ndarray, sort: str, query: Query) -> np.ndarray:
     if sort == "title":
         return positions[np.argsort(idx.title_rank[positions], kind="stable")]
+    # ties keep index order (stable sorts), which is publication order
     if sort == "updated":
-        return positions[np.lexsort((idx.title_rank[positions], -idx.updated[positions]))]
+        return positions[np.argsort(-idx.updated[positions], kind="stable")]
     if sort == "quality":
-        return positions[np.lexsort((idx.title_rank[positions], -idx.quality[positions]))]
-    s = scores[positions]
-    order = positions[np.lexsort((idx.title_rank[positions], -s))]
+        return positions[np.argsort(-idx.quality[positions], kind="stable")]
+    order = positions[np.argsort(-scores[positions], kind="stable")]
     head = order[:RERANK]
-    boosted = {int(p): float(scores[p]) * _bonus(query, idx.title_stems[p]) for p in head}
-    head = np.array(sorted(boosted, key=lambda p: (-boosted[p], idx.title_rank[p])), dtype=positions.dtype)
+    boosted = {int(p): float(scores[p]) * _bonus(query, idx.title_stems(int(p))) for p in head}
+    head = np.array(sorted(boosted, key=lambda p: -boosted[p]), dtype=positions.dtype)
     for p, b in boosted.items():
         scores[p] = b
     return np.concatenate([head, order[RERANK:]])
@@ -211,39 +240,15 @@ def _facet_counts(idx: FacetIndex, base: np.ndarray, masks: dict[str, np.ndarray
 # ---- page items --------------------------------------------------------------------------------------
 
 
-def _marked(raw: str) -> str:
-    return html.escape(raw).replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>")
-
-
-def _snippets(session: Session, query: Query, ids: list[int]) -> dict[int, str]:
-    if not ids or not query.must:
-        return {}
-    if session.get_bind().dialect.name == "sqlite":
-        expr = to_fts5(query)
-        rows = session.execute(
-            text("SELECT rowid, snippet(dataset_fts, -1, :o, :c, '…', 40) FROM dataset_fts "
-                 "WHERE dataset_fts MATCH :q AND rowid IN :ids").bindparams(bindparam("ids", expanding=True)),
-            {"q": expr, "o": _OPEN, "c": _CLOSE, "ids": ids})
-    else:
-        params: dict[str, Any] = {"ids": ids, "opts": f"StartSel={_OPEN}, StopSel={_CLOSE}, MaxWords=40, "
-                                                       "MinWords=20, MaxFragments=2, FragmentDelimiter=\" … \""}
-        tsq = _pg_tsquery(query.must, params)
-        rows = session.execute(
-            text(f"SELECT id, ts_headline('english', title || '. ' || abstract || ' ' || description, {tsq}, :opts) "
-                 "FROM search_entries WHERE id IN :ids").bindparams(bindparam("ids", expanding=True)), params)
-    return {rid: _marked(s) for rid, s in rows}
-
-
 def _hits(session: Session, idx: FacetIndex, positions: list[int], scores: np.ndarray, query: Query) -> list[Hit]:
     ids = [idx.entry_ids[p] for p in positions]
     rows = {r.id: r for r in session.scalars(select(SearchEntry).where(SearchEntry.id.in_(ids)))} if ids else {}
-    snippets = _snippets(session, query, ids)
     hits = []
     for p, rid in zip(positions, ids, strict=True):
         r = rows.get(rid)
         if r is None:
             continue
-        snippet = snippets.get(rid) or html.escape(r.abstract[:300] + ("…" if len(r.abstract) > 300 else ""))
+        snippet = highlight(query, r.abstract, r.description, r.title)
         hits.append(Hit(
             dataset_id=r.dataset_id, title=r.title, custodian=r.custodian, member_group=r.member_group,
             snippet=snippet, score=round(float(scores[p]), 4), abstract=r.abstract,
@@ -271,31 +276,28 @@ def search(session: Session, q: str = "", filters: Filters | None = None, *, sor
         if sort:
             notes.append(f"unknown sort {sort!r}; sorts are {', '.join(SORTS)}")
         sort = "relevance" if query.must else "updated"
-    idx = facet_index.current(session)
+    idx, cacheable = facet_index.current(session)
     n = idx.size
     scores = np.zeros(n)
     text_mask = idx.visible.copy()
     if query.must:
-        matched = _match(session, query, scored=True)
-        if len(matched) < FEW and len(query.must) > 1:
+        pos, vals = _match(session, idx, cacheable, query)
+        if len(pos) < FEW and len(query.must) > 1:
             # Few datasets have every term: add those having some, ranked below every full match.
-            loose = relaxed(query)
-            extra = {r: s for r, s in _match(session, loose, scored=True).items() if r not in matched}
-            if extra:
-                had = bool(matched)
-                floor = min(matched.values(), default=0.0)
-                top = max(extra.values())
-                matched.update({r: floor * (s / top) * 0.99 if floor > 0 else s for r, s in extra.items()})
-                notes.append(f"{'few datasets' if had else 'no dataset'} matched every term; also showing "
+            loose_pos, loose_vals = _match(session, idx, cacheable, relaxed(query))
+            extra = ~np.isin(loose_pos, pos)
+            if extra.any():
+                floor = float(vals.min()) if len(vals) else 0.0
+                top = float(loose_vals[extra].max()) or 1.0
+                scaled = loose_vals[extra] / top * floor * 0.99 if floor > 0 else loose_vals[extra]
+                notes.append(f"{'few datasets' if len(pos) else 'no dataset'} matched every term; also showing "
                              "datasets that match some of them")
+                pos = np.concatenate([pos, loose_pos[extra]])
+                vals = np.concatenate([vals, scaled])
         text_mask = np.zeros(n, dtype=bool)
-        if matched:
-            pos = np.fromiter((idx.pos_of.get(r, -1) for r in matched), dtype=np.int64, count=len(matched))
-            vals = np.fromiter(matched.values(), dtype=np.float64, count=len(matched))
-            keep = pos >= 0
-            text_mask[pos[keep]] = True
-            scores[pos[keep]] = vals[keep]
-            text_mask &= idx.visible
+        text_mask[pos] = True
+        scores[pos] = vals
+        text_mask &= idx.visible
     elif query.exclude:
         for rid in _excluded(session, query):
             p = idx.pos_of.get(rid)
@@ -330,17 +332,13 @@ def similar(session: Session, dataset_id: uuid.UUID, limit: int = 10) -> list[Hi
         return []
     terms = [k for k in entry.keywords.split(" ; ") if k][:8] + [entry.title]
     query = relaxed(parse(" ".join(f'"{t}"' if " " in t else t for t in terms[:-1]) + " " + terms[-1] + " "))
-    idx = facet_index.current(session)
+    idx, cacheable = facet_index.current(session)
     if not query.must:
         return []
-    matched = _match(session, query)
-    own = entry.id
-    ranked = sorted((r for r in matched if r != own and r in idx.pos_of and idx.visible[idx.pos_of[r]]),
-                    key=lambda r: -matched[r])[:limit]
+    pos, vals = _match(session, idx, cacheable, query)
+    own = idx.pos_of.get(entry.id)
     scores = np.zeros(idx.size)
-    for r in ranked:
-        scores[idx.pos_of[r]] = matched[r]
-    return _hits(session, idx, [idx.pos_of[r] for r in ranked], scores, Query())
-
-
-
+    scores[pos] = vals
+    keep = pos[(pos != own) & idx.visible[pos]]
+    ranked = keep[np.argsort(-scores[keep], kind="stable")][:limit]
+    return _hits(session, idx, [int(p) for p in ranked], scores, Query())

@@ -9,13 +9,14 @@ database always agree with the database.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import uuid
 import weakref
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -75,12 +76,14 @@ class Facet:
     """One facet as columns: for each (entry, value) pair, the entry's position and the value's code."""
 
     name: str
-    labels: list[str] = field(default_factory=list)  # code -> value shown
+    labels: list[str] = field(default_factory=list)  # code -> value shown (the first spelling seen)
     code_of: dict[str, int] = field(default_factory=dict)  # normalised value -> code
-    label_votes: list[Counter[str]] = field(default_factory=list)
-    per_entry: list[list[int]] = field(default_factory=list)  # position -> codes
+    per_entry: list[tuple[int, ...]] = field(default_factory=list)  # position -> codes
     positions: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     codes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+
+    def clone(self) -> Facet:
+        return Facet(self.name, list(self.labels), dict(self.code_of), list(self.per_entry))
 
     def key(self, value: str) -> str:
         return value.casefold() if self.name in CASE_FOLDED else value
@@ -91,18 +94,12 @@ class Facet:
         if c is None and create:
             c = self.code_of[k] = len(self.labels)
             self.labels.append(value)
-            self.label_votes.append(Counter())
-        if c is not None and create:
-            self.label_votes[c][value] += 1
         return c
 
     def rebuild(self) -> None:
-        sizes = [len(c) for c in self.per_entry]
+        sizes = np.fromiter(map(len, self.per_entry), dtype=np.int64, count=len(self.per_entry))
         self.positions = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
-        self.codes = np.fromiter((c for cs in self.per_entry for c in cs), dtype=np.int32,
-                                 count=int(sum(sizes)))
-        self.labels = [votes.most_common(1)[0][0] if votes else label
-                       for label, votes in zip(self.labels, self.label_votes, strict=True)]
+        self.codes = np.fromiter(chain.from_iterable(self.per_entry), dtype=np.int32, count=int(sizes.sum()))
 
     def having(self, codes: list[int], n: int) -> np.ndarray:
         """Mask of entries having any of ``codes``."""
@@ -119,46 +116,83 @@ def _days(d: date | None) -> int | None:
     return d.toordinal() if d else None
 
 
+_LISTS = ("entry_ids", "dataset_ids", "titles", "visible_l", "updated_l", "quality_l", "start_l", "end_l")
+
+
 @dataclass
 class FacetIndex:
+    """An immutable snapshot once published by ``current``: a refresh builds a new one and swaps it in, so a
+    search holds one consistent snapshot however many publishes happen meanwhile."""
+
     generation: int = -1
     last_seq: int = -1
     pos_of: dict[int, int] = field(default_factory=dict)  # search_entries.id -> position
     entry_ids: list[int] = field(default_factory=list)
     dataset_ids: list[uuid.UUID] = field(default_factory=list)
     titles: list[str] = field(default_factory=list)
-    title_stems: list[tuple[str, ...]] = field(default_factory=list)
     visible_l: list[bool] = field(default_factory=list)
     updated_l: list[float] = field(default_factory=list)
     quality_l: list[float] = field(default_factory=list)
     start_l: list[int] = field(default_factory=list)
     end_l: list[int] = field(default_factory=list)
     facets: dict[str, Facet] = field(default_factory=lambda: {n: Facet(n) for n in FACETS})
-    # numpy views, rebuilt after each refresh
+    # numpy views, built once per snapshot
     visible: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     updated: np.ndarray = field(default_factory=lambda: np.zeros(0))
     quality: np.ndarray = field(default_factory=lambda: np.zeros(0))
     start: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     end: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
-    title_rank: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    _title_rank: np.ndarray | None = None
+    id_to_pos: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # entry id -> position, -1
+    # per-snapshot caches: stemmed titles, and text matches (expression -> positions, scores)
+    _stems: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    matches: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
         return len(self.entry_ids)
 
+    @property
+    def title_rank(self) -> np.ndarray:
+        """Each entry's place in title order (computed on first use per snapshot)."""
+        if self._title_rank is None:
+            order = sorted(range(self.size), key=lambda p: self.titles[p].casefold())
+            rank = np.empty(self.size, dtype=np.int64)
+            rank[order] = np.arange(self.size)
+            self._title_rank = rank
+        return self._title_rank
+
+    def title_stems(self, pos: int) -> tuple[str, ...]:
+        stems = self._stems.get(pos)
+        if stems is None:
+            stems = self._stems[pos] = tuple(stem(w) for w in words(self.titles[pos]))
+        return stems
+
+    def positions_of(self, entry_ids: np.ndarray) -> np.ndarray:
+        """Positions of search_entries ids (-1 for ids this snapshot does not know)."""
+        inside = (entry_ids >= 0) & (entry_ids < len(self.id_to_pos))
+        out = np.full(len(entry_ids), -1, dtype=np.int64)
+        out[inside] = self.id_to_pos[entry_ids[inside]]
+        return out
+
+    def _clone(self) -> FacetIndex:
+        new = FacetIndex(generation=self.generation, last_seq=self.last_seq, pos_of=dict(self.pos_of),
+                         facets={n: f.clone() for n, f in self.facets.items()})
+        for name in _LISTS:
+            setattr(new, name, list(getattr(self, name)))
+        return new
+
     def _apply(self, row: dict[str, Any]) -> None:
         pos = self.pos_of.get(row["id"])
         if pos is None:
             pos = self.pos_of[row["id"]] = len(self.entry_ids)
-            self.entry_ids.append(row["id"])
-            for lst in (self.dataset_ids, self.titles, self.title_stems, self.visible_l, self.updated_l,
-                        self.quality_l, self.start_l, self.end_l):
-                lst.append(None)  # type: ignore[arg-type]
+            for name in _LISTS:
+                getattr(self, name).append(None)
             for f in self.facets.values():
-                f.per_entry.append([])
+                f.per_entry.append(())
+        self.entry_ids[pos] = row["id"]
         self.dataset_ids[pos] = row["dataset_id"]
         self.titles[pos] = row["title"]
-        self.title_stems[pos] = tuple(stem(w) for w in words(row["title"]))
         self.visible_l[pos] = bool(row["visible"])
         updated = row["updated_at"]
         self.updated_l[pos] = updated.timestamp() if isinstance(updated, datetime) else 0.0
@@ -169,7 +203,7 @@ class FacetIndex:
         self.end_l[pos] = OPEN_END if ongoing or (start is not None and end is None) else (end or 0)
         for name, values in _values(row).items():
             facet = self.facets[name]
-            facet.per_entry[pos] = list(dict.fromkeys(facet.code(v, create=True) for v in values))
+            facet.per_entry[pos] = tuple(dict.fromkeys(facet.code(v, create=True) for v in values))
 
     def _rebuild(self) -> None:
         self.visible = np.array(self.visible_l, dtype=bool)
@@ -177,42 +211,46 @@ class FacetIndex:
         self.quality = np.array(self.quality_l, dtype=np.float64)
         self.start = np.array(self.start_l, dtype=np.int64)
         self.end = np.array(self.end_l, dtype=np.int64)
-        order = sorted(range(self.size), key=lambda p: (self.titles[p].casefold(), p))
-        self.title_rank = np.empty(self.size, dtype=np.int64)
-        self.title_rank[order] = np.arange(self.size)
+        ids = np.array(self.entry_ids, dtype=np.int64)
+        self.id_to_pos = np.full(int(ids.max()) + 1 if self.size else 0, -1, dtype=np.int64)
+        self.id_to_pos[ids] = np.arange(self.size)
         for f in self.facets.values():
             f.rebuild()
 
-    def refresh(self, session: Session) -> None:
+    def refreshed(self, session: Session) -> tuple[FacetIndex, int]:
+        """(an index at least as new as the session's view of the database, the session's generation)."""
         generation = session.scalar(select(SearchState.generation).where(SearchState.id == 1)) or 0
         if generation <= self.generation:
-            return  # current, or newer than this session's snapshot: never go back
+            return self, generation  # current, or newer than this session's snapshot: never go back
         cols = [SearchEntry.id, SearchEntry.dataset_id, SearchEntry.visible, SearchEntry.seq, SearchEntry.title,
                 SearchEntry.keywords, SearchEntry.custodian, SearchEntry.member_group,
                 SearchEntry.population_size, SearchEntry.start_date, SearchEntry.end_date,
                 SearchEntry.quality_score, SearchEntry.medallion, SearchEntry.updated_at, SearchEntry.facets]
         rows = session.execute(select(*cols).where(SearchEntry.seq > self.last_seq)).mappings().all()
+        if not rows:
+            return dataclasses.replace(self, generation=generation), generation
+        new = self._clone()
         for row in rows:
-            self._apply(row)
-            self.last_seq = max(self.last_seq, row["seq"])
-        if rows:
-            self._rebuild()
-        self.generation = generation
+            new._apply(row)
+            new.last_seq = max(new.last_seq, row["seq"])
+        new._rebuild()
+        new.generation = generation
+        return new, generation
 
 
 _indexes: weakref.WeakKeyDictionary[Engine, FacetIndex] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
-def current(session: Session) -> FacetIndex:
-    """This process's facet index for the session's database, brought up to date."""
+def current(session: Session) -> tuple[FacetIndex, bool]:
+    """This process's facet index for the session's database, brought up to date, and whether it matches the
+    session's own view exactly (only then may text matches computed in this session be cached in it)."""
     engine = session.get_bind().engine
-    with _lock:
-        index = _indexes.get(engine)
-        if index is None:
-            index = _indexes[engine] = FacetIndex()
-        index.refresh(session)
-        return index
+    with _lock:  # one refresher at a time; readers keep whichever snapshot they were given
+        index = _indexes.get(engine) or FacetIndex()
+        index, seen = index.refreshed(session)
+        _indexes[engine] = index
+        return index, seen == index.generation
 
 
 def reset() -> None:

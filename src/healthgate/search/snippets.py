@@ -1,0 +1,69 @@
+"""Highlighted snippets for the hits on one page, made here rather than by the engines: asking FTS5 or
+ts_headline means re-running the whole match, which costs more than the search itself on a large catalogue."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from healthgate.search.query import Query, words
+from healthgate.search.stem import stem
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+WINDOW = 40  # words in a snippet
+
+
+def _targets(query: Query) -> tuple[set[str], tuple[str, ...]]:
+    stems: set[str] = set()
+    prefixes: list[str] = []
+    for unit in query.must:
+        for alt in unit.alts:
+            if alt.prefix:
+                prefixes.append(alt.words[0])
+            else:
+                stems.update(stem(w) for w in alt.words)
+    return stems, tuple(prefixes)
+
+
+def _hits(text: str, stems: set[str], prefixes: tuple[str, ...]) -> list[tuple[int, int]]:
+    spans = []
+    for m in _TOKEN.finditer(text):
+        folded = words(m.group())
+        if not folded:
+            continue
+        w = folded[0]
+        if stem(w) in stems or (prefixes and w.startswith(prefixes)):
+            spans.append((m.start(), m.end()))
+    return spans
+
+
+def highlight(query: Query, *texts: str) -> str:
+    """An HTML-escaped extract of the first text with the query's words in <mark>, around the densest hits."""
+    stems, prefixes = _targets(query)
+    fallback = next((t for t in texts if t), "")
+    for text in texts:
+        if not text:
+            continue
+        spans = _hits(text, stems, prefixes) if (stems or prefixes) else []
+        if not spans:
+            continue
+        tokens = [m.span() for m in _TOKEN.finditer(text)]
+        starts = [a for a, _ in tokens]
+        # the window of WINDOW words holding most hits
+        hit_words = [next(i for i, (a, b) in enumerate(tokens) if a <= s < b) for s, _ in spans]
+        best = max(range(len(hit_words)), key=lambda i: sum(1 for h in hit_words if hit_words[i] <= h
+                                                              < hit_words[i] + WINDOW))
+        first = max(0, hit_words[best] - 5)
+        last = min(len(tokens), first + WINDOW)
+        lo = starts[first] if first else 0
+        hi = tokens[last - 1][1] if last < len(tokens) else len(text)
+        out, cursor = [], lo
+        for s, e in spans:
+            if s < lo or e > hi:
+                continue
+            out.append(html.escape(text[cursor:s]))
+            out.append(f"<mark>{html.escape(text[s:e])}</mark>")
+            cursor = e
+        out.append(html.escape(text[cursor:hi]))
+        return ("…" if lo else "") + "".join(out) + ("…" if hi < len(text) else "")
+    return html.escape(fallback[:300]) + ("…" if len(fallback) > 300 else "")
