@@ -8,13 +8,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from healthgate import __version__, migrate
 from healthgate.clock import Clock, SystemClock
 from healthgate.config import Settings
 from healthgate.db import make_engine, make_sessionmaker
-from healthgate.errors import FieldError, HealthgateError
+from healthgate.errors import Conflict, FieldError, HealthgateError
 from healthgate.web import templates
 
 PROBLEM = "application/problem+json"
@@ -58,6 +60,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         if not request.url.path.startswith("/api/"):
             return templates.error_page(request, exc.status, exc.title, exc.detail, exc.errors)
         return problem(exc.status, exc.title, exc.detail, exc.errors)
+
+    @app.exception_handler(StaleDataError)
+    @app.exception_handler(IntegrityError)
+    async def _race(request: Request, exc: Exception) -> JSONResponse:
+        # two writers raced for the same row or the same unique name; the loser is told to retry
+        conflict = Conflict("someone else changed this at the same time; read it again and retry")
+        return await _domain_error(request, conflict)
 
     @app.exception_handler(RequestValidationError)
     async def _request_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -89,8 +89,10 @@ def _run_import(sessions, paths: list[Path], *, team: str | None, dry_run: bool,
     from healthgate.catalogue.importer import ImportReport, import_items
     from healthgate.catalogue.sources import read_sources
 
-    items, read_errors, legacy = read_sources(paths)
-    accept = legacy if accept_invalid is None else accept_invalid
+    items, read_errors, _ = read_sources(paths)
+    if accept_invalid is not None:  # the user's --accept-invalid / --strict outranks each source's default
+        for item in items:
+            item.accept_invalid = accept_invalid
     if read_errors and not partial:
         report = ImportReport(failed=len(read_errors), errors=read_errors, dry_run=dry_run)
         return report
@@ -99,7 +101,7 @@ def _run_import(sessions, paths: list[Path], *, team: str | None, dry_run: bool,
         task = progress.add_task("checking", total=len(items))
         with transaction(sessions) as session:
             report = import_items(session, SYSTEM, items, clock=SystemClock(), team=team, dry_run=dry_run,
-                                  partial=partial, accept_invalid=accept,
+                                  partial=partial, accept_invalid=False,
                                   progress=lambda n: progress.advance(task, n))
             progress.update(task, description="writing")
             if not report.written:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from healthgate.audit.models import AuditEvent
@@ -82,12 +82,22 @@ def record_new_many(
     ``data`` must already be plain JSON values."""
     if not items:
         return
+    sids = [str(s) for s, _ in items]
+    # a subject id may have history already (a discarded draft's id used again): continue its chain
+    heads: dict[str, str] = {}
+    for start in range(0, len(sids), 500):
+        chunk = sids[start:start + 500]
+        last = (select(AuditEvent.subject_id, func.max(AuditEvent.id).label("last"))
+                .where(AuditEvent.subject_type == subject_type, AuditEvent.subject_id.in_(chunk))
+                .group_by(AuditEvent.subject_id).subquery())
+        heads.update(session.execute(select(AuditEvent.subject_id, AuditEvent.hash)
+                                     .join(last, AuditEvent.id == last.c.last)).tuples().all())
     rows = []
-    for subject_id, data in items:
-        sid = str(subject_id)
+    for sid, (_, data) in zip(sids, items, strict=True):
+        prev = heads.get(sid)
         rows.append({
             "at": at, "actor": actor.name, "action": action, "subject_type": subject_type, "subject_id": sid,
-            "data": data, "prev_hash": None,
-            "hash": _digest(None, at, actor.name, action, f"{subject_type}:{sid}", data),
+            "data": data, "prev_hash": prev,
+            "hash": _digest(prev, at, actor.name, action, f"{subject_type}:{sid}", data),
         })
     session.connection().execute(insert(AuditEvent.__table__), rows)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from healthgate.catalogue import metadata, service
 from healthgate.catalogue.schemas import (
@@ -21,10 +21,11 @@ from healthgate.identity import service as identity
 from healthgate.web.deps import ActorDep, ClockDep, SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["catalogue"])
+MAX_INT = 2**31 - 1
 SchemaVersionQ = Annotated[str | None, Query(description="HDR UK schema version of the body; detected if absent")]
 
 
-async def _document(request: Request) -> Any:
+async def _read_document(request: Request) -> Any:
     """The JSON body, size-limited and parsed with errors that name line and column."""
     limit = request.app.state.settings.max_document_bytes
     declared = request.headers.get("content-length")
@@ -41,6 +42,7 @@ async def _document(request: Request) -> Any:
     return metadata.parse_json(bytes(raw))
 
 
+Document = Annotated[Any, Depends(_read_document)]  # read on the event loop; routes then run in the threadpool
 _BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
     "type": "object", "description": "An HDR UK dataset document (2.1.x, 3.0.0 or 4.0.0), bare or as "
     "{\"schemaVersion\": \"4.0.0\", \"metadata\": {...}}"}}}}}
@@ -63,15 +65,14 @@ def _draft_out(dataset: Any, checked: metadata.Checked) -> DraftOut:
 
 
 @router.post("/datasets", status_code=201, response_model=DraftOut, openapi_extra=_BODY)
-async def create_dataset(
-    request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep,
+def create_dataset(
+    doc: Document, session: SessionDep, actor: ActorDep, clock: ClockDep,
     team: Annotated[str, Query(min_length=1, max_length=300, description="owning custodian team")],
     member_group: Annotated[str | None, Query(max_length=120)] = None,
     schema_version: SchemaVersionQ = None, strict: bool = False,
 ) -> DraftOut:
     """Create a dataset with a draft. Schema problems are reported in ``validation`` (or refused with
     ``strict=true``); publishing checks them again."""
-    doc = await _document(request)
     owner = identity.get_or_create_team(session, actor, team, member_group=member_group, clock=clock)
     dataset, checked = service.create_draft(session, actor, owner.id, doc, clock=clock,
                                             schema_version=schema_version, strict=strict)
@@ -79,12 +80,11 @@ async def create_dataset(
 
 
 @router.put("/datasets/{dataset_id}/draft", response_model=DraftOut, openapi_extra=_BODY)
-async def update_draft(
-    request: Request, dataset_id: uuid.UUID, session: SessionDep, actor: ActorDep, clock: ClockDep,
+def update_draft(
+    doc: Document, dataset_id: uuid.UUID, session: SessionDep, actor: ActorDep, clock: ClockDep,
     schema_version: SchemaVersionQ = None, strict: bool = False,
     row_version: Annotated[int | None, Query(description="optimistic concurrency: the row_version you read")] = None,
 ) -> DraftOut:
-    doc = await _document(request)
     dataset, checked = service.update_draft(session, actor, dataset_id, doc, clock=clock,
                                             schema_version=schema_version, expected_row_version=row_version,
                                             strict=strict)
@@ -149,7 +149,8 @@ def list_versions(dataset_id: uuid.UUID, session: SessionDep, actor: ActorDep) -
 
 @router.get("/datasets/{dataset_id}/versions/{number}", response_model=VersionOut)
 def get_version(
-    dataset_id: uuid.UUID, number: int, session: SessionDep, actor: ActorDep) -> VersionOut:
+    dataset_id: uuid.UUID, number: Annotated[int, Path(ge=1, le=MAX_INT)], session: SessionDep, actor: ActorDep,
+) -> VersionOut:
     version = service.version(session, actor, dataset_id, number)
     return VersionOut.full(version, service.get_dataset(session, actor, dataset_id), service.quality_report(version))
 
@@ -157,15 +158,15 @@ def get_version(
 @router.get("/datasets/{dataset_id}/diff")
 def diff(
     dataset_id: uuid.UUID, session: SessionDep, actor: ActorDep,
-    from_version: Annotated[int, Query(alias="from", ge=1)], to_version: Annotated[int, Query(alias="to", ge=1)],
+    from_version: Annotated[int, Query(alias="from", ge=1, le=MAX_INT)],
+    to_version: Annotated[int, Query(alias="to", ge=1, le=MAX_INT)],
 ) -> dict[str, Any]:
     changes = service.diff_versions(session, actor, dataset_id, from_version, to_version)
     return {"from": from_version, "to": to_version, "changes": changes}
 
 
 @router.post("/validate", response_model=ValidationOut, openapi_extra=_BODY)
-async def validate(request: Request, schema_version: SchemaVersionQ = None) -> ValidationOut:
+def validate(doc: Document, schema_version: SchemaVersionQ = None) -> ValidationOut:
     """Check a metadata document without storing anything."""
-    doc = await _document(request)
     checked = metadata.check(doc, schema_version)
     return ValidationOut(**checked.report())

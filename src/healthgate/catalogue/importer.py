@@ -19,7 +19,7 @@ from healthgate.catalogue.metadata import Checked, check, check_size, require_ti
 from healthgate.catalogue.models import Dataset, DatasetStatus, DatasetVersion
 from healthgate.catalogue.service import index_item, persistent_id, version_row
 from healthgate.clock import Clock
-from healthgate.errors import FieldError, Invalid
+from healthgate.errors import FieldError, HealthgateError
 from healthgate.identity import service as identity
 from healthgate.identity.models import Team
 from healthgate.identity.permissions import Actor, Permission, require
@@ -39,6 +39,7 @@ class ImportItem:
     dataset_id: uuid.UUID | None = None
     schema_version: str | None = None
     size: int | None = None  # bytes, when the reader knows it; measured otherwise
+    accept_invalid: bool | None = None  # this record's policy for schema errors; None: the import's
 
 
 @dataclass
@@ -86,8 +87,11 @@ def _check_item(item: ImportItem) -> Checked | list[FieldError]:
         check_size(item.payload, size=item.size)
         checked = check(item.payload, item.schema_version)
         require_title(checked)
-    except Invalid as exc:
-        return [FieldError(f"{item.source}: {e.path}", e.message) for e in exc.errors]
+    except HealthgateError as exc:
+        errors = exc.errors or [FieldError("$", exc.detail)]
+        return [FieldError(f"{item.source}: {e.path}", e.message) for e in errors]
+    except Exception as exc:  # noqa: BLE001  (a record the checks cannot read is that record's failure)
+        return [FieldError(f"{item.source}: $", f"cannot read this record: {type(exc).__name__}: {exc}"[:300])]
     return checked
 
 
@@ -112,7 +116,7 @@ def _accept(
         report.errors.extend(result)
         return None
     problems = [FieldError(f"{item.source}: {e.path}", e.message) for e in result.errors]
-    if problems and not accept_invalid:
+    if problems and not (accept_invalid if item.accept_invalid is None else item.accept_invalid):
         report.failed += 1
         report.errors.extend(problems)
         return None
@@ -138,7 +142,8 @@ def _classify(
 ) -> tuple[list[_Ready], list[tuple[_Ready, Dataset]]]:
     """Split ready records into new datasets and new versions of existing ones (unchanged ones are counted)."""
     existing = {ds.id: ds for ds in session.scalars(
-        select(Dataset).where(Dataset.id.in_([r.dataset_id for r in ready])))}
+        select(Dataset).where(Dataset.id.in_([r.dataset_id for r in ready]))
+        .with_for_update(of=Dataset).execution_options(populate_existing=True))}
     creates: list[_Ready] = []
     updates: list[tuple[_Ready, Dataset]] = []
     for r in ready:
@@ -178,6 +183,7 @@ def import_items(
     seen: dict[uuid.UUID, str] = {}
     teams: dict[str, Team] = {}
     now = clock.now()
+    search_index.lock(session)
     savepoint = session.begin_nested()
     try:
         for chunk in _checked_chunks(items):

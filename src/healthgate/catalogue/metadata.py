@@ -57,6 +57,7 @@ def check_size(payload: object, limit: int = MAX_DOCUMENT_BYTES, size: int | Non
 def check(payload: object, schema_version: str | None = None) -> Checked:
     """Detect, translate, validate and score. Raises Invalid only when the input is not a metadata
     document at all (not an object, unknown schema version); schema errors are returned, not raised."""
+    check_values(payload)
     sub = unwrap(payload, schema_version)
     errors = validate(sub.document, sub.schema_version)
     if sub.schema_version == CANONICAL:
@@ -88,6 +89,36 @@ def parse_json(raw: bytes | str, where: str = "$") -> Any:
     except json.JSONDecodeError as exc:
         raise Invalid("malformed JSON", [FieldError(where, f"malformed JSON at line {exc.lineno} column {exc.colno}: "
                                                            f"{exc.msg}")]) from None
+    except (RecursionError, ValueError) as exc:  # absurd nesting, integers of thousands of digits
+        raise Invalid("unreadable JSON", [FieldError(where, f"cannot read this JSON: {str(exc)[:120]}")]) from None
+
+
+MAX_DEPTH = 64
+INT64 = 2**63
+
+
+def check_values(value: object) -> None:
+    """Refuse what no metadata document needs and storage cannot keep: nesting deeper than MAX_DEPTH,
+    integers beyond 64 bits, and NUL characters (PostgreSQL text cannot hold them)."""
+    errors: list[FieldError] = []
+    stack: list[tuple[object, str, int]] = [(value, "$", 0)]
+    while stack and len(errors) < 20:
+        v, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            errors.append(FieldError(path, f"nested deeper than {MAX_DEPTH} levels"))
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                if "\x00" in k:
+                    errors.append(FieldError(path, "a field name contains a NUL character"))
+                stack.append((x, f"{path}.{k}", depth + 1))
+        elif isinstance(v, list):
+            stack.extend((x, f"{path}[{i}]", depth + 1) for i, x in enumerate(v))
+        elif isinstance(v, str) and "\x00" in v:
+            errors.append(FieldError(path, "contains a NUL character"))
+        elif isinstance(v, int) and not isinstance(v, bool) and not -INT64 <= v < INT64:
+            errors.append(FieldError(path, "integer too large"))
+    if errors:
+        raise Invalid("the document cannot be stored", sorted(errors, key=lambda e: e.path))
 
 
 def require_title(checked: Checked) -> None:

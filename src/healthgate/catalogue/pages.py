@@ -27,7 +27,7 @@ SECTIONS = [
 @router.get("/datasets/{dataset_id}", response_class=HTMLResponse)
 def dataset_page(
     request: Request, dataset_id: uuid.UUID, session: SessionDep, actor: ActorDep,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> HTMLResponse:
     dataset = service.get_dataset(session, actor, dataset_id)
     v = service.version(session, actor, dataset_id, version) if version else service.latest_version(
@@ -43,7 +43,8 @@ def dataset_page(
 @router.get("/datasets/{dataset_id}/diff", response_class=HTMLResponse)
 def diff_page(
     request: Request, dataset_id: uuid.UUID, session: SessionDep, actor: ActorDep,
-    from_version: Annotated[int, Query(alias="from", ge=1)], to_version: Annotated[int, Query(alias="to", ge=1)],
+    from_version: Annotated[int, Query(alias="from", ge=1, le=2**31 - 1)],
+    to_version: Annotated[int, Query(alias="to", ge=1, le=2**31 - 1)],
 ) -> HTMLResponse:
     dataset = service.get_dataset(session, actor, dataset_id)
     changes = service.diff_versions(session, actor, dataset_id, from_version, to_version)

@@ -81,7 +81,7 @@ def create_draft(
     session.add(dataset)
     session.flush()
     audit.record(session, actor, "dataset.created", "dataset", new_id,
-                 {"team": str(team_id), "schema_version": checked.schema_version}, at=now, new=True)
+                 {"team": str(team_id), "schema_version": checked.schema_version}, at=now)
     return dataset, checked
 
 
@@ -101,7 +101,6 @@ def update_draft(
     dataset.draft = _draft_payload(checked)
     dataset.draft_schema_version = checked.schema_version
     dataset.draft_updated_at = now
-    dataset.updated_at = now
     session.flush()
     audit.record(session, actor, "dataset.draft_updated", "dataset", dataset.id,
                  {"schema_version": checked.schema_version, "schema_errors": len(checked.errors)}, at=now)
@@ -123,7 +122,6 @@ def discard_draft(session: Session, actor: Actor, dataset_id: uuid.UUID, *, cloc
     dataset.draft = None
     dataset.draft_schema_version = None
     dataset.draft_updated_at = None
-    dataset.updated_at = now
     return dataset
 
 
@@ -165,6 +163,7 @@ def publish(
 
     A document that breaks its schema is refused (Invalid, every error listed) unless ``accept_invalid``:
     then it is published with its problems recorded and a quality score that shows them."""
+    search_index.lock(session)
     dataset = _load(session, dataset_id, for_update=True)
     require(actor, Permission.DATASET_PUBLISH, team=dataset.team_id)
     _check_version(dataset, expected_row_version)
@@ -196,6 +195,7 @@ def publish(
 
 
 def _set_archived(session: Session, actor: Actor, dataset_id: uuid.UUID, archived: bool, clock: Clock) -> Dataset:
+    search_index.lock(session)
     dataset = _load(session, dataset_id, for_update=True)
     require(actor, Permission.DATASET_ARCHIVE, team=dataset.team_id)
     now = clock.now()

@@ -56,7 +56,8 @@ def _read_csv(path: Path) -> tuple[list[ImportItem], list[FieldError]]:
         except ValueError:
             dataset_id = None
         items.append(ImportItem(source=f"{path}: row {r.row}", payload=r.document, team=r.team,
-                                member_group=r.member_group, dataset_id=dataset_id, schema_version="4.0.0"))
+                                member_group=r.member_group, dataset_id=dataset_id, schema_version="4.0.0",
+                                accept_invalid=True))  # a legacy catalogue is messy: show its gaps
     return items, [FieldError(f"{path}: {e.path}", e.message) for e in errors]
 
 

@@ -29,8 +29,8 @@ def get_or_create_team(
 ) -> Team:
     """The team called ``name`` (matched by slug), created if it does not exist yet."""
     name = (name or "").strip()
-    if not name:
-        raise Invalid("a team needs a name", [FieldError("team", "team name is empty")])
+    if not name or "\x00" in name or len(name) > 300:
+        raise Invalid("a team needs a name", [FieldError("team", "team name is empty, too long or has a NUL")])
     slug = slugify(name)
     team = session.scalar(select(Team).where(Team.slug == slug))
     if team is not None:

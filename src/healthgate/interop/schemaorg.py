@@ -65,5 +65,6 @@ def dataset_jsonld(dataset: Dataset, version: DatasetVersion, base_url: str) -> 
 
 
 def script_tag_json(value: dict[str, Any]) -> str:
-    """JSON safe to place inside <script>: no '</' can close the element early."""
-    return json.dumps(value, ensure_ascii=False, indent=1).replace("</", "<\\/")
+    """JSON safe inside <script>: no markup character survives to end or confuse the element."""
+    text = json.dumps(value, ensure_ascii=False, indent=1)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

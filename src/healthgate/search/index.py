@@ -57,6 +57,13 @@ _IDS = bindparam("ids", expanding=True)
 _ENTRIES = SearchEntry.__table__
 
 
+def lock(session: Session) -> None:
+    """Take the index's write lock first, before any dataset row: every writer then locks in one order
+    (index, then datasets), so a publish and an import can wait for each other but never deadlock."""
+    if not _sqlite(session):
+        session.execute(select(SearchState.generation).where(SearchState.id == 1).with_for_update())
+
+
 def _bump(session: Session) -> int:
     """The next generation. Its row lock is held to commit, so index writers commit in generation order."""
     return session.execute(

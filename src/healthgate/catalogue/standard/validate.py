@@ -86,6 +86,10 @@ def unwrap(payload: object, schema_version: str | None = None) -> Submission:
     return Submission(doc, detect_version(doc), True)
 
 
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def detect_version(doc: dict[str, Any]) -> str:
     """Tell the HDR UK version of a bare document from the fields only one version has,
     falling back to the version it fits best."""
@@ -96,13 +100,13 @@ def detect_version(doc: dict[str, Any]) -> str:
             [FieldError("$.summary", "cannot tell the HDR UK schema version: no summary section; "
                         "send {\"schemaVersion\": ..., \"metadata\": ...} or say schema_version")],
         )
-    coverage = doc.get("coverage") if isinstance(doc.get("coverage"), dict) else {}
-    temporal = ((doc.get("provenance") or {}).get("temporal") or {}) if isinstance(doc.get("provenance"), dict) else {}
+    provenance = _dict(doc.get("provenance"))
+    coverage = _dict(doc.get("coverage"))
+    temporal = _dict(provenance.get("temporal"))
     if ("publisher" in summary or "typicalAgeRange" in coverage or "accrualPeriodicity" in temporal
             or isinstance(doc.get("structuralMetadata"), list)):
         return "2.1.2"
-    origin = ((doc.get("provenance") or {}).get("origin") or {}) if isinstance(doc.get("provenance"), dict) else {}
-    origin = origin if isinstance(origin, dict) else {}
+    origin = _dict(provenance.get("origin"))
     # Fields only one version has decide; the shape of datasetType (strings in 3.0.0, objects in 4.0.0) only
     # breaks a tie, since even the official 4.0.0 example writes it as strings.
     if "datasetAliases" in summary:

@@ -1,0 +1,96 @@
+"""Hostile and odd input gets a clear 4xx, never a server error; races get 409."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from healthgate.app import create_app
+from healthgate.audit import service as audit
+from healthgate.catalogue import service
+from healthgate.catalogue.importer import ImportItem, import_items
+from healthgate.config import Settings
+from healthgate.identity import service as identity
+from healthgate.identity.permissions import SYSTEM
+from tests.conftest import load_fixture
+
+
+@pytest.fixture
+def client(db, clock, tmp_path):
+    app = create_app(Settings(data_dir=tmp_path, database_url=db.url), clock=clock)
+    with db.sessions.begin() as s:
+        token = identity.create_token(s, SYSTEM, "t", is_admin=True, clock=clock)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        c.admin = {"Authorization": f"Bearer {token}"}
+        yield c
+
+
+def _minimal(**changes):
+    doc = load_fixture("hdruk-4.0.0-minimal.json")
+    doc.update(changes)
+    return doc
+
+
+BODIES = [
+    ("deep", ("[" * 100_000 + "]" * 100_000).encode()),
+    ("huge int", ('{"summary": {"title": "x"}, "n": ' + "9" * 5000 + "}").encode()),
+    ("nested 300", json.dumps(_minimal(extra=json.loads("[" * 300 + "]" * 300))).encode()),
+    ("int64 overflow", json.dumps(_minimal(summary={**_minimal()["summary"], "populationSize": 10**20})).encode()),
+    ("NUL", json.dumps(_minimal(summary={**_minimal()["summary"], "title": "a\u0000b"})).encode()),
+    ("temporal is a number", json.dumps({"summary": {"title": "x"}, "provenance": {"temporal": 5}}).encode()),
+    ("origin is a list", json.dumps({"summary": {"title": "x"}, "provenance": {"origin": [1]}}).encode()),
+]
+
+
+@pytest.mark.parametrize("name,body", BODIES, ids=[b[0] for b in BODIES])
+def test_hostile_documents(client, name, body):
+    headers = {"content-type": "application/json", **client.admin}
+    for url in ("/api/v1/validate", "/api/v1/datasets?team=T"):
+        r = client.post(url, content=body, headers=headers)
+        assert r.status_code < 500, (url, r.status_code, r.text[:300])
+
+
+def test_huge_numbers_in_urls(client):
+    doc = load_fixture("hdruk-4.0.0-minimal.json")
+    dsid = client.post("/api/v1/datasets?team=T", json=doc, headers=client.admin).json()["id"]
+    big = "1" + "0" * 20
+    for url in (f"/api/v1/datasets/{dsid}/versions/{big}", f"/api/v1/datasets/{dsid}/diff?from=1&to={big}",
+                f"/datasets/{dsid}?version={big}", f"/datasets/{dsid}/diff?from={big}&to=1"):
+        assert client.get(url, headers=client.admin).status_code in (404, 422), url
+
+
+def test_bad_record_fails_alone_in_a_partial_import(db, clock):
+    big = _minimal(identifier=None, padding="x" * (6 * 1024 * 1024))
+    odd = _minimal(identifier=None, provenance=5)
+    items = [ImportItem("good.json", _minimal()), ImportItem("big.json", big), ImportItem("odd.json", odd)]
+    with db.sessions.begin() as s:
+        report = import_items(s, SYSTEM, items, clock=clock, team="T", partial=True, accept_invalid=True)
+    assert report.created == 2 and report.failed == 1
+    assert report.errors[0].path.startswith("big.json")
+
+
+def test_reused_dataset_id_keeps_a_valid_audit_chain(db, clock):
+    with db.sessions.begin() as s:
+        team = identity.get_or_create_team(s, SYSTEM, "T", member_group=None, clock=clock)
+        ds, _ = service.create_draft(s, SYSTEM, team.id, _minimal(), clock=clock)
+        service.discard_draft(s, SYSTEM, ds.id, clock=clock)
+        service.create_draft(s, SYSTEM, team.id, _minimal(), clock=clock)
+        service.discard_draft(s, SYSTEM, ds.id, clock=clock)
+    with db.sessions.begin() as s:
+        import_items(s, SYSTEM, [ImportItem("a.json", _minimal())], clock=clock, team="T")
+    with db.sessions() as s:
+        assert len(audit.history(s, "dataset", ds.id)) == 5
+        assert audit.verify(s, "dataset", ds.id)
+
+
+def test_jsonld_cannot_break_the_page(db, clock, client):
+    doc = _minimal()
+    doc["summary"]["abstract"] = "An abstract <!--<script> and </script> & more"
+    dsid = client.post("/api/v1/datasets?team=T", json=doc, headers=client.admin).json()["id"]
+    client.post(f"/api/v1/datasets/{dsid}/publish", headers=client.admin)
+    page = client.get(f"/datasets/{dsid}").text
+    ld = page.split('<script type="application/ld+json">')[1].split("</script>")[0]
+    assert "<" not in ld and json.loads(ld)["description"].startswith("An abstract <!--<script>")
+    assert "Version history" in page.split("</script>", 1)[1]
