@@ -243,3 +243,15 @@ def test_similar_api(client, catalogue):
     r = client.get(f"/api/v1/datasets/{catalogue[1]}/similar")
     assert r.status_code == 200 and r.json()["items"]
     assert client.get(f"/api/v1/datasets/{uuid.uuid4()}/similar").status_code == 404
+
+
+def test_accented_words_are_found_either_way(db, clock):
+    with db.sessions.begin() as s:
+        team = identity.get_or_create_team(s, SYSTEM, "Rheum", member_group=None, clock=clock)
+        ds, _ = service.create_draft(s, SYSTEM, team.id, _doc(70, "Sjögren syndrome cohort", "Dry eyes and mouth.",
+                                     [], 300, "2010-01-01", None, "Sweden"), clock=clock)
+        service.publish(s, SYSTEM, ds.id, clock=clock)
+    with db.sessions() as s:
+        assert titles(search(s, "Sjögren")) == ["Sjögren syndrome cohort"]
+        found = search(s, "sjogren syndrome")
+        assert titles(found) == ["Sjögren syndrome cohort"] and not found.notes  # a full match, not a fallback

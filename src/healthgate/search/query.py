@@ -186,7 +186,10 @@ def _plain_units(tokens: list[str], labels: list[str]) -> list[Unit]:
                 break
         else:
             if tokens[i] not in STOPWORDS and (len(tokens[i]) > 1 or tokens[i].isdigit()):
-                units.append(Unit(tuple(_word_alts(tokens[i])), labels[i]))
+                alts = _word_alts(tokens[i])
+                if labels[i] != tokens[i]:  # keep the accented form too: PostgreSQL's index keeps accents
+                    alts.append(Alt((labels[i],)))
+                units.append(Unit(tuple(alts), labels[i]))
             i += 1
     return units
 
@@ -245,13 +248,15 @@ def parse(text: str) -> Query:
                 query.exclude.append(Unit(tuple(_word_alts(t)), t))
             continue
         run.extend(toks)
-        run_labels.extend(toks)
+        accented = _WORD.findall(body.casefold())
+        run_labels.extend(accented if len(accented) == len(toks) else toks)
         positive.extend(t for t in toks if t not in STOPWORDS)
     last_typed = run[-1] if run else None
+    last_label = run_labels[-1] if run_labels else None
     flush()
     if type_ahead and last_typed and len(last_typed) >= MIN_PREFIX and query.must:
         last = query.must[-1]
-        if last.label.split()[-1] == last_typed and " " not in last.label:
+        if last.label == last_label:
             query.must[-1] = Unit((*last.alts, Alt((last_typed,), prefix=True)), last.label)
     if len(query.must) > MAX_UNITS:
         query.notes.append(f"only the first {MAX_UNITS} terms of the query were used")
@@ -304,9 +309,9 @@ def to_tsquery_sql(units: list[Unit], params: dict[str, str], start: int = 0) ->
             n += 1
             if alt.prefix:
                 params[name] = f"{alt.words[0]}:*"
-                parts.append(f"to_tsquery('english', :{name})")
+                parts.append(f"to_tsquery('healthgate_english', :{name})")
             else:
                 params[name] = " ".join(alt.words)
-                parts.append(f"phraseto_tsquery('english', :{name})")
+                parts.append(f"phraseto_tsquery('healthgate_english', :{name})")
         out.append("(" + " || ".join(parts) + ")")
     return out
