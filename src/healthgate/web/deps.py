@@ -9,21 +9,15 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from healthgate.clock import Clock
+from healthgate.db import transaction
 from healthgate.identity import service as identity
 from healthgate.identity.permissions import Actor
 
 
 def get_session(request: Request) -> Iterator[Session]:
     """One transaction per request: committed when the handler returns, rolled back on any error."""
-    session: Session = request.app.state.sessions()
-    try:
+    with transaction(request.app.state.sessions) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def get_clock(request: Request) -> Clock:
