@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from healthgate.audit.models import AuditEvent
@@ -78,23 +78,15 @@ def record_new_many(
     session: Session, actor: Actor, action: str, subject_type: str,
     items: list[tuple[object, dict[str, Any]]], *, at: datetime,
 ) -> None:
-    """The first event of many new subjects at once (bulk imports): one INSERT for all.
+    """The first event of many new subjects at once (bulk imports): one INSERT for all. The subjects must be
+    new: a dataset id, once used, keeps its row (see catalogue.service.discard_draft), so the importer
+    only calls this for ids it has never seen.
     ``data`` must already be plain JSON values."""
     if not items:
         return
-    sids = [str(s) for s, _ in items]
-    # a subject id may have history already (a discarded draft's id used again): continue its chain
-    heads: dict[str, str] = {}
-    for start in range(0, len(sids), 500):
-        chunk = sids[start:start + 500]
-        last = (select(AuditEvent.subject_id, func.max(AuditEvent.id).label("last"))
-                .where(AuditEvent.subject_type == subject_type, AuditEvent.subject_id.in_(chunk))
-                .group_by(AuditEvent.subject_id).subquery())
-        heads.update(session.execute(select(AuditEvent.subject_id, AuditEvent.hash)
-                                     .join(last, AuditEvent.id == last.c.last)).tuples().all())
     rows = []
-    for sid, (_, data) in zip(sids, items, strict=True):
-        prev = heads.get(sid)
+    for subject_id, data in items:
+        sid, prev = str(subject_id), None
         rows.append({
             "at": at, "actor": actor.name, "action": action, "subject_type": subject_type, "subject_id": sid,
             "data": data, "prev_hash": prev,

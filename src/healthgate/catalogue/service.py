@@ -70,9 +70,19 @@ def create_draft(
     if strict and checked.errors:
         raise Invalid("the document does not follow its schema", checked.errors)
     new_id = dataset_id or persistent_id(checked) or uuid.uuid4()
-    if session.get(Dataset, new_id) is not None:
-        raise Conflict("duplicate persistent id", [FieldError("$.identifier", f"dataset {new_id} already exists")])
     now = clock.now()
+    shell = session.get(Dataset, new_id)
+    if shell is not None:
+        if shell.team_id != team_id or shell.latest_version or shell.draft is not None:
+            raise Conflict("duplicate persistent id",
+                           [FieldError("$.identifier", f"dataset {new_id} already exists")])
+        shell.draft = _draft_payload(checked)
+        shell.draft_schema_version = checked.schema_version
+        shell.draft_updated_at = now
+        session.flush()
+        audit.record(session, actor, "dataset.created", "dataset", new_id,
+                     {"team": str(team_id), "schema_version": checked.schema_version}, at=now)
+        return shell, checked
     dataset = Dataset(
         id=new_id, team_id=team_id, status=DatasetStatus.DRAFT, draft=_draft_payload(checked),
         draft_schema_version=checked.schema_version, draft_updated_at=now, latest_version=0,
@@ -81,7 +91,7 @@ def create_draft(
     session.add(dataset)
     session.flush()
     audit.record(session, actor, "dataset.created", "dataset", new_id,
-                 {"team": str(team_id), "schema_version": checked.schema_version}, at=now)
+                 {"team": str(team_id), "schema_version": checked.schema_version}, at=now, new=True)
     return dataset, checked
 
 
@@ -107,18 +117,15 @@ def update_draft(
     return dataset, checked
 
 
-def discard_draft(session: Session, actor: Actor, dataset_id: uuid.UUID, *, clock: Clock) -> Dataset | None:
-    """Drop the working copy; a dataset that was never published goes with it."""
+def discard_draft(session: Session, actor: Actor, dataset_id: uuid.UUID, *, clock: Clock) -> Dataset:
+    """Drop the working copy. A dataset never published stays as an empty, private shell, so that its id and
+    its audit history stay together; creating a draft with that id again takes the shell up."""
     dataset = _load(session, dataset_id, for_update=True)
     require(actor, Permission.DATASET_EDIT, team=dataset.team_id)
     if dataset.draft is None:
         raise Conflict("there is no draft to discard")
     now = clock.now()
     audit.record(session, actor, "dataset.draft_discarded", "dataset", dataset.id, {}, at=now)
-    if dataset.latest_version == 0:
-        session.delete(dataset)
-        session.flush()
-        return None
     dataset.draft = None
     dataset.draft_schema_version = None
     dataset.draft_updated_at = None
