@@ -10,9 +10,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from healthgate import __version__, migrate
+from healthgate.catalogue.importer import ImportReport
 from healthgate.clock import SystemClock
 from healthgate.config import Settings
 from healthgate.db import make_engine, make_sessionmaker, transaction
@@ -43,7 +45,7 @@ def main(
     """Settings come from HEALTHGATE_* environment variables (see the README)."""
 
 
-def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+def _engine(settings: Settings) -> Engine:
     if settings.is_sqlite:
         settings.ensure_data_dir()
     engine = make_engine(settings.resolved_database_url)
@@ -84,9 +86,9 @@ def token_create(name: Annotated[str, typer.Argument(help="what the token is for
     console.print(token)
 
 
-def _run_import(sessions, paths: list[Path], *, team: str | None, dry_run: bool, partial: bool,  # type: ignore[no-untyped-def]
-                accept_invalid: bool | None, quiet: bool = False):
-    from healthgate.catalogue.importer import ImportReport, import_items
+def _run_import(sessions: sessionmaker[Session], paths: list[Path], *, team: str | None, dry_run: bool,
+                partial: bool, accept_invalid: bool | None, quiet: bool = False) -> ImportReport:
+    from healthgate.catalogue.importer import import_items
     from healthgate.catalogue.sources import read_sources
 
     items, read_errors, _ = read_sources(paths)

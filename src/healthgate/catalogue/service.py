@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -328,7 +329,7 @@ def diff_versions(session: Session, actor: Actor, dataset_id: uuid.UUID, a: int,
     return diff(get_version(session, dataset_id, a).document, get_version(session, dataset_id, b).document)
 
 
-def iter_public_versions(session: Session, batch: int = 500):  # type: ignore[no-untyped-def]
+def iter_public_versions(session: Session, batch: int = 500) -> Iterator[DatasetVersion]:
     """Every active dataset's latest version, streamed (exports)."""
     stmt = (
         select(DatasetVersion)

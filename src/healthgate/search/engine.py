@@ -330,8 +330,9 @@ def similar(session: Session, dataset_id: uuid.UUID, limit: int = 10) -> list[Hi
     entry = session.scalar(select(SearchEntry).where(SearchEntry.dataset_id == dataset_id))
     if entry is None:
         return []
-    terms = [k for k in entry.keywords.split(" ; ") if k][:8] + [entry.title]
-    query = relaxed(parse(" ".join(f'"{t}"' if " " in t else t for t in terms[:-1]) + " " + terms[-1] + " "))
+    # any of its keywords (each as a phrase) or title words; the trailing space turns type-ahead off
+    keywords = " ".join([f'"{k}"' for k in entry.keywords.split(" ; ") if k.strip()][:8])
+    query = relaxed(parse(f"{keywords} {entry.title} "))
     idx, cacheable = facet_index.current(session)
     if not query.must:
         return []
