@@ -4,7 +4,6 @@ dependencies declared in pyproject.toml, whatever else happens to be installed."
 from __future__ import annotations
 
 import ast
-import json
 import subprocess
 import sys
 import textwrap
@@ -75,7 +74,7 @@ def _closure(dist: str, extras: frozenset[str] = frozenset()) -> set[str]:
 
 def _run(code: str, *args: str, tmp_path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-c", code, str(tmp_path), *args], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=300)
+                          cwd=tmp_path, timeout=300, check=False)
 
 
 def _imports_of(source: str) -> set[str]:

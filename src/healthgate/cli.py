@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from healthgate import __version__, migrate
@@ -52,7 +52,7 @@ def _masked(url: str) -> str:
     """The database URL with its password hidden."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not even a URL: hide anything between "user:" and "@"
+    except ArgumentError:  # not even a URL: hide anything between "user:" and "@"
         return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
 
 

@@ -18,9 +18,8 @@ from healthgate.catalogue.sources import read_sources
 from healthgate.catalogue.standard.validate import schema
 from healthgate.cli import app
 from healthgate.identity.permissions import ANONYMOUS, SYSTEM
-from tests.conftest import FIXTURES, SHARED, load_fixture
+from tests.conftest import CORPUS, FIXTURES, load_fixture
 
-CORPUS = SHARED / "hdruk-gateway-datasets-2022.csv"
 V4 = jsonschema.Draft202012Validator(schema("4.0.0"), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
 
 

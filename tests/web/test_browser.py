@@ -23,7 +23,7 @@ from healthgate.config import Settings
 from healthgate.db import make_engine, make_sessionmaker, transaction
 from healthgate.identity.permissions import SYSTEM
 from healthgate.migrate import upgrade
-from tests.conftest import SHARED
+from tests.conftest import CORPUS
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
@@ -44,7 +44,7 @@ def server(tmp_path_factory):
     settings = Settings(data_dir=data, base_url="http://127.0.0.1")
     engine = make_engine(settings.resolved_database_url)
     upgrade(engine)
-    items, errors, _ = read_sources([SHARED / "hdruk-gateway-datasets-2022.csv"])
+    items, errors, _ = read_sources([CORPUS])
     assert not errors
     with transaction(make_sessionmaker(engine)) as s:
         import_items(s, SYSTEM, items, clock=SystemClock(), accept_invalid=True)

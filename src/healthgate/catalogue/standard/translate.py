@@ -392,6 +392,7 @@ def _linkage(src: dict[str, Any], notes: list[str]) -> dict[str, Any] | None:
 def _descriptors(values: list[Json], notes: list[str], label: str) -> list[dict[str, Any]]:
     """Free-text/URL/DOI dataset references -> DatasetDescriptor objects."""
     out: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
     for v in values:
         if isinstance(v, str) and E.norm(v) == "NOT APPLICABLE":  # 2.1's "not part of a group"
             continue
@@ -406,9 +407,9 @@ def _descriptors(values: list[Json], notes: list[str], label: str) -> list[dict[
             kind, text = "title", v if len(v) <= 150 else v[:149] + "\u2026"
             if len(v) > 150:
                 E.note(notes, label, v)
-        desc = {"pid": None, "title": None, "url": None, kind: text}
-        if desc not in out:
-            out.append(desc)
+        if (kind, text) not in seen:
+            seen.add((kind, text))
+            out.append({"pid": None, "title": None, "url": None, kind: text})
     return out
 
 
