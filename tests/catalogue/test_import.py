@@ -11,13 +11,17 @@ import pytest
 from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
+from healthgate.audit import service as audit
 from healthgate.catalogue import quality, service
 from healthgate.catalogue.importer import ImportItem, import_items
 from healthgate.catalogue.models import Dataset, DatasetVersion
 from healthgate.catalogue.sources import read_sources
 from healthgate.catalogue.standard.validate import schema
 from healthgate.cli import app
-from healthgate.identity.permissions import ANONYMOUS, SYSTEM
+from healthgate.errors import Conflict, Unauthorized
+from healthgate.identity import service as identity
+from healthgate.identity.models import Team
+from healthgate.identity.permissions import ANONYMOUS, SYSTEM, Actor, Role
 from tests.conftest import FIXTURES, SHARED, load_fixture
 
 CORPUS = SHARED / "hdruk-gateway-datasets-2022.csv"
@@ -175,3 +179,97 @@ def test_cli_rejects_unknown_format(tmp_path, monkeypatch, argv):
     monkeypatch.setenv("HEALTHGATE_DATA_DIR", str(tmp_path))
     r = CliRunner().invoke(app, argv)
     assert r.exit_code == 1 and "--format" in r.output
+
+
+def _minimal(abstract: str | None = None) -> dict:
+    doc = load_fixture("hdruk-4.0.0-minimal.json")
+    if abstract:
+        doc["summary"]["abstract"] = abstract
+    return doc
+
+
+def test_draft_import_publish_never_reverts_the_imported_change(db, clock):
+    """An import onto a dataset with an unpublished draft is refused for that record (naming it), so that
+    publishing the draft later cannot silently undo an imported version."""
+    doc = _minimal()
+    dataset_id = uuid.UUID(doc["identifier"])
+    with db.sessions.begin() as s:
+        assert import_items(s, SYSTEM, [ImportItem("v1.json", doc)], clock=clock, team="T").created == 1
+    with db.sessions.begin() as s:
+        service.update_draft(s, SYSTEM, dataset_id, _minimal("Edited in the web form."), clock=clock)
+    imported = _minimal("Changed by the custodian's own catalogue.")
+    with db.sessions.begin() as s:
+        report = import_items(s, SYSTEM, [ImportItem("v2.json", imported)], clock=clock, team="T")
+    assert report.failed == 1 and not report.written
+    assert report.errors[0].path == "v2.json: $.identifier"
+    assert str(dataset_id) in report.errors[0].message and "unpublished draft" in report.errors[0].message
+    with db.sessions.begin() as s:  # the draft is still there and publishing it makes version 2
+        assert service.publish(s, SYSTEM, dataset_id, clock=clock).number == 2
+    with db.sessions.begin() as s:  # now the import goes through, as version 3 ...
+        report = import_items(s, SYSTEM, [ImportItem("v2.json", imported)], clock=clock, team="T")
+    assert report.updated == 1 and report.written
+    with db.sessions.begin() as s, pytest.raises(Conflict):  # ... and there is no stale draft to publish over it
+        service.publish(s, SYSTEM, dataset_id, clock=clock)
+    with db.sessions() as s:
+        latest = service.latest_version(s, ANONYMOUS, dataset_id)
+        assert latest.number == 3 and latest.abstract == "Changed by the custodian's own catalogue."
+        ds = s.get(Dataset, dataset_id)
+        assert ds.draft is None and ds.row_version > 1
+        actions = [e.action for e in audit.history(s, "dataset", dataset_id)]
+        assert actions == ["dataset.imported", "dataset.draft_updated", "dataset.published", "dataset.imported"]
+        assert audit.verify(s, "dataset", dataset_id)
+
+
+def test_partial_import_refuses_only_the_dataset_with_a_draft(db, clock):
+    a, b = _minimal(), _minimal()
+    b["identifier"] = str(uuid.uuid4())
+    with db.sessions.begin() as s:
+        import_items(s, SYSTEM, [ImportItem("a.json", a), ImportItem("b.json", b)], clock=clock, team="T")
+        service.update_draft(s, SYSTEM, uuid.UUID(a["identifier"]), _minimal("A draft abstract."), clock=clock)
+    a["summary"]["abstract"] = b["summary"]["abstract"] = "Both changed upstream."
+    with db.sessions.begin() as s:
+        report = import_items(s, SYSTEM, [ImportItem("a.json", a), ImportItem("b.json", b)], clock=clock,
+                              team="T", partial=True)
+    assert report.written and report.updated == 1 and report.failed == 1
+    assert report.errors[0].path == "a.json: $.identifier"
+    with db.sessions() as s:
+        assert service.latest_version(s, ANONYMOUS, uuid.UUID(b["identifier"])).number == 2
+        assert service.latest_version(s, ANONYMOUS, uuid.UUID(a["identifier"])).number == 1
+
+
+def test_import_refuses_archived_datasets(db, clock):
+    doc = _minimal()
+    dataset_id = uuid.UUID(doc["identifier"])
+    with db.sessions.begin() as s:
+        import_items(s, SYSTEM, [ImportItem("a.json", doc)], clock=clock, team="T")
+        service.archive(s, SYSTEM, dataset_id, clock=clock)
+    with db.sessions.begin() as s:
+        report = import_items(s, SYSTEM, [ImportItem("a.json", _minimal("A new abstract upstream."))], clock=clock, team="T")
+    assert report.failed == 1 and "archived" in report.errors[0].message
+    with db.sessions() as s:
+        assert s.get(Dataset, dataset_id).latest_version == 1
+
+
+def test_import_checks_permission_per_team_and_audits_each_change(db, clock):
+    with db.sessions.begin() as s:
+        mine = identity.get_or_create_team(s, SYSTEM, "Mine", member_group=None, clock=clock)
+        identity.get_or_create_team(s, SYSTEM, "Theirs", member_group=None, clock=clock)
+    manager = Actor(name="manager", roles={mine.id: frozenset({Role.METADATA_MANAGER})})
+    docs = [_minimal() for _ in range(4)]
+    for d in docs:
+        d["identifier"] = str(uuid.uuid4())
+    items = [ImportItem("mine-1.json", docs[0], team="Mine"), ImportItem("mine-2.json", docs[1], team="MINE "),
+             ImportItem("theirs.json", docs[2], team="Theirs"), ImportItem("new.json", docs[3], team="New team")]
+    with db.sessions.begin() as s:
+        report = import_items(s, manager, items, clock=clock, partial=True)
+    assert report.created == 2 and report.failed == 2
+    assert [e.path for e in report.errors] == ["theirs.json: team", "new.json: team"]
+    with db.sessions.begin() as s, pytest.raises(Unauthorized):
+        import_items(s, ANONYMOUS, items, clock=clock)
+    with db.sessions() as s:
+        assert {ds.team.name for ds in s.scalars(select(Dataset))} == {"Mine"}
+        assert s.scalar(select(func.count()).select_from(Team)) == 2  # no team made for the refused record
+        for d in docs[:2]:
+            events = audit.history(s, "dataset", d["identifier"])
+            assert [e.action for e in events] == ["dataset.imported"]
+            assert events[0].actor == "manager" and events[0].data["version"] == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import unicodedata
 import uuid
 
 from sqlalchemy import select
@@ -17,6 +18,11 @@ from healthgate.identity.models import ApiToken, Team
 from healthgate.identity.permissions import ANONYMOUS, Actor, Permission, require
 
 TOKEN_PREFIX = "hg_"
+
+
+def name_key(name: str) -> str:
+    """What makes two team names the same team: NFKC, case-folded, whitespace collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
 
 
 def slugify(name: str) -> str:
