@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 import uuid
+from importlib import resources
 
 import jsonschema
 import pytest
@@ -273,3 +276,81 @@ def test_import_checks_permission_per_team_and_audits_each_change(db, clock):
             events = audit.history(s, "dataset", d["identifier"])
             assert [e.action for e in events] == ["dataset.imported"]
             assert events[0].actor == "manager" and events[0].data["version"] == 1
+
+
+# ---- storage limits: dry run and real run agree, a row the database refuses fails alone ----------------
+
+def _legacy_csv(tmp_path, edits: dict[int, dict[str, str]], rows: int = 5):
+    """The first ``rows`` records of the packaged gateway export, with cells edited (by record index)."""
+    text = resources.files("healthgate").joinpath("data/hdruk-gateway-datasets-2022.csv").read_text("utf-8-sig")
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader)
+    records = [row for _, row in zip(range(rows), reader, strict=False)]
+    for i, cells in edits.items():
+        for column, value in cells.items():
+            records[i][header.index(column)] = value
+    path = tmp_path / "export.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([header, *records])
+    return path
+
+
+def test_population_of_2_31_and_more_publishes(db, clock):
+    doc = _minimal()
+    doc["summary"]["populationSize"] = 2**31 + 7
+    with db.sessions.begin() as s:
+        team = identity.get_or_create_team(s, SYSTEM, "T", member_group=None, clock=clock)
+        ds, _ = service.create_draft(s, SYSTEM, team.id, doc, clock=clock)
+        assert service.publish(s, SYSTEM, ds.id, clock=clock).population_size == 2**31 + 7
+    with db.sessions() as s:
+        assert s.execute(text("SELECT population_size FROM search_entries")).scalar() == 2**31 + 7
+
+
+def _cli(db, tmp_path, monkeypatch, *args: str):
+    monkeypatch.setenv("HEALTHGATE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HEALTHGATE_DATABASE_URL", db.url)
+    return CliRunner().invoke(app, ["import", *args, "--json"])
+
+
+def test_csv_dry_run_agrees_with_the_real_run(db, tmp_path, monkeypatch):
+    path = _legacy_csv(tmp_path, {1: {"statisticalPopulation": "3000000000"}})
+    dry = _cli(db, tmp_path, monkeypatch, str(path), "--dry-run")
+    real = _cli(db, tmp_path, monkeypatch, str(path))
+    assert dry.exit_code == real.exit_code == 0, (dry.output, real.output)
+    dry_report, real_report = json.loads(dry.output), json.loads(real.output)
+    assert dry_report["created"] == 5 and not dry_report["written"] and real_report["written"]
+    assert {k: v for k, v in dry_report.items() if k not in ("dry_run", "written")} == \
+        {k: v for k, v in real_report.items() if k not in ("dry_run", "written")}
+    with db.sessions() as s:
+        assert 3_000_000_000 in set(s.scalars(select(DatasetVersion.population_size)))
+
+
+@pytest.fixture
+def storage_refuses(monkeypatch):
+    """Make the database refuse (NOT NULL) the version of any record titled "Refused by storage"."""
+    real = service.version_row
+
+    def version_row(*args, **kwargs):
+        row = real(*args, **kwargs)
+        if row["title"] == "Refused by storage":
+            row["title"] = None
+        return row
+
+    monkeypatch.setattr(service, "version_row", version_row)
+
+
+def test_partial_import_isolates_a_row_the_database_refuses(db, tmp_path, monkeypatch, storage_refuses):
+    path = _legacy_csv(tmp_path, {2: {"title": "Refused by storage"}})
+    runs = {flags: _cli(db, tmp_path, monkeypatch, str(path), *flags)
+            for flags in [("--dry-run",), (), ("--dry-run", "--partial"), ("--partial",)]}
+    reports = {flags: json.loads(r.output) for flags, r in runs.items()}
+    for flags, report in reports.items():
+        assert report["failed"] == 1, (flags, report)
+        assert [e["path"] for e in report["errors"]] == [f"{path}: row 4: $"]
+        assert "the database refused this record" in report["errors"][0]["message"]
+        assert report["created"] == 4
+    assert runs[()].exit_code == runs[("--dry-run",)].exit_code == 1
+    assert not reports[()]["written"] and reports[("--partial",)]["written"]
+    with db.sessions() as s:
+        assert _count(s, Dataset) == 4 and _count(s, DatasetVersion) == 4
+        assert s.execute(text("SELECT count(*) FROM search_entries")).scalar() == 4

@@ -38,11 +38,12 @@ def get_or_create_team(
     if not name or "\x00" in name or len(name) > 300:
         raise Invalid("a team needs a name", [FieldError("team", "team name is empty, too long or has a NUL")])
     slug = slugify(name)
-    team = session.scalar(select(Team).where(Team.slug == slug))
+    team = session.scalar(select(Team).where(Team.name_key == name_key(name)))
     if team is not None:
         return team
     require(actor, Permission.TEAM_MANAGE)
-    team = Team(id=uuid.uuid4(), slug=slug, name=name, member_group=member_group, created_at=clock.now())
+    team = Team(id=uuid.uuid4(), slug=slug, name=name, name_key=name_key(name), member_group=member_group,
+                created_at=clock.now())
     session.add(team)
     session.flush()
     audit.record(session, actor, "team.created", "team", team.id, {"name": name, "member_group": member_group},
