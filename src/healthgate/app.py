@@ -2,30 +2,44 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.responses import Response
+from starlette.routing import Match
 
 from healthgate import __version__, migrate
+from healthgate.catalogue.schemas import Problem, ProblemError
 from healthgate.clock import Clock, SystemClock
 from healthgate.config import Settings
 from healthgate.db import make_engine, make_sessionmaker
-from healthgate.errors import Conflict, FieldError, HealthgateError
-from healthgate.web import templates
+from healthgate.errors import (
+    Conflict,
+    FieldError,
+    HealthgateError,
+    InvalidToken,
+    TooManyRequests,
+    Unauthorized,
+)
+from healthgate.web import openapi, ratelimit, templates
 
-PROBLEM = "application/problem+json"
+PROBLEM = openapi.PROBLEM
+log = logging.getLogger(__name__)
 
 
-def problem(status: int, title: str, detail: str, errors: list[FieldError] | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail,
-                            "errors": [e.as_dict() for e in errors or []]}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+def problem(status: int, title: str, detail: str, errors: list[FieldError] | None = None,
+            headers: dict[str, str] | None = None) -> JSONResponse:
+    body = Problem(type="about:blank", title=title, status=status, detail=detail,
+                   errors=[ProblemError(path=e.path, message=e.message) for e in errors or []])
+    return JSONResponse(body.model_dump(), status_code=status, media_type=PROBLEM, headers=headers)
 
 
 def _loc_path(loc: tuple[Any, ...]) -> str:
@@ -33,6 +47,61 @@ def _loc_path(loc: tuple[Any, ...]) -> str:
     where = loc[0] if loc and loc[0] in ("query", "path", "header") else None
     path = ".".join(str(p) for p in parts) or "$"
     return f"{where}.{path}" if where else (f"$.{path}" if parts else "$")
+
+
+def _headers(exc: HealthgateError) -> dict[str, str]:
+    if isinstance(exc, InvalidToken):
+        return {"WWW-Authenticate": 'Bearer realm="healthgate", error="invalid_token", '
+                                    'error_description="the token is unknown or revoked"'}
+    if isinstance(exc, Unauthorized):
+        return {"WWW-Authenticate": 'Bearer realm="healthgate"'}
+    if isinstance(exc, TooManyRequests):
+        return {"Retry-After": str(exc.retry_after), **exc.headers}
+    return {}
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def error_response(request: Request, exc: HealthgateError) -> Response:
+    """A domain error as problem+json (API) or an HTML error page, with the headers its status needs."""
+    headers = _headers(exc)
+    if not _is_api(request):
+        page = templates.error_page(request, exc.status, exc.title, exc.detail, exc.errors)
+        page.headers.update(headers)
+        return page
+    return problem(exc.status, exc.title, exc.detail, exc.errors, headers)
+
+
+def refusal_response(request: Request, exc: TooManyRequests) -> Response:
+    """A rate-limit refusal, made before routing: problem+json for the API, plain text for pages."""
+    if _is_api(request):
+        return problem(exc.status, exc.title, exc.detail, exc.errors, _headers(exc))
+    return PlainTextResponse(f"{exc.title}: {exc.detail}", status_code=exc.status, headers=_headers(exc))
+
+
+def is_unique_violation(exc: IntegrityError) -> bool:
+    """A UNIQUE or PRIMARY KEY violation (PostgreSQL SQLSTATE 23505, SQLite's "UNIQUE constraint failed")."""
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) == "23505":
+        return True
+    code = getattr(orig, "sqlite_errorname", "")
+    return code in ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY") or \
+        "UNIQUE constraint failed" in str(orig)
+
+
+def _slash_twin(request: Request) -> str | None:
+    """The path with its trailing slash toggled, if a route answers there (the old redirect_slashes)."""
+    path = request.url.path
+    if path == "/":
+        return None
+    twin = path[:-1] if path.endswith("/") else path + "/"
+    scope = {**request.scope, "path": twin}
+    for route in request.app.router.routes:
+        if route.matches(scope)[0] != Match.NONE:
+            return twin
+    return None
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, migrate_db: bool = True) -> FastAPI:
@@ -45,41 +114,58 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app = FastAPI(
         title="healthgate",
         version=__version__,
-        description="Health data research gateway: HDR UK metadata catalogue and discovery.",
+        description="Health data research gateway: HDR UK metadata catalogue and discovery. Errors are "
+        "application/problem+json; lists page with next/prev links; writes accept If-Match.",
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,
         redoc_url=None,
     )
+    # Redirects are built from the configured base URL, never from the request's Host header.
+    app.router.redirect_slashes = False
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     app.state.clock = clock or SystemClock()
+    app.state.rate_limits = ratelimit.RateLimits(settings)
 
     @app.exception_handler(HealthgateError)
-    async def _domain_error(request: Request, exc: HealthgateError) -> JSONResponse:
-        if not request.url.path.startswith("/api/"):
-            return templates.error_page(request, exc.status, exc.title, exc.detail, exc.errors)
-        return problem(exc.status, exc.title, exc.detail, exc.errors)
+    async def _domain_error(request: Request, exc: HealthgateError) -> Response:
+        return error_response(request, exc)
 
     @app.exception_handler(StaleDataError)
+    async def _stale(request: Request, exc: StaleDataError) -> Response:
+        # two writers raced for the same row; the loser is told to read again and retry
+        return error_response(request, Conflict("someone else changed this at the same time; read it again "
+                                                "and retry"))
+
     @app.exception_handler(IntegrityError)
-    async def _race(request: Request, exc: Exception) -> JSONResponse:
-        # two writers raced for the same row or the same unique name; the loser is told to retry
-        conflict = Conflict("someone else changed this at the same time; read it again and retry")
-        return await _domain_error(request, conflict)
+    async def _integrity(request: Request, exc: IntegrityError) -> Response:
+        # A unique key taken between our read and our write is a race with a concurrent writer: 409, retry.
+        # Any other violation (foreign key, NOT NULL, CHECK) is a bug the services should have prevented:
+        # logged in full, answered as 500.
+        if is_unique_violation(exc):
+            return error_response(request, Conflict("someone else stored the same thing at the same time; "
+                                                    "read it again and retry"))
+        log.error("unexpected integrity error on %s %s", request.method, request.url.path, exc_info=exc)
+        return error_response(request, HealthgateError("the server could not store this; it has been logged"))
 
     @app.exception_handler(RequestValidationError)
-    async def _request_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _request_invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = [FieldError(_loc_path(tuple(e.get("loc", ()))), e.get("msg", "invalid")) for e in exc.errors()]
-        if not request.url.path.startswith("/api/"):
+        if not _is_api(request):
             return templates.error_page(request, 422, "Invalid input", "The request was not valid.", errors)
         return problem(422, "Invalid input", "the request is not valid", errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if not request.url.path.startswith("/api/"):
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and request.method in ("GET", "HEAD"):
+            twin = _slash_twin(request)
+            if twin is not None:
+                query = f"?{request.url.query}" if request.url.query else ""
+                return RedirectResponse(settings.base_url.rstrip("/") + twin + query, status_code=307)
+        if not _is_api(request):
             return templates.error_page(request, exc.status_code, str(exc.detail), str(exc.detail), [])
-        return problem(exc.status_code, str(exc.detail), str(exc.detail))
+        return problem(exc.status_code, str(exc.detail), str(exc.detail), headers=exc.headers)
 
     from healthgate.catalogue import api as catalogue_api
     from healthgate.catalogue import pages as catalogue_pages
@@ -91,4 +177,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.include_router(search_pages.router)
     app.include_router(catalogue_pages.router)
     app.mount("/static", StaticFiles(packages=[("healthgate.web", "static")]), name="static")
+    openapi.install(app)
+    # Outermost first: unknown hosts are refused before anything else, then per-client limits are counted.
+    app.add_middleware(ratelimit.RateLimitMiddleware, limits=app.state.rate_limits,
+                       on_refusal=refusal_response)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts(), www_redirect=False)
     return app

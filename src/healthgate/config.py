@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +21,16 @@ class Settings(BaseSettings):
     # Largest metadata document accepted, in bytes (JSON API, uploads, imports).
     max_document_bytes: int = 5 * 1024 * 1024
     max_per_page: int = 100
+    # Host names the server answers for, comma-separated ("*" for any). Empty: the base URL's host,
+    # localhost, 127.0.0.1 and testserver. Requests for any other Host get 400.
+    trusted_hosts: str = ""
+    # Per-client request limits, "N/period" ("600/minute"); "off" disables one. Anonymous: every request
+    # without a token; expensive: search, validation and exports (per token or client); failed_auth: requests
+    # with an unknown token. Counted in rate_limit_storage: "memory://" counts in each process separately.
+    rate_limit_anonymous: str = "600/minute"
+    rate_limit_expensive: str = "120/minute"
+    rate_limit_failed_auth: str = "20/minute"
+    rate_limit_storage: str = "memory://"
 
     @cached_property
     def resolved_database_url(self) -> str:
@@ -30,6 +41,13 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
+
+    def allowed_hosts(self) -> list[str]:
+        """The Host header values this server answers for."""
+        if self.trusted_hosts.strip():
+            return [h.strip() for h in self.trusted_hosts.split(",") if h.strip()]
+        base = urlsplit(self.base_url).hostname
+        return list(dict.fromkeys([*([base] if base else []), "localhost", "127.0.0.1", "testserver"]))
 
     def ensure_data_dir(self) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True)

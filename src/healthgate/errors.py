@@ -54,3 +54,36 @@ class Conflict(HealthgateError):
 class TooLarge(HealthgateError):
     status = 413
     title = "Payload too large"
+
+
+class InvalidToken(Unauthorized):
+    """A bearer token was sent but is unknown or revoked (RFC 6750 ``invalid_token``)."""
+
+    title = "Invalid token"
+
+
+class PreconditionFailed(HealthgateError):
+    status = 412
+    title = "Precondition failed"
+
+
+class Gone(NotFound):
+    """Was here, withdrawn on purpose (an archived dataset): a NotFound that says so."""
+
+    status = 410
+    title = "Gone"
+
+
+class UnsupportedMediaType(HealthgateError):
+    status = 415
+    title = "Unsupported media type"
+
+
+class TooManyRequests(HealthgateError):
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str = "", retry_after: int = 1, headers: dict[str, str] | None = None):
+        super().__init__(detail)
+        self.retry_after = retry_after
+        self.headers = dict(headers or {})

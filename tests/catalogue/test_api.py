@@ -146,3 +146,117 @@ def test_diff_page_and_api(client):
     page = client.get(f"/datasets/{dsid}/diff?from=1&to=2").text
     assert "$.summary.title" in page and "A new title" in page
     assert f"/datasets/{dsid}/diff?from=1&amp;to=2" in client.get(f"/datasets/{dsid}").text
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml",
+                                          None])
+def test_json_bodies_must_say_they_are_json(client, content_type):
+    body = json.dumps(load_fixture("hdruk-4.0.0-minimal.json")).encode()
+    headers = {"content-type": content_type} if content_type else {}
+    for url, auth in (("/api/v1/validate", {}), ("/api/v1/datasets?team=T", client.admin)):
+        r = client.post(url, content=body, headers={**headers, **auth})
+        err = _problem(r, 415)
+        assert err["errors"][0]["path"] == "header.content-type" and (content_type or "no content type") in \
+            err["detail"]
+    assert client.post("/api/v1/validate", content=body,
+                       headers={"content-type": "application/ld+json; charset=utf-8"}).status_code == 200
+
+
+def test_anonymous_writes_learn_nothing_about_ids(client):
+    doc = load_fixture("hdruk-4.0.0-minimal.json")
+    private = client.post("/api/v1/datasets?team=T", json=doc, headers=client.admin).json()["id"]
+    unknown = str(uuid.uuid4())
+    for dsid in (private, unknown):
+        for method, url in (("put", f"/api/v1/datasets/{dsid}/draft"), ("delete", f"/api/v1/datasets/{dsid}/draft"),
+                            ("post", f"/api/v1/datasets/{dsid}/publish"), ("post", f"/api/v1/datasets/{dsid}/archive"),
+                            ("post", f"/api/v1/datasets/{dsid}/unarchive")):
+            r = client.request(method, url, json=doc)
+            _problem(r, 401)
+        assert client.get(f"/api/v1/datasets/{dsid}").status_code == 404
+    _problem(client.put("/api/v1/datasets/not-a-uuid/draft", json=doc), 401)  # authentication comes first
+
+
+def test_a_draft_is_seen_by_its_team_with_its_status(client):
+    doc = load_fixture("hdruk-4.0.0-minimal.json")
+    created = client.post("/api/v1/datasets?team=T", json=doc, headers=client.admin)
+    assert created.status_code == 201
+    dsid = created.json()["id"]
+    assert created.headers["location"].endswith(f"/api/v1/datasets/{dsid}")
+    r = client.get(f"/api/v1/datasets/{dsid}", headers=client.admin)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "draft" and body["latest_version"] == 0 and body["title"] == doc["summary"]["title"]
+    assert body["team"] == "T" and "metadata" not in body
+    assert client.get(f"/api/v1/datasets/{dsid}").status_code == 404  # strangers still see nothing
+    draft = client.get(f"/api/v1/datasets/{dsid}/draft", headers=client.admin).json()
+    assert draft["draft"]["metadata"] == doc and draft["status"] == "draft"
+
+
+def test_archived_datasets_are_gone_for_the_public(client):
+    doc = load_fixture("hdruk-4.0.0-minimal.json")
+    dsid = client.post("/api/v1/datasets?team=T", json=doc, headers=client.admin).json()["id"]
+    client.post(f"/api/v1/datasets/{dsid}/publish", headers=client.admin)
+    r = client.post(f"/api/v1/datasets/{dsid}/archive", headers=client.admin)
+    assert r.status_code == 200 and r.json()["status"] == "archived"
+    for url in (f"/api/v1/datasets/{dsid}", f"/api/v1/datasets/{dsid}/versions",
+                f"/api/v1/datasets/{dsid}/versions/1", f"/api/v1/datasets/{dsid}/similar",
+                f"/api/v1/datasets/{dsid}/diff?from=1&to=1"):
+        err = _problem(client.get(url), 410)
+        assert doc["summary"]["title"] in err["detail"] and "custodian" in err["detail"], url
+    team_view = client.get(f"/api/v1/datasets/{dsid}", headers=client.admin)
+    assert team_view.status_code == 200 and team_view.json()["status"] == "archived"
+    assert client.post(f"/api/v1/datasets/{dsid}/unarchive", headers=client.admin).json()["status"] == "active"
+    assert client.get(f"/api/v1/datasets/{dsid}").status_code == 200
+
+
+def test_pages_link_to_each_other(client):
+    doc = load_fixture("hdruk-4.0.0-minimal.json")
+    for i in range(5):
+        d = {**doc, "identifier": str(uuid.uuid4()), "summary": {**doc["summary"], "title": f"Dataset {i}"}}
+        dsid = client.post("/api/v1/datasets?team=T", json=d, headers=client.admin).json()["id"]
+        client.post(f"/api/v1/datasets/{dsid}/publish", headers=client.admin)
+    first = client.get("/api/v1/datasets?per_page=2")
+    body = first.json()
+    assert body["prev"] is None and body["next"] == "http://127.0.0.1:8000/api/v1/datasets?per_page=2&page=2"
+    assert first.headers["link"] == f'<{body["next"]}>; rel="next"'
+    last = client.get("/api/v1/datasets?per_page=2&page=3").json()
+    assert last["next"] is None and last["prev"].endswith("per_page=2&page=2") and len(last["items"]) == 1
+    seen = []
+    url = "/api/v1/datasets?per_page=2"
+    while url:
+        page = client.get(url.removeprefix("http://127.0.0.1:8000")).json()
+        seen += [i["id"] for i in page["items"]]
+        url = page["next"]
+    assert len(seen) == len(set(seen)) == 5
+    search = client.get("/api/v1/search/datasets?q=dataset&per_page=4").json()
+    assert search["next"].endswith("/api/v1/search/datasets?q=dataset&per_page=4&page=2") and search["prev"] is None
+    _problem(client.get("/api/v1/search/datasets?sort=newest"), 422)
+    assert "relevance" in client.get("/api/v1/search/datasets?sort=newest").json()["errors"][0]["message"]
+
+
+def test_versions_are_cached_and_writes_take_if_match(client):
+    doc = load_fixture("hdruk-4.0.0-minimal.json")
+    created = client.post("/api/v1/datasets?team=T", json=doc, headers=client.admin)
+    dsid, etag = created.json()["id"], created.headers["etag"]
+    stale = etag
+    doc["summary"]["title"] = "Changed"
+    r = client.put(f"/api/v1/datasets/{dsid}/draft", json=doc, headers={**client.admin, "If-Match": etag})
+    assert r.status_code == 200 and r.headers["etag"] != etag
+    etag = r.headers["etag"]
+    err = _problem(client.post(f"/api/v1/datasets/{dsid}/publish", headers={**client.admin, "If-Match": stale}),
+                   412)
+    assert err["errors"][0]["path"] == "header.if-match"
+    _problem(client.post(f"/api/v1/datasets/{dsid}/publish?row_version=1", headers=client.admin), 409)
+    r = client.post(f"/api/v1/datasets/{dsid}/publish", headers={**client.admin, "If-Match": etag})
+    assert r.status_code == 200, r.text
+    latest = client.get(f"/api/v1/datasets/{dsid}")
+    assert latest.headers["etag"] == r.headers["etag"] and "no-cache" in latest.headers["cache-control"]
+    assert client.get(f"/api/v1/datasets/{dsid}", headers={"If-None-Match": latest.headers["etag"]}).status_code \
+        == 304
+    v1 = client.get(f"/api/v1/datasets/{dsid}/versions/1")
+    assert v1.status_code == 200 and v1.json()["version"] == 1
+    assert "immutable" in v1.headers["cache-control"] and not v1.headers["etag"].startswith("W/")
+    again = client.get(f"/api/v1/datasets/{dsid}/versions/1", headers={"If-None-Match": v1.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    assert client.get(f"/api/v1/datasets/{dsid}/versions/1", headers={"If-None-Match": '"other"'}).status_code \
+        == 200

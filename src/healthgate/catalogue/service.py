@@ -19,7 +19,7 @@ from healthgate.catalogue.metadata import Checked, check, check_size, require_ti
 from healthgate.catalogue.models import Dataset, DatasetStatus, DatasetVersion
 from healthgate.catalogue.standard.validate import CANONICAL, validate
 from healthgate.clock import Clock
-from healthgate.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+from healthgate.errors import Conflict, FieldError, Forbidden, Gone, Invalid, NotFound
 from healthgate.identity import service as identity
 from healthgate.identity.models import Team
 from healthgate.identity.permissions import Actor, Permission, require
@@ -422,11 +422,20 @@ def can_see_private(actor: Actor, dataset: Dataset) -> bool:
 
 
 def get_dataset(session: Session, actor: Actor, dataset_id: uuid.UUID) -> Dataset:
-    """A dataset the actor may see: public ones to everyone, drafts and archived ones to their team."""
+    """A dataset the actor may see: public ones to everyone, drafts and archived ones to their team.
+
+    A never-published dataset is NotFound to everyone else; an archived one that was public is Gone, naming
+    its last title and custodian so that cited links still say what they pointed at."""
     dataset = session.get(Dataset, dataset_id)
-    if dataset is None or (dataset.status != DatasetStatus.ACTIVE and not can_see_private(actor, dataset)):
+    if dataset is None:
         raise NotFound(f"no dataset {dataset_id}")
-    return dataset
+    if dataset.status == DatasetStatus.ACTIVE or can_see_private(actor, dataset):
+        return dataset
+    if dataset.status == DatasetStatus.ARCHIVED and dataset.latest_version:
+        last = get_version(session, dataset_id, dataset.latest_version)
+        raise Gone(f"dataset {dataset_id} ({last.title!r}, custodian {last.custodian or dataset.team.name}) "
+                   "has been archived by its custodian")
+    raise NotFound(f"no dataset {dataset_id}")
 
 
 def get_version(session: Session, dataset_id: uuid.UUID, number: int) -> DatasetVersion:
@@ -466,8 +475,9 @@ class Page:
 
 
 def list_public(session: Session, *, page: int = 1, per_page: int = 20, team_id: uuid.UUID | None = None) -> Page:
-    """Published, non-archived datasets' latest versions, most recently updated first."""
-    per_page = max(1, min(per_page, 100))
+    """Published, non-archived datasets' latest versions, most recently updated first. Callers bound
+    ``per_page`` (the API by the ``max_per_page`` setting)."""
+    per_page = max(1, per_page)
     page = max(1, page)
     base = select(Dataset.id).where(Dataset.status == DatasetStatus.ACTIVE)
     if team_id is not None:

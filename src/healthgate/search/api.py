@@ -1,4 +1,7 @@
-"""/api/v1/search/datasets and /api/v1/datasets/{id}/similar."""
+"""/api/v1/search/datasets and /api/v1/datasets/{id}/similar.
+
+The API refuses bad parameters (422 naming each); ``parse_request`` reads the same parameters leniently for the
+HTML search page, where odd values become notes."""
 
 from __future__ import annotations
 
@@ -6,13 +9,17 @@ import uuid
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from healthgate.catalogue import service
+from healthgate.errors import FieldError, Invalid
 from healthgate.identity.permissions import ANONYMOUS
 from healthgate.search import engine
-from healthgate.search.engine import Filters, Hit, Result
-from healthgate.web.deps import SessionDep
+from healthgate.search.engine import Filters
+from healthgate.search.schemas import HitOut, SearchOut, SearchParams, SimilarOut
+from healthgate.web import http
+from healthgate.web.deps import SessionDep, SettingsDep
+from healthgate.web.openapi import problems
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
 
@@ -70,52 +77,31 @@ def parse_request(params: Any) -> tuple[dict[str, Any], list[str]]:
     return args, notes
 
 
-def hit_json(h: Hit) -> dict[str, Any]:
-    return {
-        "id": str(h.dataset_id), "title": h.title, "custodian": h.custodian, "member_group": h.member_group,
-        "snippet": h.snippet, "score": h.score, "abstract": h.abstract, "keywords": h.keywords,
-        "medallion": h.medallion, "quality_score": h.quality_score, "population_size": h.population_size,
-        "start_date": h.start_date.isoformat() if h.start_date else None,
-        "end_date": h.end_date.isoformat() if h.end_date else None,
-        "updated_at": h.updated_at.isoformat() if h.updated_at else None,
-    }
-
-
-def result_json(r: Result, notes: list[str]) -> dict[str, Any]:
-    return {
-        "total": r.total, "page": r.page, "per_page": r.per_page, "sort": r.sort,
-        "items": [hit_json(h) for h in r.items], "facets": r.facets, "notes": notes + r.notes,
-    }
-
-
-@router.get("/search/datasets")
+@router.get("/search/datasets", response_model=SearchOut, operation_id="searchDatasets",
+            responses=problems(422))
 def search_datasets(
-    request: Request, session: SessionDep,
-    q: Annotated[str | None, Query(description='words, "phrases", -exclusions, OR')] = None,
-    custodian: Annotated[list[str] | None, Query()] = None,
-    member_group: Annotated[list[str] | None, Query()] = None,
-    data_type: Annotated[list[str] | None, Query()] = None,
-    geography: Annotated[list[str] | None, Query()] = None,
-    keyword: Annotated[list[str] | None, Query()] = None,
-    access_service: Annotated[list[str] | None, Query()] = None,
-    lead_time: Annotated[list[str] | None, Query()] = None,
-    medallion: Annotated[list[str] | None, Query()] = None,
-    population: Annotated[list[str] | None, Query(description="a bucket such as 1,000-9,999 or unreported")]
-    = None,
-    date_from: Annotated[str | None, Query(description="coverage overlaps from this date (YYYY or YYYY-MM-DD)")]
-    = None,
-    date_to: Annotated[str | None, Query()] = None,
-    sort: Annotated[str | None, Query(description="relevance, title, updated or quality")] = None,
-    page: Annotated[str | None, Query()] = None,
-    per_page: Annotated[str | None, Query(description="at most 100")] = None,
-) -> dict[str, Any]:
-    """Ranked, faceted dataset search. Facet counts ignore their own facet's selection (multi-select)."""
-    args, notes = parse_request(request.query_params)
-    return result_json(engine.search(session, **args), notes)
+    request: Request, response: Response, session: SessionDep, settings: SettingsDep,
+    params: Annotated[SearchParams, Query()],
+) -> SearchOut:
+    """Ranked, faceted dataset search. Facet counts ignore their own facet's selection (multi-select).
+    Bad parameters are refused (422 naming each); ``notes`` say how the words were read."""
+    if params.per_page > settings.max_per_page:
+        raise Invalid("per_page is too large", [FieldError("query.per_page", f"at most {settings.max_per_page}")])
+    values = {facet: [v for v in getattr(params, p) if v.strip()] for p, facet in FACET_PARAMS.items()}
+    filters = Filters(values={k: v for k, v in values.items() if v}, date_from=params.start(),
+                      date_to=params.end())
+    result = engine.search(session, params.q, filters, sort=params.sort, page=params.page,
+                           per_page=params.per_page)
+    nxt, prev = http.page_links(request, result.page, result.per_page, result.total)
+    http.link_header(response, nxt, prev)
+    return SearchOut.of(result, next=nxt, prev=prev)
 
 
-@router.get("/datasets/{dataset_id}/similar")
-def similar_datasets(dataset_id: uuid.UUID, session: SessionDep, limit: int = 10) -> dict[str, Any]:
+@router.get("/datasets/{dataset_id}/similar", response_model=SimilarOut, operation_id="similarDatasets",
+            responses=problems(404, 410, 422))
+def similar_datasets(
+    dataset_id: uuid.UUID, session: SessionDep, limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> SimilarOut:
     """Public datasets most like this one."""
-    service.latest_version(session, ANONYMOUS, dataset_id)  # 404 unless public
-    return {"items": [hit_json(h) for h in engine.similar(session, dataset_id, max(1, min(limit, 50)))]}
+    service.latest_version(session, ANONYMOUS, dataset_id)  # 404 unless public, 410 if archived
+    return SimilarOut(items=[HitOut.of(h) for h in engine.similar(session, dataset_id, limit)])

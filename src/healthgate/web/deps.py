@@ -6,12 +6,20 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from healthgate.clock import Clock
+from healthgate.config import Settings
 from healthgate.db import transaction
+from healthgate.errors import InvalidToken, Unauthorized
 from healthgate.identity import service as identity
 from healthgate.identity.permissions import Actor
+from healthgate.web import ratelimit
+
+# The bearer token as an OpenAPI security scheme: the docs page's "Authorize" button sends it.
+bearer = HTTPBearer(auto_error=False, scheme_name="bearerToken",
+                    description="An API token (`healthgate token create`), sent as `Authorization: Bearer hg_...`")
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -24,13 +32,42 @@ def get_clock(request: Request) -> Clock:
     return request.app.state.clock
 
 
-def get_actor(request: Request, session: Annotated[Session, Depends(get_session, scope="function")]) -> Actor:
-    header = request.headers.get("authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else None
-    return identity.actor_for_token(session, token)
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_actor(
+    request: Request, session: Annotated[Session, Depends(get_session, scope="function")],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Actor:
+    """Who is calling: anonymous without a token; a token that is sent must be valid (401 otherwise), and
+    each client may fail only a few times a minute (429)."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return identity.actor_for_token(session, None)
+    limits: ratelimit.RateLimits = request.app.state.rate_limits
+    key = ratelimit.client_key(request.scope)
+    refused = limits.exhausted(ratelimit.FAILED_AUTH, key)
+    if refused is not None:
+        raise ratelimit.refuse(refused, "failed authentications")
+    token = credentials.credentials.strip() if credentials else ""
+    actor = identity.actor_for_token(session, token) if token else None
+    if actor is None or not actor.authenticated:
+        limits.hit(ratelimit.FAILED_AUTH, key)
+        raise InvalidToken("the bearer token is unknown, revoked or malformed; send Authorization: Bearer <token>")
+    return actor
+
+
+def get_writer(actor: Annotated[Actor, Depends(get_actor)]) -> Actor:
+    """An authenticated actor, checked before anything is looked up (so strangers learn nothing)."""
+    if not actor.authenticated:
+        raise Unauthorized("send an API token (Authorization: Bearer <token>) to change anything")
+    return actor
 
 
 # scope="function": commit before the response is sent, so a failed commit is an error, never a lost write.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 ClockDep = Annotated[Clock, Depends(get_clock)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 ActorDep = Annotated[Actor, Depends(get_actor)]
+WriterDep = Annotated[Actor, Depends(get_writer)]
