@@ -90,5 +90,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.include_router(catalogue_api.router)
     app.include_router(search_pages.router)
     app.include_router(catalogue_pages.router)
+    from healthgate.web import site as site_pages  # robots.txt, sitemap.xml, favicon.ico
+
+    app.include_router(site_pages.router)
     app.mount("/static", StaticFiles(packages=[("healthgate.web", "static")]), name="static")
     return app
