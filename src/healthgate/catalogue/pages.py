@@ -12,10 +12,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
 from healthgate.catalogue import service
 from healthgate.catalogue.diff import diff, item_key, list_delta
 from healthgate.errors import NotFound
+from healthgate.identity.permissions import Actor
 from healthgate.interop.schemaorg import dataset_jsonld, script_tag_json
 from healthgate.search import engine as search_engine
 from healthgate.web.deps import ActorDep, SessionDep
@@ -42,7 +44,7 @@ def _parse_id(raw: str) -> uuid.UUID:
                        "0f8fad5b-d9cb-469f-a165-70867728950e.") from None
 
 
-def _record(session: Any, actor: Any, raw_id: str) -> service.PublicRecord:
+def _record(session: Session, actor: Actor, raw_id: str) -> service.PublicRecord:
     record = service.public_record(session, actor, _parse_id(raw_id))
     if record.latest is None:
         raise NotFound(f"dataset {record.dataset.id} has no published version yet")
