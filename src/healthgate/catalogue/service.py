@@ -520,3 +520,53 @@ def iter_public_versions(session: Session, batch: int = 500) -> Iterator[Dataset
         .execution_options(yield_per=batch)
     )
     yield from session.scalars(stmt)
+
+
+# ---- public pages: what a visitor may see of a dataset, archived ones included ----------------------------
+
+
+@dataclass
+class PublicRecord:
+    """A dataset as its public page shows it: its published versions (newest first), whether it is archived,
+    and whether the actor is on its team (then drafts-only datasets, and who published each version, show)."""
+
+    dataset: Dataset
+    versions: list[DatasetVersion]
+    archived: bool
+    team_view: bool
+
+    @property
+    def latest(self) -> DatasetVersion | None:
+        return self.versions[0] if self.versions else None
+
+    def version(self, number: int) -> DatasetVersion:
+        for v in self.versions:
+            if v.number == number:
+                return v
+        raise NotFound(f"dataset {self.dataset.id} has no version {number}")
+
+
+def public_record(session: Session, actor: Actor, dataset_id: uuid.UUID) -> PublicRecord:
+    """A dataset that has been published, for its page, to anyone, even once archived: a withdrawn dataset's
+    cited links still say what it was. A dataset never published is seen by its team only."""
+    dataset = session.get(Dataset, dataset_id)
+    team_view = dataset is not None and can_see_private(actor, dataset)
+    if dataset is None or (dataset.latest_version == 0 and not team_view):
+        raise NotFound(f"no dataset {dataset_id}")
+    found = list(session.scalars(
+        select(DatasetVersion).where(DatasetVersion.dataset_id == dataset_id).order_by(DatasetVersion.number.desc())
+    ))
+    return PublicRecord(dataset=dataset, versions=found, archived=dataset.status == DatasetStatus.ARCHIVED,
+                        team_view=team_view)
+
+
+def count_public(session: Session) -> int:
+    """How many datasets are public (published, not archived)."""
+    return session.scalar(select(func.count()).select_from(Dataset).where(Dataset.status == DatasetStatus.ACTIVE)) or 0
+
+
+def public_ids(session: Session, *, offset: int, limit: int) -> list[tuple[uuid.UUID, Any]]:
+    """``(id, last changed)`` of public datasets in id order, a slice at a time (the sitemap)."""
+    stmt = (select(Dataset.id, Dataset.updated_at).where(Dataset.status == DatasetStatus.ACTIVE)
+            .order_by(Dataset.id).offset(offset).limit(limit))
+    return [(row[0], row[1]) for row in session.execute(stmt)]
