@@ -16,9 +16,10 @@ from healthgate.catalogue.standard import translate
 from healthgate.catalogue.standard._gc import paused_gc
 from healthgate.catalogue.standard.extract import Extracted, extract
 from healthgate.catalogue.standard.validate import CANONICAL, unwrap, validate
+from healthgate.config import DEFAULT_MAX_DOCUMENT_BYTES
 from healthgate.errors import FieldError, Invalid, TooLarge
 
-MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
+MAX_DOCUMENT_BYTES = DEFAULT_MAX_DOCUMENT_BYTES  # the default of Settings.max_document_bytes
 
 
 @dataclass
@@ -46,8 +47,11 @@ class Checked:
         }
 
 
-def check_size(payload: object, limit: int = MAX_DOCUMENT_BYTES, size: int | None = None) -> None:
-    """Refuse documents over ``limit`` bytes; ``size`` when the caller already knows it (file, request body)."""
+def check_size(payload: object, limit: int | None = None, size: int | None = None) -> None:
+    """Refuse documents over ``limit`` bytes (the caller passes ``Settings.max_document_bytes``; None: its
+    default); ``size`` when the caller already knows it (file, request body)."""
+    if limit is None:
+        limit = MAX_DOCUMENT_BYTES
     if size is None:
         try:
             size = len(orjson.dumps(payload))
