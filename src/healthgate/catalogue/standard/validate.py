@@ -20,10 +20,12 @@ import jsonschema_rs
 from healthgate.catalogue.standard._gc import paused_gc
 from healthgate.errors import FieldError, Invalid
 
-SCHEMA_VERSIONS = ("2.1.2", "3.0.0", "4.0.0")
+# Every version HDR UK has published; each document is validated against its own version's official schema.
+SCHEMA_VERSIONS = ("2.0.2", "2.1.0", "2.1.2", "2.1.3", "2.2.0", "2.2.1", "3.0.0", "4.0.0")
 CANONICAL = "4.0.0"
-# Versions accepted on input and the official schema each is checked against.
-ALIASES = {"2.1.0": "2.1.2", "2.1.1": "2.1.2", "2.1.2": "2.1.2", "3.0.0": "3.0.0", "4.0.0": "4.0.0"}
+# Versions accepted on input and the official schema each is checked against (2.0.0/2.0.1 and 2.1.1 were never
+# published as schemas of their own: their documents fit 2.0.2 and 2.1.2).
+ALIASES = {**{v: v for v in SCHEMA_VERSIONS}, "2.0.0": "2.0.2", "2.0.1": "2.0.2", "2.1.1": "2.1.2"}
 ENVELOPE_KEYS = ("schemaVersion", "schema_version")
 _SCHEMA_URL_VERSION = re.compile(r"/(\d+\.\d+\.\d+)/")
 
@@ -36,7 +38,7 @@ def schema(version: str) -> dict[str, Any]:
 
 @cache
 def _validator(version: str) -> Any:
-    return jsonschema_rs.Draft202012Validator(schema(version), validate_formats=True)
+    return jsonschema_rs.validator_for(schema(version), validate_formats=True)  # 2.0.2 and 2.1.0 are draft-07
 
 
 def normalise_version(value: object, path: str = "$.schemaVersion") -> str:
@@ -78,36 +80,50 @@ def unwrap(payload: object, schema_version: str | None = None) -> Submission:
             claimed = m.group(1) if m else payload["$schema"]
         if not isinstance(doc, dict):
             raise Invalid("not a metadata document", [FieldError("$.metadata", "expected a JSON object")])
-        if claimed is None and schema_version is None:
-            raise Invalid("missing schema version",
-                          [FieldError("$.schemaVersion", "an envelope with metadata must say its schemaVersion")])
+        # No schemaVersion (how HDR UK's own gateway wraps documents): detected from the document inside.
+    if isinstance(doc, dict) and "@schema" in doc:
+        # The HDR UK Gateway's exports (2020 on) mark each document with the URL of its schema: a marker, like
+        # an envelope's $schema, not part of the document (the official schemas do not allow it).
+        marker = doc["@schema"]
+        doc = {k: v for k, v in doc.items() if k != "@schema"}
+        found = _GATEWAY_SCHEMA.search(marker) if isinstance(marker, str) else None
+        if claimed is None and found and found.group(1) in ALIASES:
+            claimed = found.group(1)
     if schema_version is not None:
         return Submission(doc, normalise_version(schema_version, "schema_version"), False)
     if claimed is not None:
         return Submission(doc, normalise_version(claimed), False)
-    return Submission(doc, detect_version(doc), True)
+    return Submission(doc, detect_version(doc, "$.metadata" if doc is not payload else "$"), True)
 
 
 def _dict(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def detect_version(doc: dict[str, Any]) -> str:
-    """Tell the HDR UK version of a bare document from the fields only one version has,
-    falling back to the version it fits best."""
+# Fields that exist in one range of versions only (from the official schemas, compared version by version).
+_PUBLISHER_ACCESS = ("accessRights", "accessService", "accessRequestCost", "deliveryLeadTime", "dataUseLimitation",
+                     "dataUseRequirements")  # on the publisher in 2.0.x and 2.1.0 only
+_COVERAGE_2_2 = ("gender", "biologicalsamples", "psychological", "physical", "anthropometric", "lifestyle",
+                 "socioeconomic")  # new in 2.2.0, gone in 3.0.0
+_GATEWAY_SCHEMA = re.compile(r"(\d+\.\d+\.\d+)")
+
+
+def detect_version(doc: dict[str, Any], where: str = "$") -> str:
+    """Tell the HDR UK version of a bare document from the fields only some versions have, falling back
+    to the version it fits best."""
     summary = doc.get("summary")
     if not isinstance(summary, dict):
         raise Invalid(
             "missing schema version",
-            [FieldError("$.summary", "cannot tell the HDR UK schema version: no summary section; "
+            [FieldError(f"{where}.summary", "cannot tell the HDR UK schema version: no summary section; "
                         "send {\"schemaVersion\": ..., \"metadata\": ...} or say schema_version")],
         )
     provenance = _dict(doc.get("provenance"))
     coverage = _dict(doc.get("coverage"))
     temporal = _dict(provenance.get("temporal"))
     if ("publisher" in summary or "typicalAgeRange" in coverage or "accrualPeriodicity" in temporal
-            or isinstance(doc.get("structuralMetadata"), list)):
-        return "2.1.2"
+            or isinstance(doc.get("structuralMetadata"), list) or "tissuesSampleCollection" in doc):
+        return _detect_2(doc, summary, coverage, temporal)
     origin = _dict(provenance.get("origin"))
     # Fields only one version has decide; the shape of datasetType (strings in 3.0.0, objects in 4.0.0) only
     # breaks a tie, since even the official 4.0.0 example writes it as strings.
@@ -118,8 +134,34 @@ def detect_version(doc: dict[str, Any]) -> str:
     types = origin.get("datasetType")
     if isinstance(types, list) and types:
         return "4.0.0" if isinstance(types[0], dict) else "3.0.0"
-    counts = {v: sum(1 for _ in _validator(v).iter_errors(doc)) for v in reversed(SCHEMA_VERSIONS)}
-    return min(counts, key=lambda v: counts[v])  # ties go to the newest (dict order)
+    candidates = ("4.0.0", "3.0.0", "2.1.2")  # ties go to the newest
+    if any(_validator(v).is_valid(doc) for v in candidates):
+        return next(v for v in candidates if _validator(v).is_valid(doc))
+    counts = {v: len(_validator(v).evaluate(doc).errors()) for v in candidates}
+    return min(counts, key=lambda v: counts[v])
+
+
+def _detect_2(doc: dict[str, Any], summary: dict[str, Any], coverage: dict[str, Any],
+              temporal: dict[str, Any]) -> str:
+    """Which 2.x: the HDR UK Gateway's ``@schema`` marker if it names a version, else the fields that came
+    and went: publisher access fields (2.0.x, 2.1.0), ``publishingFrequency`` (2.1.3 on), the 2.2 additions
+    (summary population size and dataset type, coverage lists, tissue samples) and 2.2.1's additions."""
+    marker = doc.get("@schema")
+    if isinstance(marker, str) and (m := _GATEWAY_SCHEMA.search(marker)) and m.group(1) in ALIASES:
+        return ALIASES[m.group(1)]
+    access = _dict(_dict(doc.get("accessibility")).get("access"))
+    linkage = _dict(doc.get("enrichmentAndLinkage"))
+    if ("tissuesSampleCollection" in doc or any(k in coverage for k in _COVERAGE_2_2)
+            or any(k in summary for k in ("populationSize", "datasetType", "datasetSubType"))):
+        return "2.2.1" if "accessServiceCategory" in access or "syntheticDataWebLink" in linkage else "2.2.0"
+    if "accessServiceCategory" in access or "syntheticDataWebLink" in linkage:
+        return "2.2.1"
+    if "publishingFrequency" in temporal:
+        return "2.1.3"
+    publisher = _dict(summary.get("publisher"))
+    if any(k in publisher for k in _PUBLISHER_ACCESS) or "@schema" in doc:
+        return "2.1.0" if "structuralMetadata" in doc else "2.0.2"
+    return "2.1.2"
 
 
 @lru_cache(maxsize=4096)
