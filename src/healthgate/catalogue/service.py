@@ -343,7 +343,7 @@ def _refusal(ds: Dataset | None, r: ImportRecord, latest_docs: dict[uuid.UUID, A
     """Why this record cannot become a new version of ``ds`` ("unchanged" when it need not), or None."""
     if ds is None:
         return None
-    if identity.name_key(ds.team.name) != identity.name_key(r.team):
+    if not identity.same_team(ds.team, r.team):
         return f"dataset {ds.id} belongs to team {ds.team.name!r}, not {r.team!r}"
     if ds.status == DatasetStatus.ARCHIVED:
         return f"dataset {ds.id} is archived; unarchive it first"
