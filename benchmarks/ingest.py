@@ -25,10 +25,10 @@ from sqlalchemy.engine import make_url
 
 from healthgate import migrate
 from healthgate.catalogue.importer import ImportItem, import_items
-from healthgate.catalogue.sources import read_sources
 from healthgate.clock import SystemClock
 from healthgate.db import make_engine, make_sessionmaker, transaction
 from healthgate.identity.permissions import SYSTEM
+from healthgate.interop.sources import read_sources
 
 WORDS = ["cohort", "registry", "linked", "primary care", "imaging", "genomic", "paediatric", "maternity",
          "cancer", "cardiovascular", "respiratory", "mental health", "diabetes", "stroke", "COVID-19"]
