@@ -140,7 +140,7 @@ def import_(
         _print_errors(report.errors)
         verb = "would be" if dry_run or not report.written else ""
         console.print(f"created {report.created}, updated {report.updated}, unchanged {report.unchanged}, "
-                      f"failed {report.failed}; {len(report.warnings)} schema problems recorded"
+                      f"failed {report.failed}; {report.problem_count} schema problems recorded"
                       + ("" if report.written else f" -- nothing written{' (dry run)' if dry_run else ''}")
                       + (f" ({verb} written)" if verb and report.written else ""))
     if report.failed and not partial:
@@ -201,7 +201,7 @@ def demo(port: Annotated[int, typer.Option()] = 8000, host: Annotated[str, typer
         if not report.written:
             _print_errors(report.errors)
             raise typer.Exit(code=1)
-        console.print(f"loaded {report.created} datasets ({len(report.warnings)} schema problems recorded)")
+        console.print(f"loaded {report.created} datasets ({report.problem_count} schema problems recorded)")
     token_file = settings.data_dir / "admin-token"
     if not token_file.exists():
         with transaction(sessions) as session:

@@ -356,3 +356,4 @@ def test_partial_import_isolates_a_row_the_database_refuses(db, tmp_path, monkey
     with db.sessions() as s:
         assert _count(s, Dataset) == 4 and _count(s, DatasetVersion) == 4
         assert s.execute(text("SELECT count(*) FROM search_entries")).scalar() == 4
+

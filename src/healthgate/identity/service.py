@@ -8,6 +8,7 @@ import re
 import secrets
 import unicodedata
 import uuid
+from collections.abc import Iterable
 
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
@@ -66,6 +67,12 @@ def resolve_team(session: Session, actor: Actor, ref: str | uuid.UUID) -> Team:
     if team is None:
         raise NotFound(f"no team {str(ref)[:300]!r}", [FieldError("team", "no team with this id, slug or name")])
     return team
+
+
+def teams_by_name(session: Session, names: Iterable[str]) -> dict[str, Team]:
+    """The existing teams of many names at once, by ``name_key`` (bulk imports)."""
+    keys = {name_key(n) for n in names}
+    return {t.name_key: t for t in session.scalars(select(Team).where(Team.name_key.in_(keys)))} if keys else {}
 
 
 def same_team(team: Team, ref: str) -> bool:
