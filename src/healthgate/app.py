@@ -91,6 +91,15 @@ def is_unique_violation(exc: IntegrityError) -> bool:
         "UNIQUE constraint failed" in str(orig)
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if route.matches(request.scope)[0] != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def _slash_twin(request: Request) -> str | None:
     """The path with its trailing slash toggled, if a route answers there (the old redirect_slashes)."""
     path = request.url.path
@@ -163,9 +172,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
             if twin is not None:
                 query = f"?{request.url.query}" if request.url.query else ""
                 return RedirectResponse(settings.base_url.rstrip("/") + twin + query, status_code=307)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(request))
         if not _is_api(request):
-            return templates.error_page(request, exc.status_code, str(exc.detail), str(exc.detail), [])
-        return problem(exc.status_code, str(exc.detail), str(exc.detail), headers=exc.headers)
+            page = templates.error_page(request, exc.status_code, str(exc.detail), str(exc.detail), [])
+            page.headers.update(headers)
+            return page
+        return problem(exc.status_code, str(exc.detail), str(exc.detail), headers=headers)
 
     from healthgate.catalogue import api as catalogue_api
     from healthgate.catalogue import pages as catalogue_pages
