@@ -141,3 +141,31 @@ def test_every_route_declares_its_answers(client):
             if method in ("put", "post") and path != "/api/v1/validate" and "{dataset_id}" in path:
                 assert {"401", "403", "404", "409", "412"} <= set(responses), (method, path)
     assert spec["paths"]["/api/v1/datasets"]["get"]["parameters"][1]["schema"]["maximum"] == 100
+
+
+def test_only_unique_violations_are_conflicts(db, clock, tmp_path):
+    """A unique key taken by a concurrent writer is a 409; any other integrity error is a bug: 500, logged."""
+    import uuid as _uuid
+
+    from healthgate.identity.models import Team
+
+    app = create_app(Settings(data_dir=tmp_path, database_url=db.url), clock=clock)
+
+    def add(**team) -> None:
+        with app.state.sessions.begin() as s:
+            s.add(Team(id=_uuid.uuid4(), created_at=clock.now(), member_group=None, **team))
+
+    @app.post("/api/v1/test/duplicate")
+    def duplicate() -> None:
+        add(slug="same", name="One")
+        add(slug="same", name="Two")
+
+    @app.post("/api/v1/test/nameless")
+    def nameless() -> None:
+        add(slug="nameless", name=None)
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        err = _problem(c.post("/api/v1/test/duplicate"), 409)
+        assert "retry" in err["detail"]
+        err = _problem(c.post("/api/v1/test/nameless"), 500)
+        assert "logged" in err["detail"]

@@ -103,7 +103,7 @@ _VERSION_LINKS = {
     "SimilarDatasets": _link("similarDatasets", dataset_id=_ID),
 }
 DESCRIPTIONS_304 = DESCRIPTIONS[304]
-OPTIONAL_AUTH = {"security": [{}]}  # anyone may read; a team's token shows it its private datasets too
+OPTIONAL_AUTH: dict[str, Any] = {"security": [{}]}  # anyone may read; a team's token shows it its private datasets too
 WRITE_ERRORS = (401, 403, 404, 409, 410, 412, 422)
 BODY_ERRORS = (413, 415, 422)
 
