@@ -8,6 +8,7 @@ import os
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -20,11 +21,24 @@ from healthgate.clock import FixedClock
 from healthgate.db import make_engine, make_sessionmaker
 
 ROOT = Path(__file__).resolve().parents[1]
+# Reference data beside a development checkout; a fresh clone does not have it. Tests read the files the
+# package ships (``CORPUS``, the package's schemas) and reach for SHARED only through ``shared_file``.
 SHARED = ROOT.parent / "shared" / "data"
+# The real HDR UK Gateway export the package ships for the demo.
+CORPUS = Path(str(resources.files("healthgate").joinpath("data/hdruk-gateway-datasets-2022.csv")))
 FIXTURES = Path(__file__).parent / "catalogue" / "fixtures"
 PG_URL = os.environ.get("HEALTHGATE_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
     not PG_URL, reason="HEALTHGATE_TEST_POSTGRES_URL is not set"))]
+
+
+def shared_file(relative: str) -> Path:
+    """A reference file that the package does not ship; the calling test is skipped, saying which file,
+    when the reference data is not beside the checkout."""
+    path = SHARED / relative
+    if not path.exists():
+        pytest.skip(f"needs {relative} from the reference data ({path} is missing; the package does not ship it)")
+    return path
 
 
 def load_fixture(name: str) -> dict:

@@ -190,6 +190,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.include_router(catalogue_api.router)
     app.include_router(search_pages.router)
     app.include_router(catalogue_pages.router)
+    from healthgate.web import site as site_pages  # robots.txt, sitemap.xml, favicon.ico
+
+    app.include_router(site_pages.router)
     app.mount("/static", StaticFiles(packages=[("healthgate.web", "static")]), name="static")
     openapi.install(app)
     # Outermost first: unknown hosts are refused before anything else, then per-client limits are counted.

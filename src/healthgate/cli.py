@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import Engine, func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from healthgate import __version__, migrate
@@ -45,11 +48,36 @@ def main(
     """Settings come from HEALTHGATE_* environment variables (see the README)."""
 
 
+def _masked(url: str) -> str:
+    """The database URL with its password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:  # not even a URL: hide anything between "user:" and "@"
+        return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of what the database driver (or the file system) said."""
+    cause = getattr(exc, "orig", None) or exc
+    text = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {text[0] if text else 'no detail'}"
+
+
 def _engine(settings: Settings) -> Engine:
-    if settings.is_sqlite:
-        settings.ensure_data_dir()
-    engine = make_engine(settings.resolved_database_url)
-    migrate.upgrade(engine)
+    """An engine on the configured database, migrated to the latest schema; a database that cannot be
+    opened is one clear line (which database, what failed) and exit code 1, never a traceback."""
+    url = settings.resolved_database_url
+    engine: Engine | None = None
+    try:
+        if settings.is_sqlite:
+            settings.ensure_data_dir()
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+    except (SQLAlchemyError, OSError, ImportError) as exc:
+        if engine is not None:
+            engine.dispose()
+        err.print(f"[red]cannot open the database[/red] {_masked(url)}: {_reason(exc)}", highlight=False)
+        raise typer.Exit(code=1) from None
     return engine
 
 
@@ -171,6 +199,7 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 
     from healthgate.app import create_app
 
+    _engine(settings).dispose()  # a database that cannot be opened is one clear line, not a traceback
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 

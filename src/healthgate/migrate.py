@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
@@ -13,11 +15,34 @@ def alembic_config() -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def _run(engine: Engine, step: Callable[[Config], None]) -> None:
+    """Run migrations in one transaction. On SQLite foreign keys are off meanwhile (a batch-mode table rebuild
+    drops the old table, and DROP TABLE would run the ON DELETE CASCADE of every table referring to it;
+    the pragma only changes outside a transaction) and are all checked before the commit."""
     cfg = alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA foreign_keys = OFF")
+            conn.commit()
+        try:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                step(cfg)
+                if sqlite and (broken := conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()):
+                    raise RuntimeError(f"migration left rows whose references are broken: {broken[:5]}")
+        finally:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys = ON")
+                conn.commit()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    _run(engine, lambda cfg: command.upgrade(cfg, revision))
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    _run(engine, lambda cfg: command.downgrade(cfg, revision))
 
 
 def current(engine: Engine) -> str | None:

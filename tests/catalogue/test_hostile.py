@@ -94,3 +94,64 @@ def test_jsonld_cannot_break_the_page(db, clock, client):
     ld = page.split('<script type="application/ld+json">')[1].split("</script>")[0]
     assert "<" not in ld and json.loads(ld)["description"].startswith("An abstract <!--<script>")
     assert "Version history" in page.split("</script>", 1)[1]
+
+
+def _envelope_with(raw_title: str) -> bytes:
+    doc = json.dumps(_minimal())
+    return doc.replace('"title": ', f'"title": {raw_title}, "was": ', 1).encode()
+
+
+# Raw JSON text (escapes as sent on the wire), the JSON path the answer must name.
+NOT_TEXT_OR_NOT_NUMBERS = [
+    ("surrogate in a value", _envelope_with(r'"Heart \ud800 study"'), "$.summary.title"),
+    ("low surrogate alone", _envelope_with(r'"\udfff"'), "$.summary.title"),
+    ("surrogate in a key", json.dumps(_minimal()).replace('"summary": {', r'"summary": {"k\udc00": 1, ', 1).encode(),
+     '$.summary["k\\udc00"]'),
+    ("surrogate inside the envelope", (r'{"schemaVersion": "4.0.0", "metadata": '
+                                       + json.dumps(_minimal()).replace('"title": ', r'"title": ["\ud801"], "x": ', 1)
+                                       + "}").encode(), "$.metadata.summary.title[0]"),
+    ("NaN", json.dumps(_minimal()).replace('"populationSize": ', '"populationSize": NaN, "x": ', 1).encode(),
+     "$.summary.populationSize"),
+    ("Infinity", _envelope_with("Infinity"), "$.summary.title"),
+    ("-Infinity in a list", _envelope_with("[1, -Infinity]"), "$.summary.title[1]"),
+    ("a float that overflows", _envelope_with("1e999"), "$.summary.title"),
+]
+
+
+@pytest.mark.parametrize("name,body,path", NOT_TEXT_OR_NOT_NUMBERS, ids=[b[0] for b in NOT_TEXT_OR_NOT_NUMBERS])
+def test_unpaired_surrogates_and_non_finite_numbers_are_named(client, name, body, path):
+    headers = {"content-type": "application/json", **client.admin}
+    with client.app.state.sessions() as s:
+        events = audit_count(s)
+    for url in ("/api/v1/validate", "/api/v1/datasets?team=T"):
+        r = client.post(url, content=body, headers=headers)
+        assert r.status_code == 422, (url, r.status_code, r.text[:300])
+        assert path in [e["path"] for e in r.json()["errors"]], (url, r.json())
+    with client.app.state.sessions() as s:
+        assert audit_count(s) == events  # nothing written: no team, no dataset
+
+
+def audit_count(session) -> int:
+    from sqlalchemy import func, select
+
+    from healthgate.audit.models import AuditEvent
+
+    return session.scalar(select(func.count()).select_from(AuditEvent)) or 0
+
+
+def test_a_valid_surrogate_pair_is_text(client):
+    body = _envelope_with(r'"Heart \ud83e\udec0 study"')  # an escaped emoji: a pair, not a lone surrogate
+    r = client.post("/api/v1/validate", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 200, r.text[:300]
+
+
+def test_documents_from_python_are_checked_too(db, clock):
+    from healthgate.errors import Invalid
+
+    doc = _minimal()
+    doc["summary"]["populationSize"] = float("nan")
+    doc["summary"]["abstract"] = "half a pair \ud800"
+    with db.sessions.begin() as s, pytest.raises(Invalid) as exc:
+        team = identity.get_or_create_team(s, SYSTEM, "T", member_group=None, clock=clock)
+        service.create_draft(s, SYSTEM, team.id, doc, clock=clock)
+    assert {e.path for e in exc.value.errors} == {"$.summary.populationSize", "$.summary.abstract"}

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 import uuid
+from importlib import resources
 
 import jsonschema
 import pytest
 from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
+from healthgate.audit import service as audit
 from healthgate.catalogue import quality, service
 from healthgate.catalogue.importer import ImportItem, import_items
 from healthgate.catalogue.models import Dataset, DatasetVersion
 from healthgate.catalogue.sources import read_sources
 from healthgate.catalogue.standard.validate import schema
 from healthgate.cli import app
-from healthgate.identity.permissions import ANONYMOUS, SYSTEM
-from tests.conftest import FIXTURES, SHARED, load_fixture
+from healthgate.errors import Conflict, Unauthorized
+from healthgate.identity import service as identity
+from healthgate.identity.models import Team
+from healthgate.identity.permissions import ANONYMOUS, SYSTEM, Actor, Role
+from tests.conftest import CORPUS, FIXTURES, load_fixture
 
-CORPUS = SHARED / "hdruk-gateway-datasets-2022.csv"
 V4 = jsonschema.Draft202012Validator(schema("4.0.0"), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
 
 
@@ -175,3 +181,175 @@ def test_cli_rejects_unknown_format(tmp_path, monkeypatch, argv):
     monkeypatch.setenv("HEALTHGATE_DATA_DIR", str(tmp_path))
     r = CliRunner().invoke(app, argv)
     assert r.exit_code == 1 and "--format" in r.output
+
+
+def _minimal(abstract: str | None = None) -> dict:
+    doc = load_fixture("hdruk-4.0.0-minimal.json")
+    if abstract:
+        doc["summary"]["abstract"] = abstract
+    return doc
+
+
+def test_draft_import_publish_never_reverts_the_imported_change(db, clock):
+    """An import onto a dataset with an unpublished draft is refused for that record (naming it), so that
+    publishing the draft later cannot silently undo an imported version."""
+    doc = _minimal()
+    dataset_id = uuid.UUID(doc["identifier"])
+    with db.sessions.begin() as s:
+        assert import_items(s, SYSTEM, [ImportItem("v1.json", doc)], clock=clock, team="T").created == 1
+    with db.sessions.begin() as s:
+        service.update_draft(s, SYSTEM, dataset_id, _minimal("Edited in the web form."), clock=clock)
+    imported = _minimal("Changed by the custodian's own catalogue.")
+    with db.sessions.begin() as s:
+        report = import_items(s, SYSTEM, [ImportItem("v2.json", imported)], clock=clock, team="T")
+    assert report.failed == 1 and not report.written
+    assert report.errors[0].path == "v2.json: $.identifier"
+    assert str(dataset_id) in report.errors[0].message and "unpublished draft" in report.errors[0].message
+    with db.sessions.begin() as s:  # the draft is still there and publishing it makes version 2
+        assert service.publish(s, SYSTEM, dataset_id, clock=clock).number == 2
+    with db.sessions.begin() as s:  # now the import goes through, as version 3 ...
+        report = import_items(s, SYSTEM, [ImportItem("v2.json", imported)], clock=clock, team="T")
+    assert report.updated == 1 and report.written
+    with db.sessions.begin() as s, pytest.raises(Conflict):  # ... and there is no stale draft to publish over it
+        service.publish(s, SYSTEM, dataset_id, clock=clock)
+    with db.sessions() as s:
+        latest = service.latest_version(s, ANONYMOUS, dataset_id)
+        assert latest.number == 3 and latest.abstract == "Changed by the custodian's own catalogue."
+        ds = s.get(Dataset, dataset_id)
+        assert ds.draft is None and ds.row_version > 1
+        actions = [e.action for e in audit.history(s, "dataset", dataset_id)]
+        assert actions == ["dataset.imported", "dataset.draft_updated", "dataset.published", "dataset.imported"]
+        assert audit.verify(s, "dataset", dataset_id)
+
+
+def test_partial_import_refuses_only_the_dataset_with_a_draft(db, clock):
+    a, b = _minimal(), _minimal()
+    b["identifier"] = str(uuid.uuid4())
+    with db.sessions.begin() as s:
+        import_items(s, SYSTEM, [ImportItem("a.json", a), ImportItem("b.json", b)], clock=clock, team="T")
+        service.update_draft(s, SYSTEM, uuid.UUID(a["identifier"]), _minimal("A draft abstract."), clock=clock)
+    a["summary"]["abstract"] = b["summary"]["abstract"] = "Both changed upstream."
+    with db.sessions.begin() as s:
+        report = import_items(s, SYSTEM, [ImportItem("a.json", a), ImportItem("b.json", b)], clock=clock,
+                              team="T", partial=True)
+    assert report.written and report.updated == 1 and report.failed == 1
+    assert report.errors[0].path == "a.json: $.identifier"
+    with db.sessions() as s:
+        assert service.latest_version(s, ANONYMOUS, uuid.UUID(b["identifier"])).number == 2
+        assert service.latest_version(s, ANONYMOUS, uuid.UUID(a["identifier"])).number == 1
+
+
+def test_import_refuses_archived_datasets(db, clock):
+    doc = _minimal()
+    dataset_id = uuid.UUID(doc["identifier"])
+    with db.sessions.begin() as s:
+        import_items(s, SYSTEM, [ImportItem("a.json", doc)], clock=clock, team="T")
+        service.archive(s, SYSTEM, dataset_id, clock=clock)
+    with db.sessions.begin() as s:
+        report = import_items(s, SYSTEM, [ImportItem("a.json", _minimal("A new abstract upstream."))], clock=clock, team="T")
+    assert report.failed == 1 and "archived" in report.errors[0].message
+    with db.sessions() as s:
+        assert s.get(Dataset, dataset_id).latest_version == 1
+
+
+def test_import_checks_permission_per_team_and_audits_each_change(db, clock):
+    with db.sessions.begin() as s:
+        mine = identity.get_or_create_team(s, SYSTEM, "Mine", member_group=None, clock=clock)
+        identity.get_or_create_team(s, SYSTEM, "Theirs", member_group=None, clock=clock)
+    manager = Actor(name="manager", roles={mine.id: frozenset({Role.METADATA_MANAGER})})
+    docs = [_minimal() for _ in range(4)]
+    for d in docs:
+        d["identifier"] = str(uuid.uuid4())
+    items = [ImportItem("mine-1.json", docs[0], team="Mine"), ImportItem("mine-2.json", docs[1], team="MINE "),
+             ImportItem("theirs.json", docs[2], team="Theirs"), ImportItem("new.json", docs[3], team="New team")]
+    with db.sessions.begin() as s:
+        report = import_items(s, manager, items, clock=clock, partial=True)
+    assert report.created == 2 and report.failed == 2
+    assert [e.path for e in report.errors] == ["theirs.json: team", "new.json: team"]
+    with db.sessions.begin() as s, pytest.raises(Unauthorized):
+        import_items(s, ANONYMOUS, items, clock=clock)
+    with db.sessions() as s:
+        assert {ds.team.name for ds in s.scalars(select(Dataset))} == {"Mine"}
+        assert s.scalar(select(func.count()).select_from(Team)) == 2  # no team made for the refused record
+        for d in docs[:2]:
+            events = audit.history(s, "dataset", d["identifier"])
+            assert [e.action for e in events] == ["dataset.imported"]
+            assert events[0].actor == "manager" and events[0].data["version"] == 1
+
+
+# ---- storage limits: dry run and real run agree, a row the database refuses fails alone ----------------
+
+def _legacy_csv(tmp_path, edits: dict[int, dict[str, str]], rows: int = 5):
+    """The first ``rows`` records of the packaged gateway export, with cells edited (by record index)."""
+    text = resources.files("healthgate").joinpath("data/hdruk-gateway-datasets-2022.csv").read_text("utf-8-sig")
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader)
+    records = [row for _, row in zip(range(rows), reader, strict=False)]
+    for i, cells in edits.items():
+        for column, value in cells.items():
+            records[i][header.index(column)] = value
+    path = tmp_path / "export.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([header, *records])
+    return path
+
+
+def test_population_of_2_31_and_more_publishes(db, clock):
+    doc = _minimal()
+    doc["summary"]["populationSize"] = 2**31 + 7
+    with db.sessions.begin() as s:
+        team = identity.get_or_create_team(s, SYSTEM, "T", member_group=None, clock=clock)
+        ds, _ = service.create_draft(s, SYSTEM, team.id, doc, clock=clock)
+        assert service.publish(s, SYSTEM, ds.id, clock=clock).population_size == 2**31 + 7
+    with db.sessions() as s:
+        assert s.execute(text("SELECT population_size FROM search_entries")).scalar() == 2**31 + 7
+
+
+def _cli(db, tmp_path, monkeypatch, *args: str):
+    monkeypatch.setenv("HEALTHGATE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HEALTHGATE_DATABASE_URL", db.url)
+    return CliRunner().invoke(app, ["import", *args, "--json"])
+
+
+def test_csv_dry_run_agrees_with_the_real_run(db, tmp_path, monkeypatch):
+    path = _legacy_csv(tmp_path, {1: {"statisticalPopulation": "3000000000"}})
+    dry = _cli(db, tmp_path, monkeypatch, str(path), "--dry-run")
+    real = _cli(db, tmp_path, monkeypatch, str(path))
+    assert dry.exit_code == real.exit_code == 0, (dry.output, real.output)
+    dry_report, real_report = json.loads(dry.output), json.loads(real.output)
+    assert dry_report["created"] == 5 and not dry_report["written"] and real_report["written"]
+    assert {k: v for k, v in dry_report.items() if k not in ("dry_run", "written")} == \
+        {k: v for k, v in real_report.items() if k not in ("dry_run", "written")}
+    with db.sessions() as s:
+        assert 3_000_000_000 in set(s.scalars(select(DatasetVersion.population_size)))
+
+
+@pytest.fixture
+def storage_refuses(monkeypatch):
+    """Make the database refuse (NOT NULL) the version of any record titled "Refused by storage"."""
+    real = service.version_row
+
+    def version_row(*args, **kwargs):
+        row = real(*args, **kwargs)
+        if row["title"] == "Refused by storage":
+            row["title"] = None
+        return row
+
+    monkeypatch.setattr(service, "version_row", version_row)
+
+
+def test_partial_import_isolates_a_row_the_database_refuses(db, tmp_path, monkeypatch, storage_refuses):
+    path = _legacy_csv(tmp_path, {2: {"title": "Refused by storage"}})
+    runs = {flags: _cli(db, tmp_path, monkeypatch, str(path), *flags)
+            for flags in [("--dry-run",), (), ("--dry-run", "--partial"), ("--partial",)]}
+    reports = {flags: json.loads(r.output) for flags, r in runs.items()}
+    for flags, report in reports.items():
+        assert report["failed"] == 1, (flags, report)
+        assert [e["path"] for e in report["errors"]] == [f"{path}: row 4: $"]
+        assert "the database refused this record" in report["errors"][0]["message"]
+        assert report["created"] == 4
+    assert runs[()].exit_code == runs[("--dry-run",)].exit_code == 1
+    assert not reports[()]["written"] and reports[("--partial",)]["written"]
+    with db.sessions() as s:
+        assert _count(s, Dataset) == 4 and _count(s, DatasetVersion) == 4
+        assert s.execute(text("SELECT count(*) FROM search_entries")).scalar() == 4

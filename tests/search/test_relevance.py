@@ -16,7 +16,7 @@ from healthgate.catalogue.sources import read_sources
 from healthgate.identity.permissions import SYSTEM
 from healthgate.search import facets
 from healthgate.search.engine import search
-from tests.conftest import SHARED
+from tests.conftest import CORPUS
 
 JUDGMENTS = json.loads((Path(__file__).parent / "relevance.json").read_text())
 MRR_FLOOR = 0.70
@@ -42,7 +42,7 @@ def evaluate(session) -> tuple[float, float, list[str]]:
 
 
 def test_relevance(db, clock):
-    items, errors, _ = read_sources([SHARED / "hdruk-gateway-datasets-2022.csv"])
+    items, errors, _ = read_sources([CORPUS])
     assert not errors
     with db.sessions.begin() as s:
         import_items(s, SYSTEM, items, clock=clock, accept_invalid=True)

@@ -1,17 +1,20 @@
 """Real user journeys in Debian's chromium, driven by Playwright: search, tick a facet, remove a chip, open a
-dataset. Skipped when /usr/bin/chromium is absent (``.ci/run`` installs it, so CI always runs these).
+dataset; follow a broken link and an archived dataset's cited link. Skipped when /usr/bin/chromium is absent
+(``.ci/run`` installs it, so CI always runs these).
 
 Set HEALTHGATE_SCREENSHOTS=docs/screenshots to refresh the screenshots used by the README.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 
@@ -21,11 +24,13 @@ from healthgate.catalogue.sources import read_sources
 from healthgate.clock import SystemClock
 from healthgate.config import Settings
 from healthgate.db import make_engine, make_sessionmaker, transaction
+from healthgate.identity import service as identity
 from healthgate.identity.permissions import SYSTEM
 from healthgate.migrate import upgrade
-from tests.conftest import SHARED
+from tests.conftest import CORPUS
 
 CHROMIUM = "/usr/bin/chromium"
+ADMIN_TOKENS: dict[str, str] = {}  # server URL -> an admin token for the API (archiving in a journey)
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
@@ -41,13 +46,14 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     data = tmp_path_factory.mktemp("browser")
-    settings = Settings(data_dir=data, base_url="http://127.0.0.1")
+    settings = Settings(data_dir=data)  # no base URL configured: pages name the address they are served on
     engine = make_engine(settings.resolved_database_url)
     upgrade(engine)
-    items, errors, _ = read_sources([SHARED / "hdruk-gateway-datasets-2022.csv"])
+    items, errors, _ = read_sources([CORPUS])
     assert not errors
     with transaction(make_sessionmaker(engine)) as s:
         import_items(s, SYSTEM, items, clock=SystemClock(), accept_invalid=True)
+        token = identity.create_token(s, SYSTEM, "browser admin", is_admin=True, clock=SystemClock())
     engine.dispose()
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
@@ -57,6 +63,7 @@ def server(tmp_path_factory):
         if srv.started:
             break
         time.sleep(0.05)
+    ADMIN_TOKENS[f"http://127.0.0.1:{port}"] = token
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(timeout=10)
@@ -124,7 +131,11 @@ def test_search_facet_chip_and_dataset(server, page, tmp_path):
     page.locator("ol.results li h2 a").first.click()
     page.wait_for_load_state()
     assert page.locator("h1").inner_text() == title
-    assert page.locator('script[type="application/ld+json"]').count() == 1
+    jsonld = json.loads(page.locator('script[type="application/ld+json"]').inner_text())
+    assert jsonld["@id"] == page.url.split("?")[0] and jsonld["@id"].startswith(server + "/datasets/")
+    # the record's own dates first; healthgate's publication time is secondary
+    assert page.locator("dl.facts dt", has_text="Issued").is_visible()
+    assert "published here" in page.locator("p.secondary").inner_text()
     assert page.get_by_role("heading", name="Version history").is_visible()
     _shot(page, "dataset-page.png", tmp_path)
 
@@ -155,4 +166,59 @@ def test_mobile_layout(server, browser):
     results_top = page.locator("section.hits").bounding_box()["y"]
     facets_top = page.locator("aside.facets").bounding_box()["y"]
     assert results_top < facets_top
+    context.close()
+
+
+def test_a_broken_link_and_an_archived_datasets_cited_link(server, page, tmp_path):
+    url, token = server, ADMIN_TOKENS[server]
+    # a mistyped dataset link: a friendly page that says so and offers a search, not a parser error
+    response = page.goto(url + "/datasets/not-a-uuid")
+    assert response.status == 404
+    assert page.get_by_role("heading", level=1).inner_text() == "Page not found"
+    assert page.get_by_role("link", name="Go to the home page").is_visible()
+    box = page.get_by_role("search").get_by_label("Search datasets")
+    box.focus()
+    page.keyboard.type("asthma")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/search?q=asthma*")
+    assert _total(page) > 5
+
+    # a dataset someone cited is archived: the link still says what it was and who holds it
+    link = page.locator("ol.results li h2 a").first
+    title, href = link.inner_text(), link.get_attribute("href")
+    headers = {"Authorization": f"Bearer {token}"}
+    dataset_id = href.rsplit("/", 1)[-1]
+    assert httpx.post(f"{url}/api/v1/datasets/{dataset_id}/archive", headers=headers).status_code == 200
+    try:
+        response = page.goto(url + href)
+        assert response.status == 410
+        assert page.get_by_role("heading", level=1).inner_text() == title
+        notice = page.get_by_role("note")
+        assert notice.get_by_role("heading", name="This dataset has been archived").is_visible()
+        assert page.get_by_role("heading", name="Version history").is_visible()
+        assert page.locator('script[type="application/ld+json"]').count() == 0
+        _shot(page, "archived-dataset.png", tmp_path)
+        page.goto(url + "/search?q=" + title.replace(" ", "+"))
+        assert title not in page.locator("ol.results").inner_text()  # no longer offered in search
+    finally:
+        assert httpx.post(f"{url}/api/v1/datasets/{dataset_id}/unarchive", headers=headers).status_code == 200
+
+
+def test_dataset_page_on_a_small_screen_with_the_keyboard(server, browser):
+    url = server
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(url + "/search?q=structural+metadata")
+    page.locator("ol.results li h2 a").first.click()
+    page.wait_for_load_state()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    # the skip link leads past the header; the section links are reachable by keyboard
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("location.hash") == "#main"
+    first_section = page.get_by_role("navigation", name="Sections").get_by_role("link").first
+    first_section.focus()
+    page.keyboard.press("Enter")
+    assert page.evaluate("location.hash").startswith("#s-")
     context.close()

@@ -40,3 +40,18 @@ def diff(old: Any, new: Any) -> list[dict[str, Any]]:
             continue
         changes.append({"path": path, "change": kind, "old": va, "new": vb})
     return changes
+
+
+def list_delta(old: Any, new: Any) -> tuple[list[Any], list[Any]]:
+    """For a list field: the items ``new`` adds and the items it drops, each in its list's order
+    (``['a', 'b']`` -> ``['b', 'c']`` gives ``(['c'], ['a'])``). A single value counts as a list of one."""
+    before = old if isinstance(old, list) else ([] if old in (None, "") else [old])
+    after = new if isinstance(new, list) else ([] if new in (None, "") else [new])
+    had = {item_key(x) for x in before}
+    has = {item_key(x) for x in after}
+    return [x for x in after if item_key(x) not in had], [x for x in before if item_key(x) not in has]
+
+
+def item_key(value: Any) -> Any:
+    """What two list items are compared by: the value itself when hashable, else its repr."""
+    return value if isinstance(value, (str, int, float, bool)) or value is None else repr(value)

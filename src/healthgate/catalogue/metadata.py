@@ -4,6 +4,8 @@ canonical HDR UK 4.0.0 form, validation, quality and extracted fields. Pure: no 
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,20 +79,80 @@ def check(payload: object, schema_version: str | None = None) -> Checked:
     )
 
 
+class _NonFinite:
+    """Stands in for ``NaN``/``Infinity``/``-Infinity`` while parsing, so the walk can say where they were."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+# A \uD800-\uDFFF escape: the only way JSON text that decoded as UTF-8 can hold a lone surrogate.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_KEY_SURROGATE = "this field name holds an unpaired surrogate escape (\\ud800-\\udfff): not Unicode text"
+_PLAIN_KEY = re.compile(r"[A-Za-z_][\w-]*")
+
+
 def parse_json(raw: bytes | str, where: str = "$") -> Any:
-    """JSON text to a value, or Invalid naming the line and column."""
+    """JSON text to a value, or Invalid naming where it is wrong: the line and column of a syntax error, the
+    JSON path of an unpaired surrogate escape (not Unicode text: it cannot be stored or sent on) or of
+    ``NaN``/``Infinity`` (not JSON: they would be stored as null). Linear in the size of the text."""
     if isinstance(raw, bytes):
         try:
             raw = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise Invalid("not UTF-8", [FieldError(where, f"not UTF-8 text (byte {exc.start})")]) from None
+    constants: list[_NonFinite] = []
+
+    def constant(text: str) -> _NonFinite:
+        constants.append(_NonFinite(text))
+        return constants[-1]
+
+    def number(text: str) -> float | _NonFinite:
+        f = float(text)
+        return f if math.isfinite(f) else constant(text)  # 1e999 overflows to infinity
+
     try:
-        return json.loads(raw)
+        value = json.loads(raw, parse_constant=constant, parse_float=number)
     except json.JSONDecodeError as exc:
         raise Invalid("malformed JSON", [FieldError(where, f"malformed JSON at line {exc.lineno} column {exc.colno}: "
                                                            f"{exc.msg}")]) from None
     except (RecursionError, ValueError) as exc:  # absurd nesting, integers of thousands of digits
         raise Invalid("unreadable JSON", [FieldError(where, f"cannot read this JSON: {str(exc)[:120]}")]) from None
+    if constants or _SURROGATE_ESCAPE.search(raw):
+        errors = _not_text_or_not_numbers(value, where)
+        if errors:
+            raise Invalid("the JSON holds values healthgate cannot accept", errors)
+    return value
+
+
+def _child(path: str, key: str) -> str:
+    return f"{path}.{key}" if _PLAIN_KEY.fullmatch(key) else f"{path}[{json.dumps(key)}]"
+
+
+def _not_text_or_not_numbers(value: object, where: str) -> list[FieldError]:
+    """The first few unpaired surrogates and NaN/Infinity in ``value``, by JSON path (one pass)."""
+    errors: list[tuple[str, str]] = []
+    stack: list[tuple[object, str]] = [(value, "$")]
+    while stack and len(errors) < 20:
+        v, path = stack.pop()
+        if isinstance(v, dict):
+            for k, x in v.items():
+                if _SURROGATE.search(k):
+                    errors.append((_child(path, k), _KEY_SURROGATE))
+                stack.append((x, _child(path, k)))
+        elif isinstance(v, list):
+            stack.extend((x, f"{path}[{i}]") for i, x in enumerate(v))
+        elif isinstance(v, str) and _SURROGATE.search(v):
+            errors.append((path, "holds an unpaired surrogate escape (\\ud800-\\udfff): not Unicode text"))
+        elif isinstance(v, _NonFinite):
+            errors.append((path, f"{v.text[:40]} is not a finite number; send a number or null"))
+    errors.sort()
+    if where == "$":
+        return [FieldError(p, m) for p, m in errors]
+    return [FieldError(where, f"at {p}: {m}") for p, m in errors]
 
 
 MAX_DEPTH = 64
@@ -99,7 +161,8 @@ INT64 = 2**63
 
 def check_values(value: object) -> None:
     """Refuse what no metadata document needs and storage cannot keep: nesting deeper than MAX_DEPTH,
-    integers beyond 64 bits, and NUL characters (PostgreSQL text cannot hold them)."""
+    integers beyond 64 bits, NUL characters (PostgreSQL text cannot hold them), unpaired surrogates (not
+    Unicode text) and non-finite numbers (not JSON). For documents that did not come through parse_json."""
     errors: list[FieldError] = []
     stack: list[tuple[object, str, int]] = [(value, "$", 0)]
     while stack and len(errors) < 20:
@@ -110,11 +173,18 @@ def check_values(value: object) -> None:
             for k, x in v.items():
                 if "\x00" in k:
                     errors.append(FieldError(path, "a field name contains a NUL character"))
-                stack.append((x, f"{path}.{k}", depth + 1))
+                if _SURROGATE.search(k):
+                    errors.append(FieldError(_child(path, k), "this field name holds an unpaired surrogate"))
+                stack.append((x, _child(path, k), depth + 1))
         elif isinstance(v, list):
             stack.extend((x, f"{path}[{i}]", depth + 1) for i, x in enumerate(v))
-        elif isinstance(v, str) and "\x00" in v:
-            errors.append(FieldError(path, "contains a NUL character"))
+        elif isinstance(v, str):
+            if "\x00" in v:
+                errors.append(FieldError(path, "contains a NUL character"))
+            if _SURROGATE.search(v):
+                errors.append(FieldError(path, "holds an unpaired surrogate: not Unicode text"))
+        elif isinstance(v, float) and not math.isfinite(v):
+            errors.append(FieldError(path, f"{v} is not a finite number; send a number or null"))
         elif isinstance(v, int) and not isinstance(v, bool) and not -INT64 <= v < INT64:
             errors.append(FieldError(path, "integer too large"))
     if errors:

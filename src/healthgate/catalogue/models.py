@@ -7,7 +7,18 @@ import uuid
 from datetime import date, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from healthgate.db import Base, JSONDoc
@@ -73,8 +84,8 @@ class DatasetVersion(Base):
     title: Mapped[str] = mapped_column(Text)
     abstract: Mapped[str | None] = mapped_column(Text)
     keywords: Mapped[list[str]] = mapped_column(JSON)
-    custodian: Mapped[str | None] = mapped_column(String(300))
-    population_size: Mapped[int | None]
+    custodian: Mapped[str | None] = mapped_column(Text)
+    population_size: Mapped[int | None] = mapped_column(BigInteger)
     start_date: Mapped[date | None]
     end_date: Mapped[date | None]
     facets: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -1,18 +1,27 @@
-"""The catalogue's HTML pages: home listing and dataset page. No SQL here."""
+"""The catalogue's HTML pages: a dataset's page (any of its versions) and the changes between two versions.
+No SQL here.
+
+An archived dataset keeps its page, answered with HTTP 410 Gone: people who follow a cited link read what the
+dataset was, who holds it and that it is withdrawn, while search engines drop it from their index.
+"""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
 from healthgate.catalogue import service
+from healthgate.catalogue.diff import diff, item_key, list_delta
+from healthgate.errors import NotFound
+from healthgate.identity.permissions import Actor
 from healthgate.interop.schemaorg import dataset_jsonld, script_tag_json
 from healthgate.search import engine as search_engine
 from healthgate.web.deps import ActorDep, SessionDep
-from healthgate.web.templates import render
+from healthgate.web.templates import render, site_url
 
 router = APIRouter(include_in_schema=False)
 
@@ -22,32 +31,74 @@ SECTIONS = [
     ("observations", "Observations"), ("structuralMetadata", "Structural metadata"),
     ("demographicFrequency", "Demographic frequency"), ("omics", "Omics"),
 ]
+VersionQ = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
+
+
+def _parse_id(raw: str) -> uuid.UUID:
+    """A dataset id from the address; anything that is not a UUID names no page (404, not a parser's 422)."""
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        shown = raw if len(raw) <= 60 else raw[:60] + "…"
+        raise NotFound(f"“{shown}” is not a dataset identifier: a dataset's address ends in one like "
+                       "0f8fad5b-d9cb-469f-a165-70867728950e.") from None
+
+
+def _record(session: Session, actor: Actor, raw_id: str) -> service.PublicRecord:
+    record = service.public_record(session, actor, _parse_id(raw_id))
+    if record.latest is None:
+        raise NotFound(f"dataset {record.dataset.id} has no published version yet")
+    return record
 
 
 @router.get("/datasets/{dataset_id}", response_class=HTMLResponse)
 def dataset_page(
-    request: Request, dataset_id: uuid.UUID, session: SessionDep, actor: ActorDep,
-    version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    request: Request, dataset_id: str, session: SessionDep, actor: ActorDep, version: VersionQ = None,
 ) -> HTMLResponse:
-    dataset = service.get_dataset(session, actor, dataset_id)
-    v = service.version(session, actor, dataset_id, version) if version else service.latest_version(
-        session, actor, dataset_id)
-    base_url = request.app.state.settings.base_url
-    return render(request, "dataset.html", dataset=dataset, v=v, sections=SECTIONS,
-                  versions=service.versions(session, actor, dataset_id),
-                  quality=service.quality_report(v), can_edit=service.can_see_private(actor, dataset),
-                  jsonld=script_tag_json(dataset_jsonld(dataset, v, base_url)),
-                  similar=search_engine.similar(session, dataset_id, 5) if dataset.status.value == "active" else [])
+    record = _record(session, actor, dataset_id)
+    dataset, latest = record.dataset, record.latest
+    assert latest is not None
+    v = record.version(version) if version else latest
+    base = site_url(request)
+    active = not record.archived and dataset.status.value == "active"
+    return render(
+        request, "dataset.html", status_code=410 if record.archived else 200,
+        dataset=dataset, v=v, latest=latest, record=record, sections=SECTIONS, versions=record.versions,
+        quality=service.quality_report(v), can_edit=record.team_view, base_url=base,
+        jsonld=script_tag_json(dataset_jsonld(dataset, v, base)) if active else None,
+        similar=search_engine.similar(session, dataset.id, 5) if active else [],
+    )
+
+
+def _cell(value: Any, marked: list[Any]) -> dict[str, Any]:
+    """One side of a change: a list as ``(item, marked)`` pairs (marked = added or removed), else the value."""
+    keys = {item_key(x) for x in marked}
+    return {"entries": [(x, item_key(x) in keys) for x in value] if isinstance(value, list) else None,
+            "value": value}
+
+
+def diff_rows(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The changes as the page shows them: lists as items added and removed, not as Python reprs."""
+    rows = []
+    for c in changes:
+        added: list[Any] = []
+        removed: list[Any] = []
+        if isinstance(c["old"], list) or isinstance(c["new"], list):
+            added, removed = list_delta(c["old"], c["new"])
+        rows.append({**c, "added": added, "removed": removed, "before": _cell(c["old"], removed),
+                     "after": _cell(c["new"], added)})
+    return rows
 
 
 @router.get("/datasets/{dataset_id}/diff", response_class=HTMLResponse)
 def diff_page(
-    request: Request, dataset_id: uuid.UUID, session: SessionDep, actor: ActorDep,
+    request: Request, dataset_id: str, session: SessionDep, actor: ActorDep,
     from_version: Annotated[int, Query(alias="from", ge=1, le=2**31 - 1)],
     to_version: Annotated[int, Query(alias="to", ge=1, le=2**31 - 1)],
 ) -> HTMLResponse:
-    dataset = service.get_dataset(session, actor, dataset_id)
-    changes = service.diff_versions(session, actor, dataset_id, from_version, to_version)
-    title = service.version(session, actor, dataset_id, to_version).title
-    return render(request, "diff.html", dataset=dataset, title=title, changes=changes, a=from_version,
-                  b=to_version)
+    record = _record(session, actor, dataset_id)
+    a, b = record.version(from_version), record.version(to_version)
+    changes = diff(a.document, b.document)  # the versions the record holds: public, archived or not
+    return render(request, "diff.html", status_code=410 if record.archived else 200, dataset=record.dataset,
+                  record=record, title=b.title, rows=diff_rows(changes), a=a.number, b=b.number)
+

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import enum
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from healthgate.audit import service as audit
 from healthgate.catalogue import quality
@@ -17,7 +19,8 @@ from healthgate.catalogue.metadata import Checked, check, check_size, require_ti
 from healthgate.catalogue.models import Dataset, DatasetStatus, DatasetVersion
 from healthgate.catalogue.standard.validate import CANONICAL, validate
 from healthgate.clock import Clock
-from healthgate.errors import Conflict, FieldError, Gone, Invalid, NotFound
+from healthgate.errors import Conflict, FieldError, Forbidden, Gone, Invalid, NotFound
+from healthgate.identity import service as identity
 from healthgate.identity.models import Team
 from healthgate.identity.permissions import Actor, Permission, require
 from healthgate.search import index as search_index
@@ -183,23 +186,191 @@ def publish(
     require_title(checked)
     if checked.errors and not accept_invalid:
         raise Invalid("the document does not follow its schema", checked.errors)
-    now = clock.now()
     number = dataset.latest_version + 1
-    version = DatasetVersion(**version_row(dataset.id, dataset.team, number, checked, actor, now))
-    session.add(version)
-    dataset.latest_version = number
-    dataset.status = DatasetStatus.ACTIVE
-    dataset.draft = None
-    dataset.draft_schema_version = None
-    dataset.draft_updated_at = None
-    dataset.updated_at = now
-    session.flush()
-    search_index.index(session, [index_item(dataset.id, dataset.team, version.id, checked, now)],
-                       fresh=number == 1)
-    audit.record(session, actor, "dataset.published", "dataset", dataset.id,
-                 {"version": number, "quality_score": checked.quality["score"],
-                  "schema_errors": len(checked.errors)}, at=now)
+    [version_id] = _write_versions(session, actor, [_NewVersion(
+        dataset.id, dataset.team, number, checked, dataset.row_version, "dataset.published",
+        {"version": number, "quality_score": checked.quality["score"], "schema_errors": len(checked.errors)},
+    )], clock.now())
+    _published(dataset, number, clock.now())
+    version = session.get(DatasetVersion, version_id)
+    assert version is not None
     return version
+
+
+def _published(dataset: Dataset, number: int, now: Any) -> None:
+    """Bring a loaded dataset in line with what ``_write_versions`` wrote to its row."""
+    for name, value in (("latest_version", number), ("status", DatasetStatus.ACTIVE), ("draft", None),
+                        ("draft_schema_version", None), ("draft_updated_at", None), ("updated_at", now),
+                        ("row_version", dataset.row_version + 1)):
+        set_committed_value(dataset, name, value)
+
+
+@dataclass
+class _NewVersion:
+    """A version about to be written: for an existing dataset (``row_version`` as read, under lock), or the
+    first version of a dataset that has no row yet (``row_version`` None)."""
+
+    dataset_id: uuid.UUID
+    team: Team
+    number: int
+    checked: Checked
+    row_version: int | None
+    action: str
+    data: dict[str, Any]
+
+
+def _write_versions(session: Session, actor: Actor, new: list[_NewVersion], now: Any) -> list[uuid.UUID]:
+    """Write versions and everything that goes with them, for one dataset or thousands: the dataset rows
+    (draft cleared, status active), the version rows, the search entries and one audit event per dataset.
+    Set-based (Core executemany, one round trip per table), so publishing one and importing many are the
+    same code. The caller holds the index lock and has checked permission, state and documents."""
+    conn = session.connection()
+    creates = [n for n in new if n.row_version is None]
+    updates = [n for n in new if n.row_version is not None]
+    if creates:
+        conn.execute(insert(Dataset.__table__), [
+            {"id": n.dataset_id, "team_id": n.team.id, "status": DatasetStatus.ACTIVE, "draft": None,
+             "draft_schema_version": None, "draft_updated_at": None, "latest_version": n.number,
+             "created_at": now, "updated_at": now, "row_version": 1}
+            for n in creates
+        ])
+    if updates:
+        t = Dataset.__table__.c
+        result = conn.execute(
+            update(Dataset.__table__).where(t.id == bindparam("key"), t.row_version == bindparam("seen"))
+            .values(latest_version=bindparam("number"), status=DatasetStatus.ACTIVE, draft=None,
+                    draft_schema_version=None, draft_updated_at=None, updated_at=now,
+                    row_version=t.row_version + 1),
+            [{"key": n.dataset_id, "seen": n.row_version, "number": n.number} for n in updates],
+        )
+        if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(updates):
+            raise Conflict("a dataset changed while it was being published; try again")
+    rows = [version_row(n.dataset_id, n.team, n.number, n.checked, actor, now) for n in new]
+    conn.execute(insert(DatasetVersion.__table__), rows)
+    for first in (True, False):
+        search_index.index(session, [index_item(n.dataset_id, n.team, row["id"], n.checked, now)
+                                     for n, row in zip(new, rows, strict=True) if (n.number == 1) == first],
+                           fresh=first)
+    for action in dict.fromkeys(n.action for n in creates):
+        audit.record_new_many(session, actor, action, "dataset",
+                              [(n.dataset_id, n.data) for n in creates if n.action == action], at=now)
+    for n in updates:
+        audit.record(session, actor, n.action, "dataset", n.dataset_id, n.data, at=now)
+    return [row["id"] for row in rows]
+
+
+class Outcome(enum.StrEnum):
+    CREATED = "created"  # a new dataset with its first version
+    UPDATED = "updated"  # a new version of an existing dataset
+    UNCHANGED = "unchanged"  # the document equals the latest version's: nothing written
+    REFUSED = "refused"  # see ``errors``
+
+
+@dataclass
+class ImportRecord:
+    """One record of a bulk import: a checked document for a dataset of a custodian team."""
+
+    source: str  # where it came from ("a.json", "export.csv: row 12"); names the record in errors and audit
+    dataset_id: uuid.UUID
+    checked: Checked
+    team: str  # the custodian team's name (two names are one team when their normalised forms are equal)
+    member_group: str | None = None
+
+
+@dataclass
+class ImportResult:
+    record: ImportRecord
+    outcome: Outcome
+    version: int | None = None
+    errors: list[FieldError] = field(default_factory=list)
+
+
+def import_versions(
+    session: Session, actor: Actor, records: Sequence[ImportRecord], *, clock: Clock,
+) -> list[ImportResult]:
+    """Publish many documents at once: ``publish`` for each record, set-based.
+
+    Every invariant of ``publish`` holds, per record: the actor needs ``dataset:import`` and
+    ``dataset:publish`` on the record's team (creating a team needs ``team:manage``); an archived dataset is
+    refused; so is a dataset of another team, and one with an unpublished draft -- importing over a draft
+    would let a later publish of that draft silently revert the imported change, so the draft must be
+    published or discarded first. A document equal to the latest version is left alone. Each change is one
+    audit event (``dataset.imported``). Refusals are returned, not raised, each naming its record; database
+    errors propagate (the caller isolates them with savepoints)."""
+    if not actor.authenticated:
+        require(actor, Permission.DATASET_IMPORT)
+    search_index.lock(session)
+    existing = {ds.id: ds for ds in session.scalars(
+        select(Dataset).where(Dataset.id.in_([r.dataset_id for r in records]))
+        .with_for_update(of=Dataset).execution_options(populate_existing=True))} if records else {}
+    published = [i for i, ds in existing.items() if ds.latest_version]
+    latest_docs = {i: doc for i, doc in session.execute(
+        select(DatasetVersion.dataset_id, DatasetVersion.document)
+        .join(Dataset, (Dataset.id == DatasetVersion.dataset_id) & (Dataset.latest_version == DatasetVersion.number))
+        .where(Dataset.id.in_(published))
+    )} if published else {}
+    now = clock.now()
+    teams: dict[str, Team | FieldError] = {}
+    results: list[ImportResult] = []
+    new: list[_NewVersion] = []
+    for r in records:
+        ds = existing.get(r.dataset_id)
+        refusal = _refusal(ds, r, latest_docs)
+        if refusal is not None:
+            results.append(ImportResult(r, Outcome.UNCHANGED) if refusal == "unchanged"
+                           else ImportResult(r, Outcome.REFUSED, errors=[FieldError(f"{r.source}: $.identifier",
+                                                                                    refusal)]))
+            continue
+        team = _import_team(session, actor, r, ds, teams, clock)
+        if isinstance(team, FieldError):
+            results.append(ImportResult(r, Outcome.REFUSED, errors=[team]))
+            continue
+        number = ds.latest_version + 1 if ds is not None else 1
+        data = {"version": number, "source": r.source, "team": team.name,
+                "schema_version": r.checked.schema_version, "quality_score": r.checked.quality["score"]}
+        new.append(_NewVersion(r.dataset_id, team, number, r.checked, ds.row_version if ds else None,
+                               "dataset.imported", data))
+        results.append(ImportResult(r, Outcome.UPDATED if ds is not None else Outcome.CREATED, number))
+    if new:
+        _write_versions(session, actor, new, now)
+        for n in new:
+            if n.row_version is not None:
+                _published(existing[n.dataset_id], n.number, now)
+    return results
+
+
+def _refusal(ds: Dataset | None, r: ImportRecord, latest_docs: dict[uuid.UUID, Any]) -> str | None:
+    """Why this record cannot become a new version of ``ds`` ("unchanged" when it need not), or None."""
+    if ds is None:
+        return None
+    if identity.name_key(ds.team.name) != identity.name_key(r.team):
+        return f"dataset {ds.id} belongs to team {ds.team.name!r}, not {r.team!r}"
+    if ds.status == DatasetStatus.ARCHIVED:
+        return f"dataset {ds.id} is archived; unarchive it first"
+    if ds.draft is not None:
+        return (f"dataset {ds.id} has an unpublished draft; publish or discard the draft before importing "
+                f"a new version")
+    if ds.latest_version and latest_docs.get(ds.id) == r.checked.canonical:
+        return "unchanged"
+    return None
+
+
+def _import_team(session: Session, actor: Actor, r: ImportRecord, ds: Dataset | None,
+                 teams: dict[str, Team | FieldError], clock: Clock) -> Team | FieldError:
+    """The record's team (the dataset's own, or for a new dataset the named team, created if need be), or
+    why the actor may not import into it."""
+    key = str(ds.team_id) if ds is not None else identity.name_key(r.team)
+    if key not in teams:
+        try:
+            team = ds.team if ds is not None else identity.get_or_create_team(
+                session, actor, r.team, member_group=r.member_group, clock=clock)
+            require(actor, Permission.DATASET_IMPORT, team=team.id)
+            require(actor, Permission.DATASET_PUBLISH, team=team.id)
+            teams[key] = team
+        except (Forbidden, Invalid) as exc:
+            teams[key] = FieldError("team", f"{r.team!r}: {exc.detail}")
+    found = teams[key]
+    return FieldError(f"{r.source}: team", found.message) if isinstance(found, FieldError) else found
 
 
 def _set_archived(session: Session, actor: Actor, dataset_id: uuid.UUID, archived: bool, clock: Clock) -> Dataset:
@@ -349,3 +520,53 @@ def iter_public_versions(session: Session, batch: int = 500) -> Iterator[Dataset
         .execution_options(yield_per=batch)
     )
     yield from session.scalars(stmt)
+
+
+# ---- public pages: what a visitor may see of a dataset, archived ones included ----------------------------
+
+
+@dataclass
+class PublicRecord:
+    """A dataset as its public page shows it: its published versions (newest first), whether it is archived,
+    and whether the actor is on its team (then drafts-only datasets, and who published each version, show)."""
+
+    dataset: Dataset
+    versions: list[DatasetVersion]
+    archived: bool
+    team_view: bool
+
+    @property
+    def latest(self) -> DatasetVersion | None:
+        return self.versions[0] if self.versions else None
+
+    def version(self, number: int) -> DatasetVersion:
+        for v in self.versions:
+            if v.number == number:
+                return v
+        raise NotFound(f"dataset {self.dataset.id} has no version {number}")
+
+
+def public_record(session: Session, actor: Actor, dataset_id: uuid.UUID) -> PublicRecord:
+    """A dataset that has been published, for its page, to anyone, even once archived: a withdrawn dataset's
+    cited links still say what it was. A dataset never published is seen by its team only."""
+    dataset = session.get(Dataset, dataset_id)
+    team_view = dataset is not None and can_see_private(actor, dataset)
+    if dataset is None or (dataset.latest_version == 0 and not team_view):
+        raise NotFound(f"no dataset {dataset_id}")
+    found = list(session.scalars(
+        select(DatasetVersion).where(DatasetVersion.dataset_id == dataset_id).order_by(DatasetVersion.number.desc())
+    ))
+    return PublicRecord(dataset=dataset, versions=found, archived=dataset.status == DatasetStatus.ARCHIVED,
+                        team_view=team_view)
+
+
+def count_public(session: Session) -> int:
+    """How many datasets are public (published, not archived)."""
+    return session.scalar(select(func.count()).select_from(Dataset).where(Dataset.status == DatasetStatus.ACTIVE)) or 0
+
+
+def public_ids(session: Session, *, offset: int, limit: int) -> list[tuple[uuid.UUID, Any]]:
+    """``(id, last changed)`` of public datasets in id order, a slice at a time (the sitemap)."""
+    stmt = (select(Dataset.id, Dataset.updated_at).where(Dataset.status == DatasetStatus.ACTIVE)
+            .order_by(Dataset.id).offset(offset).limit(limit))
+    return [(row[0], row[1]) for row in session.execute(stmt)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from healthgate.db import Base
@@ -15,10 +15,13 @@ class Team(Base):
     """A custodian team that owns datasets, e.g. "SAIL" in member group "ALLIANCE"."""
 
     __tablename__ = "teams"
+    __table_args__ = (Index("uq_teams_name_key", "name_key", unique=True),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    slug: Mapped[str] = mapped_column(String(120), unique=True)  # for URLs: readable, any script, unique
     name: Mapped[str] = mapped_column(String(300))
+    # What makes two names one team: NFKC, case-folded, whitespace collapsed (identity.service.name_key)
+    name_key: Mapped[str] = mapped_column(String(300))
     member_group: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime]
 

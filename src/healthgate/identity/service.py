@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import unicodedata
 import uuid
 
 from sqlalchemy import select
@@ -17,6 +18,11 @@ from healthgate.identity.models import ApiToken, Team
 from healthgate.identity.permissions import ANONYMOUS, Actor, Permission, require
 
 TOKEN_PREFIX = "hg_"
+
+
+def name_key(name: str) -> str:
+    """What makes two team names the same team: NFKC, case-folded, whitespace collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
 
 
 def slugify(name: str) -> str:
@@ -32,11 +38,12 @@ def get_or_create_team(
     if not name or "\x00" in name or len(name) > 300:
         raise Invalid("a team needs a name", [FieldError("team", "team name is empty, too long or has a NUL")])
     slug = slugify(name)
-    team = session.scalar(select(Team).where(Team.slug == slug))
+    team = session.scalar(select(Team).where(Team.name_key == name_key(name)))
     if team is not None:
         return team
     require(actor, Permission.TEAM_MANAGE)
-    team = Team(id=uuid.uuid4(), slug=slug, name=name, member_group=member_group, created_at=clock.now())
+    team = Team(id=uuid.uuid4(), slug=slug, name=name, name_key=name_key(name), member_group=member_group,
+                created_at=clock.now())
     session.add(team)
     session.flush()
     audit.record(session, actor, "team.created", "team", team.id, {"name": name, "member_group": member_group},

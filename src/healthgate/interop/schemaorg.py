@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 from healthgate.catalogue.models import Dataset, DatasetVersion
@@ -17,7 +18,18 @@ def _url(v: object) -> str | None:
     return v.strip() if isinstance(v, str) and v.strip().startswith(("http://", "https://")) else None
 
 
+def _iso_date(v: object) -> str | None:
+    """``2020-01-13T14:55:22Z`` -> ``2020-01-13``; None for anything that is not an ISO 8601 date."""
+    if not isinstance(v, str) or len(v.strip()) < 10:
+        return None
+    try:
+        return date.fromisoformat(v.strip()[:10]).isoformat()
+    except ValueError:
+        return None
+
+
 def dataset_jsonld(dataset: Dataset, version: DatasetVersion, base_url: str) -> dict[str, Any]:
+    """``base_url``: this site's public address (the configured one, or the one the request came in on)."""
     doc = version.document
     summary = _dict(doc.get("summary"))
     access = _dict(_dict(doc.get("accessibility")).get("access"))
@@ -42,8 +54,9 @@ def dataset_jsonld(dataset: Dataset, version: DatasetVersion, base_url: str) -> 
         "keywords": version.keywords,
         "creator": org,
         "publisher": org,
-        "datePublished": version.published_at.date().isoformat(),
-        "includedInDataCatalog": {"@type": "DataCatalog", "name": "healthgate", "url": base_url},
+        # the record's own dates; healthgate's publication time only when the record has none
+        "datePublished": _iso_date(doc.get("issued")) or version.published_at.date().isoformat(),
+        "includedInDataCatalog": {"@type": "DataCatalog", "name": "healthgate", "url": base_url.rstrip("/") + "/"},
     }
     places = text_list(_dict(doc.get("coverage")).get("spatial"))
     if places:
@@ -56,8 +69,9 @@ def dataset_jsonld(dataset: Dataset, version: DatasetVersion, base_url: str) -> 
         out["conditionsOfAccess"] = rights.strip()
         if _url(rights):
             out["license"] = rights.strip()
-    if isinstance(doc.get("modified"), str):
-        out["dateModified"] = doc["modified"]
+    modified = _iso_date(doc.get("modified"))
+    if modified:
+        out["dateModified"] = modified
     if version.population_size is not None:
         out["variableMeasured"] = {"@type": "PropertyValue", "name": "population size",
                                    "value": version.population_size}

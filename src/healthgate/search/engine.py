@@ -167,18 +167,23 @@ def _bonus(query: Query, title: tuple[str, ...]) -> float:
     return factor
 
 
+def _by(primary: np.ndarray, key_rank: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """``positions`` ascending by ``primary``, ties by subject id: a total order, the same in every process."""
+    return positions[np.lexsort((key_rank[positions], primary))]
+
+
 def _order(idx: FacetIndex, positions: np.ndarray, scores: np.ndarray, sort: str, query: Query) -> np.ndarray:
+    keys = idx.key_rank
     if sort == "title":
-        return positions[np.argsort(idx.title_rank[positions], kind="stable")]
-    # ties keep index order (stable sorts), which is publication order
+        return positions[np.argsort(idx.title_rank[positions], kind="stable")]  # title_rank is total
     if sort == "updated":
-        return positions[np.argsort(-idx.updated[positions], kind="stable")]
+        return _by(-idx.updated[positions], keys, positions)
     if sort == "quality":
-        return positions[np.argsort(-idx.quality[positions], kind="stable")]
-    order = positions[np.argsort(-scores[positions], kind="stable")]
+        return _by(-idx.quality[positions], keys, positions)
+    order = _by(-scores[positions], keys, positions)
     head = order[:RERANK]
     boosted = {int(p): float(scores[p]) * _bonus(query, idx.title_stems(int(p))) for p in head}
-    head = np.array(sorted(boosted, key=lambda p: -boosted[p]), dtype=positions.dtype)
+    head = np.array(sorted(boosted, key=lambda p: (-boosted[p], int(keys[p]))), dtype=positions.dtype)
     for p, b in boosted.items():
         scores[p] = b
     return np.concatenate([head, order[RERANK:]])
@@ -341,5 +346,5 @@ def similar(session: Session, dataset_id: uuid.UUID, limit: int = 10) -> list[Hi
     scores = np.zeros(idx.size)
     scores[pos] = vals
     keep = pos[(pos != own) & idx.visible[pos]]
-    ranked = keep[np.argsort(-scores[keep], kind="stable")][:limit]
+    ranked = _by(-scores[keep], idx.key_rank, keep)[:limit]
     return _hits(session, idx, [int(p) for p in ranked], scores, Query())

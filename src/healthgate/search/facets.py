@@ -143,6 +143,7 @@ class FacetIndex:
     start: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     end: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     _title_rank: np.ndarray | None = None
+    _key_rank: np.ndarray | None = None
     id_to_pos: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # entry id -> position, -1
     # per-snapshot caches: stemmed titles, and text matches (expression -> positions, scores)
     _stems: dict[int, tuple[str, ...]] = field(default_factory=dict)
@@ -156,11 +157,22 @@ class FacetIndex:
     def title_rank(self) -> np.ndarray:
         """Each entry's place in title order (computed on first use per snapshot)."""
         if self._title_rank is None:
-            order = sorted(range(self.size), key=lambda p: self.titles[p].casefold())
+            order = sorted(range(self.size), key=lambda p: (self.titles[p].casefold(), str(self.dataset_ids[p])))
             rank = np.empty(self.size, dtype=np.int64)
             rank[order] = np.arange(self.size)
             self._title_rank = rank
         return self._title_rank
+
+    @property
+    def key_rank(self) -> np.ndarray:
+        """Each entry's place in subject-id order: the tie-break that makes every order total, and the same in
+        every process whatever order its snapshot loaded entries in."""
+        if self._key_rank is None:
+            order = sorted(range(self.size), key=lambda p: str(self.dataset_ids[p]))
+            rank = np.empty(self.size, dtype=np.int64)
+            rank[order] = np.arange(self.size)
+            self._key_rank = rank
+        return self._key_rank
 
     def title_stems(self, pos: int) -> tuple[str, ...]:
         stems = self._stems.get(pos)
@@ -222,11 +234,7 @@ class FacetIndex:
         generation = session.scalar(select(SearchState.generation).where(SearchState.id == 1)) or 0
         if generation <= self.generation:
             return self, generation  # current, or newer than this session's snapshot: never go back
-        cols = [SearchEntry.id, SearchEntry.dataset_id, SearchEntry.visible, SearchEntry.seq, SearchEntry.title,
-                SearchEntry.keywords, SearchEntry.custodian, SearchEntry.member_group,
-                SearchEntry.population_size, SearchEntry.start_date, SearchEntry.end_date,
-                SearchEntry.quality_score, SearchEntry.medallion, SearchEntry.updated_at, SearchEntry.facets]
-        rows = session.execute(select(*cols).where(SearchEntry.seq > self.last_seq)).mappings().all()
+        rows = load_rows(session, self.last_seq)
         if not rows:
             return dataclasses.replace(self, generation=generation), generation
         new = self._clone()
@@ -236,6 +244,15 @@ class FacetIndex:
         new._rebuild()
         new.generation = generation
         return new, generation
+
+
+def load_rows(session: Session, after_seq: int) -> list[Any]:
+    """The entries changed since ``after_seq``, in whatever order the database returns them."""
+    cols = [SearchEntry.id, SearchEntry.dataset_id, SearchEntry.visible, SearchEntry.seq, SearchEntry.title,
+            SearchEntry.keywords, SearchEntry.custodian, SearchEntry.member_group,
+            SearchEntry.population_size, SearchEntry.start_date, SearchEntry.end_date,
+            SearchEntry.quality_score, SearchEntry.medallion, SearchEntry.updated_at, SearchEntry.facets]
+    return list(session.execute(select(*cols).where(SearchEntry.seq > after_seq)).mappings().all())
 
 
 _indexes: weakref.WeakKeyDictionary[Engine, FacetIndex] = weakref.WeakKeyDictionary()

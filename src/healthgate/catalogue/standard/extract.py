@@ -24,12 +24,7 @@ def _text(value: object) -> str | None:
 def text_list(value: object) -> list[str]:
     """A list of non-empty strings from a list or a comma-separated string."""
     items = value if isinstance(value, list) else (value.split(",") if isinstance(value, str) else [])
-    out: list[str] = []
-    for item in items:
-        t = _text(item)
-        if t and t not in out:
-            out.append(t)
-    return out
+    return list(dict.fromkeys(t for t in map(_text, items) if t))  # first of each, in order: linear
 
 
 _GEONAMES = re.compile(r"^https?://(?:www\.|sws\.)?geonames\.org/\d+/([^/?#]+?)(?:\.html)?/?$", re.IGNORECASE)
@@ -81,11 +76,9 @@ def extract(doc: dict[str, Any]) -> Extracted:
     coverage = _dict(doc.get("coverage"))
     population = summary.get("populationSize")
     end_raw = temporal.get("endDate")
-    data_types = []
-    for t in origin.get("datasetType") or [] if isinstance(origin.get("datasetType"), list) else []:
-        name = _text(t.get("name")) if isinstance(t, dict) else _text(t)
-        if name and name not in data_types:
-            data_types.append(name)
+    types = origin.get("datasetType") if isinstance(origin.get("datasetType"), list) else []
+    names = (_text(t.get("name")) if isinstance(t, dict) else _text(t) for t in types)
+    data_types = list(dict.fromkeys(n for n in names if n))
     facets = {
         "data_type": data_types,
         "geographic_coverage": list(dict.fromkeys(place_name(p) for p in text_list(coverage.get("spatial")))),

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from jsonschema import Draft202012Validator
+import jsonschema_rs
 
 from healthgate.catalogue.standard import _enums as E
 
@@ -30,7 +30,8 @@ POPULATION_UNKNOWN = -1  # what the HDR UK Gateway stores for "population size n
 Step = Callable[[dict[str, Any]], dict[str, Any]]
 Json = Any
 
-_FORMATS = Draft202012Validator.FORMAT_CHECKER
+# The same engine (and so the same answer) as the validation of the 4.0.0 schema's "uri" fields.
+_URI = jsonschema_rs.validator_for({"type": "string", "format": "uri"}, validate_formats=True)
 _DOI = re.compile(r"10\.\d{4,9}/[-._;()/:a-zA-Z0-9]+")
 _DOI_SCHEMA = re.compile(r"^10.\d{4,9}/[-._;()/:a-zA-Z0-9]+$")  # the schemas' Doi pattern
 _AGE_RANGE = re.compile(r"(?<!\d)(\d{1,5})\s*[-\u2013]\s*(\d{1,5})(?!\d)")
@@ -96,7 +97,7 @@ def _strings(values: list[Json], lo: int, hi: int, notes: list[str], label: str)
 
 
 def _is_uri(value: Json) -> bool:
-    return isinstance(value, str) and bool(value) and _FORMATS.conforms(value, "uri")
+    return isinstance(value, str) and bool(value) and _URI.is_valid(value)
 
 
 def _as_uri(value: Json) -> str | None:
@@ -391,6 +392,7 @@ def _linkage(src: dict[str, Any], notes: list[str]) -> dict[str, Any] | None:
 def _descriptors(values: list[Json], notes: list[str], label: str) -> list[dict[str, Any]]:
     """Free-text/URL/DOI dataset references -> DatasetDescriptor objects."""
     out: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
     for v in values:
         if isinstance(v, str) and E.norm(v) == "NOT APPLICABLE":  # 2.1's "not part of a group"
             continue
@@ -405,9 +407,9 @@ def _descriptors(values: list[Json], notes: list[str], label: str) -> list[dict[
             kind, text = "title", v if len(v) <= 150 else v[:149] + "\u2026"
             if len(v) > 150:
                 E.note(notes, label, v)
-        desc = {"pid": None, "title": None, "url": None, kind: text}
-        if desc not in out:
-            out.append(desc)
+        if (kind, text) not in seen:
+            seen.add((kind, text))
+            out.append({"pid": None, "title": None, "url": None, kind: text})
     return out
 
 
