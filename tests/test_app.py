@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,13 +16,17 @@ from healthgate.identity.permissions import SYSTEM
 from tests.conftest import load_fixture
 
 
-def _client(db, clock, tmp_path, **settings) -> TestClient:
+@contextmanager
+def _client(db, clock, tmp_path, **settings) -> Iterator[TestClient]:
     app = create_app(Settings(data_dir=tmp_path, database_url=db.url, **settings), clock=clock)
     with db.sessions.begin() as s:
         token = identity.create_token(s, SYSTEM, "admin", is_admin=True, clock=clock)
-    client = TestClient(app)
-    client.admin = {"Authorization": f"Bearer {token}"}  # type: ignore[attr-defined]
-    return client
+    try:
+        with TestClient(app) as client:
+            client.admin = {"Authorization": f"Bearer {token}"}  # type: ignore[attr-defined]
+            yield client
+    finally:
+        app.state.engine.dispose()
 
 
 @pytest.fixture
@@ -90,8 +96,9 @@ def test_limits_can_be_switched_off(db, clock, tmp_path):
 
 
 def test_bad_rate_limit_setting_is_named(db, clock, tmp_path):
-    with pytest.raises(Exception, match="RATE_LIMIT_ANONYMOUS"):
-        _client(db, clock, tmp_path, rate_limit_anonymous="lots")
+    with pytest.raises(Exception, match="RATE_LIMIT_ANONYMOUS"), \
+            _client(db, clock, tmp_path, rate_limit_anonymous="lots"):
+        pass
 
 
 def test_401_carries_www_authenticate(client):
@@ -145,27 +152,26 @@ def test_every_route_declares_its_answers(client):
 
 def test_only_unique_violations_are_conflicts(db, clock, tmp_path):
     """A unique key taken by a concurrent writer is a 409; any other integrity error is a bug: 500, logged."""
-    import uuid as _uuid
-
-    from healthgate.identity.models import Team
+    from healthgate.identity.models import ApiToken
 
     app = create_app(Settings(data_dir=tmp_path, database_url=db.url), clock=clock)
 
-    def add(**team) -> None:
+    def add(**token) -> None:
         with app.state.sessions.begin() as s:
-            s.add(Team(id=_uuid.uuid4(), created_at=clock.now(), member_group=None, **team))
+            s.add(ApiToken(is_admin=False, created_at=clock.now(), **token))
 
     @app.post("/api/v1/test/duplicate")
     def duplicate() -> None:
-        add(slug="same", name="One")
-        add(slug="same", name="Two")
+        add(name="one", token_hash="same")
+        add(name="two", token_hash="same")
 
     @app.post("/api/v1/test/nameless")
     def nameless() -> None:
-        add(slug="nameless", name=None)
+        add(name=None, token_hash="nameless")
 
     with TestClient(app, raise_server_exceptions=False) as c:
         err = _problem(c.post("/api/v1/test/duplicate"), 409)
         assert "retry" in err["detail"]
         err = _problem(c.post("/api/v1/test/nameless"), 500)
         assert "logged" in err["detail"]
+    app.state.engine.dispose()

@@ -115,6 +115,7 @@ def _slash_twin(request: Request) -> str | None:
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, migrate_db: bool = True) -> FastAPI:
     settings = settings or Settings()
+    rate_limits = ratelimit.RateLimits(settings)  # a bad limit setting fails here, before anything is opened
     if settings.is_sqlite:
         settings.ensure_data_dir()
     engine = make_engine(settings.resolved_database_url)
@@ -135,7 +136,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     app.state.clock = clock or SystemClock()
-    app.state.rate_limits = ratelimit.RateLimits(settings)
+    app.state.rate_limits = rate_limits
 
     @app.exception_handler(HealthgateError)
     async def _domain_error(request: Request, exc: HealthgateError) -> Response:

@@ -24,6 +24,7 @@ def client(db, clock, tmp_path):
     with TestClient(app) as c:
         c.admin = {"Authorization": f"Bearer {token}"}
         yield c
+    app.state.engine.dispose()
 
 
 def _problem(resp, status):
