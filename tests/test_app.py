@@ -50,6 +50,10 @@ def test_unknown_hosts_are_refused_and_redirects_use_the_base_url(db, clock, tmp
         r = c.get("/api/v1/datasets/", follow_redirects=False)  # Host: testserver, still the base URL
         assert r.headers["location"].startswith("https://gateway.example.org/")
         assert c.get("/api/v1/nothing/", follow_redirects=False).status_code == 404
+    with _client(db, clock, tmp_path) as c:  # no base URL configured: the (trusted) address asked for
+        r = c.get("/api/v1/datasets/", headers={"Host": "localhost:8123"}, follow_redirects=False)
+        assert r.headers["location"] == "http://localhost:8123/api/v1/datasets"
+        assert c.get("/api/v1/datasets/", headers={"Host": "evil.example"}).status_code == 400
 
 
 def test_trusted_hosts_setting(db, clock, tmp_path):

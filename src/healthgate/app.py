@@ -29,7 +29,7 @@ from healthgate.errors import (
     TooManyRequests,
     Unauthorized,
 )
-from healthgate.web import openapi, ratelimit, templates
+from healthgate.web import http, openapi, ratelimit, templates
 
 PROBLEM = openapi.PROBLEM
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         docs_url=None,
         redoc_url=None,
     )
-    # Redirects are built from the configured base URL, never from the request's Host header.
+    # Redirects are built on the configured base URL (else on a Host the trusted-hosts check accepted).
     app.router.redirect_slashes = False
     app.state.settings = settings
     app.state.engine = engine
@@ -172,7 +172,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
             twin = _slash_twin(request)
             if twin is not None:
                 query = f"?{request.url.query}" if request.url.query else ""
-                return RedirectResponse(settings.base_url.rstrip("/") + twin + query, status_code=307)
+                return RedirectResponse(http.absolute(request, twin) + query, status_code=307)
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             headers["Allow"] = ", ".join(_allowed_methods(request))
