@@ -330,7 +330,8 @@ def main() -> None:
 
             def healthgate(label: str, url: str):
                 port = free_port()
-                env = {"HEALTHGATE_DATABASE_URL": url, "HEALTHGATE_DATA_DIR": str(tmp / "data")}
+                env = {"HEALTHGATE_DATABASE_URL": url, "HEALTHGATE_DATA_DIR": str(tmp / "data"),
+                       **{f"HEALTHGATE_RATE_LIMIT_{k}": "off" for k in ("ANONYMOUS", "EXPENSIVE")}}  # one client
                 return server([str(BIN / "healthgate"), "serve", "--port", str(port)], env, port,
                               "/api/v1/search/datasets?per_page=1", tmp / f"{label.replace(' ', '-')}.log")
 

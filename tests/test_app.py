@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,13 +16,17 @@ from healthgate.identity.permissions import SYSTEM
 from tests.conftest import load_fixture
 
 
-def _client(db, clock, tmp_path, **settings) -> TestClient:
+@contextmanager
+def _client(db, clock, tmp_path, **settings) -> Iterator[TestClient]:
     app = create_app(Settings(data_dir=tmp_path, database_url=db.url, **settings), clock=clock)
     with db.sessions.begin() as s:
         token = identity.create_token(s, SYSTEM, "admin", is_admin=True, clock=clock)
-    client = TestClient(app)
-    client.admin = {"Authorization": f"Bearer {token}"}  # type: ignore[attr-defined]
-    return client
+    try:
+        with TestClient(app) as client:
+            client.admin = {"Authorization": f"Bearer {token}"}  # type: ignore[attr-defined]
+            yield client
+    finally:
+        app.state.engine.dispose()
 
 
 @pytest.fixture
@@ -44,6 +50,10 @@ def test_unknown_hosts_are_refused_and_redirects_use_the_base_url(db, clock, tmp
         r = c.get("/api/v1/datasets/", follow_redirects=False)  # Host: testserver, still the base URL
         assert r.headers["location"].startswith("https://gateway.example.org/")
         assert c.get("/api/v1/nothing/", follow_redirects=False).status_code == 404
+    with _client(db, clock, tmp_path) as c:  # no base URL configured: the (trusted) address asked for
+        r = c.get("/api/v1/datasets/", headers={"Host": "localhost:8123"}, follow_redirects=False)
+        assert r.headers["location"] == "http://localhost:8123/api/v1/datasets"
+        assert c.get("/api/v1/datasets/", headers={"Host": "evil.example"}).status_code == 400
 
 
 def test_trusted_hosts_setting(db, clock, tmp_path):
@@ -90,8 +100,9 @@ def test_limits_can_be_switched_off(db, clock, tmp_path):
 
 
 def test_bad_rate_limit_setting_is_named(db, clock, tmp_path):
-    with pytest.raises(Exception, match="RATE_LIMIT_ANONYMOUS"):
-        _client(db, clock, tmp_path, rate_limit_anonymous="lots")
+    with pytest.raises(Exception, match="RATE_LIMIT_ANONYMOUS"), \
+            _client(db, clock, tmp_path, rate_limit_anonymous="lots"):
+        pass
 
 
 def test_401_carries_www_authenticate(client):
@@ -141,3 +152,30 @@ def test_every_route_declares_its_answers(client):
             if method in ("put", "post") and path != "/api/v1/validate" and "{dataset_id}" in path:
                 assert {"401", "403", "404", "409", "412"} <= set(responses), (method, path)
     assert spec["paths"]["/api/v1/datasets"]["get"]["parameters"][1]["schema"]["maximum"] == 100
+
+
+def test_only_unique_violations_are_conflicts(db, clock, tmp_path):
+    """A unique key taken by a concurrent writer is a 409; any other integrity error is a bug: 500, logged."""
+    from healthgate.identity.models import ApiToken
+
+    app = create_app(Settings(data_dir=tmp_path, database_url=db.url), clock=clock)
+
+    def add(**token) -> None:
+        with app.state.sessions.begin() as s:
+            s.add(ApiToken(is_admin=False, created_at=clock.now(), **token))
+
+    @app.post("/api/v1/test/duplicate")
+    def duplicate() -> None:
+        add(name="one", token_hash="same")
+        add(name="two", token_hash="same")
+
+    @app.post("/api/v1/test/nameless")
+    def nameless() -> None:
+        add(name=None, token_hash="nameless")
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        err = _problem(c.post("/api/v1/test/duplicate"), 409)
+        assert "retry" in err["detail"]
+        err = _problem(c.post("/api/v1/test/nameless"), 500)
+        assert "logged" in err["detail"]
+    app.state.engine.dispose()

@@ -29,7 +29,7 @@ from healthgate.errors import (
     TooManyRequests,
     Unauthorized,
 )
-from healthgate.web import openapi, ratelimit, templates
+from healthgate.web import http, openapi, ratelimit, templates
 
 PROBLEM = openapi.PROBLEM
 log = logging.getLogger(__name__)
@@ -91,6 +91,15 @@ def is_unique_violation(exc: IntegrityError) -> bool:
         "UNIQUE constraint failed" in str(orig)
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if route.matches(request.scope)[0] != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def _slash_twin(request: Request) -> str | None:
     """The path with its trailing slash toggled, if a route answers there (the old redirect_slashes)."""
     path = request.url.path
@@ -106,6 +115,7 @@ def _slash_twin(request: Request) -> str | None:
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, migrate_db: bool = True) -> FastAPI:
     settings = settings or Settings()
+    rate_limits = ratelimit.RateLimits(settings)  # a bad limit setting fails here, before anything is opened
     if settings.is_sqlite:
         settings.ensure_data_dir()
     engine = make_engine(settings.resolved_database_url)
@@ -120,13 +130,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         docs_url=None,
         redoc_url=None,
     )
-    # Redirects are built from the configured base URL, never from the request's Host header.
+    # Redirects are built on the configured base URL (else on a Host the trusted-hosts check accepted).
     app.router.redirect_slashes = False
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     app.state.clock = clock or SystemClock()
-    app.state.rate_limits = ratelimit.RateLimits(settings)
+    app.state.rate_limits = rate_limits
 
     @app.exception_handler(HealthgateError)
     async def _domain_error(request: Request, exc: HealthgateError) -> Response:
@@ -162,10 +172,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
             twin = _slash_twin(request)
             if twin is not None:
                 query = f"?{request.url.query}" if request.url.query else ""
-                return RedirectResponse(settings.base_url.rstrip("/") + twin + query, status_code=307)
+                return RedirectResponse(http.absolute(request, twin) + query, status_code=307)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(request))
         if not _is_api(request):
-            return templates.error_page(request, exc.status_code, str(exc.detail), str(exc.detail), [])
-        return problem(exc.status_code, str(exc.detail), str(exc.detail), headers=exc.headers)
+            page = templates.error_page(request, exc.status_code, str(exc.detail), str(exc.detail), [])
+            page.headers.update(headers)
+            return page
+        return problem(exc.status_code, str(exc.detail), str(exc.detail), headers=headers)
 
     from healthgate.catalogue import api as catalogue_api
     from healthgate.catalogue import pages as catalogue_pages

@@ -5,6 +5,7 @@ Every write authenticates before it looks anything up, accepts ``If-Match`` (412
 
 from __future__ import annotations
 
+import enum
 import uuid
 from typing import Annotated, Any
 
@@ -25,6 +26,7 @@ from healthgate.catalogue.schemas import (
     VersionListItem,
     VersionOut,
 )
+from healthgate.catalogue.standard.validate import ALIASES
 from healthgate.errors import FieldError, Invalid, NotFound, TooLarge
 from healthgate.identity import service as identity
 from healthgate.identity.permissions import Actor
@@ -34,8 +36,9 @@ from healthgate.web.openapi import DESCRIPTIONS, problems
 
 router = APIRouter(prefix="/api/v1", tags=["catalogue"])
 MAX_INT = 2**31 - 1
-SchemaVersionQ = Annotated[str | None, Query(max_length=20,
-                                             description="HDR UK schema version of the body; detected if absent")]
+SchemaVersion = enum.StrEnum("SchemaVersion", {v.replace(".", "_"): v for v in ALIASES})  # type: ignore[misc]
+SchemaVersionQ = Annotated[SchemaVersion | None, Query(description="HDR UK schema version of the body; "
+                                                                   "detected if absent")]
 RowVersionQ = Annotated[int | None, Query(ge=1, le=MAX_INT,
                                           description="optimistic concurrency: the row_version you read (409 if stale)")]
 IfMatch = Annotated[str | None, Header(description="the ETag you read; 412 if the dataset changed since")]
@@ -61,9 +64,20 @@ async def _read_document(request: Request) -> Any:
 
 
 Document = Annotated[Any, Depends(_read_document)]  # read on the event loop; routes then run in the threadpool
+_SUMMARY = {"type": "object", "required": ["title"], "description": "the summary section; a title is required",
+            "properties": {"title": {"type": "string", "minLength": 1, "pattern": "\\S"}}}
+_DOCUMENT = {"type": "object", "required": ["summary"], "properties": {"summary": _SUMMARY},
+             "description": "a bare HDR UK document (2.1.x, 3.0.0 or 4.0.0; the version is detected)"}
+_ENVELOPE = {"type": "object", "required": ["schemaVersion", "metadata"],
+             "properties": {"schemaVersion": {"enum": list(ALIASES)}, "metadata": _DOCUMENT},
+             "description": "an HDR UK document with its version: {\"schemaVersion\": \"4.0.0\", \"metadata\": {...}}"}
 _BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
-    "type": "object", "description": "An HDR UK dataset document (2.1.x, 3.0.0 or 4.0.0), bare or as "
-    "{\"schemaVersion\": \"4.0.0\", \"metadata\": {...}}"}}}}}
+    "description": "An HDR UK dataset document, checked against its version's official schema: problems are "
+    "reported in the answer (refused with 422 under strict=true or when publishing)",
+    "anyOf": [_DOCUMENT, _ENVELOPE]}}}}}
+_ANY_DOCUMENT = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "description": "Any JSON object: an HDR UK document, bare or as {\"schemaVersion\": ..., "
+    "\"metadata\": {...}}; what is wrong with it is the answer (422 only if its version cannot be told)"}}}}}
 _ETAG = {"ETag": {"description": "the dataset's entity tag, for If-Match and If-None-Match",
                   "schema": {"type": "string"}}}
 
@@ -89,6 +103,7 @@ _VERSION_LINKS = {
     "SimilarDatasets": _link("similarDatasets", dataset_id=_ID),
 }
 DESCRIPTIONS_304 = DESCRIPTIONS[304]
+OPTIONAL_AUTH: dict[str, Any] = {"security": [{}]}  # anyone may read; a team's token shows it its private datasets too
 WRITE_ERRORS = (401, 403, 404, 409, 410, 412, 422)
 BODY_ERRORS = (413, 415, 422)
 
@@ -98,6 +113,10 @@ class Paging(BaseModel):
 
     page: int = Field(1, ge=1, le=10**9)
     per_page: int = Field(20, ge=1, description="at most the server's max_per_page (100 by default)")
+
+
+def _version(value: SchemaVersion | None) -> str | None:
+    return value.value if value is not None else None
 
 
 def _visible(session: Any, actor: Actor, dataset_id: uuid.UUID) -> Dataset:
@@ -154,7 +173,7 @@ def create_dataset(
     ``strict=true``); publishing checks them again."""
     owner = identity.get_or_create_team(session, actor, team, member_group=member_group, clock=clock)
     dataset, checked = service.create_draft(session, actor, owner.id, doc, clock=clock,
-                                            schema_version=schema_version, strict=strict)
+                                            schema_version=_version(schema_version), strict=strict)
     _mutable(response, dataset)
     response.headers["Location"] = http.absolute(request, f"/api/v1/datasets/{dataset.id}")
     return _draft_out(dataset, checked)
@@ -171,7 +190,7 @@ def update_draft(
 ) -> DraftOut:
     http.check_if_match(request, _etag(_visible(session, actor, dataset_id)))
     dataset, checked = service.update_draft(session, actor, dataset_id, doc, clock=clock,
-                                            schema_version=schema_version, expected_row_version=row_version,
+                                            schema_version=_version(schema_version), expected_row_version=row_version,
                                             strict=strict)
     _mutable(response, dataset)
     return _draft_out(dataset, checked)
@@ -181,10 +200,10 @@ def update_draft(
             responses={**problems(401, 404, 410, 422), 304: {"description": DESCRIPTIONS_304},
                        200: {"description": "The draft", "headers": _ETAG}})
 def get_draft(
-    dataset_id: DatasetId, request: Request, response: Response, session: SessionDep, actor: ActorDep,
+    actor: WriterDep, dataset_id: DatasetId, request: Request, response: Response, session: SessionDep,
     if_none_match: IfNoneMatch = None,
 ) -> Any:
-    """The working copy, to its team only."""
+    """The working copy, to its team only (authenticate first: drafts are never public)."""
     dataset = _visible(session, actor, dataset_id)
     if not service.can_see_private(actor, dataset) or dataset.draft is None:
         raise NotFound(f"dataset {dataset_id} has no draft you can see")
@@ -264,7 +283,7 @@ def unarchive(
     return _status(dataset, response)
 
 
-@router.get("/datasets/{dataset_id}", response_model=VersionOut | UnpublishedDataset, operation_id="getDataset",
+@router.get("/datasets/{dataset_id}", response_model=VersionOut | UnpublishedDataset, operation_id="getDataset", openapi_extra=OPTIONAL_AUTH,
             responses={**problems(401, 404, 410, 422), 304: {"description": DESCRIPTIONS_304},
                        200: {"description": "The latest published version; to its team, a never-published "
                              "dataset's draft summary (status draft)", "headers": _ETAG}})
@@ -295,7 +314,7 @@ def _unpublished(dataset: Dataset) -> UnpublishedDataset:
     )
 
 
-@router.get("/datasets/{dataset_id}/versions", response_model=list[VersionListItem], operation_id="listVersions",
+@router.get("/datasets/{dataset_id}/versions", response_model=list[VersionListItem], operation_id="listVersions", openapi_extra=OPTIONAL_AUTH,
             responses=problems(401, 404, 410, 422))
 def list_versions(dataset_id: DatasetId, session: SessionDep, actor: ActorDep) -> list[VersionListItem]:
     return [
@@ -306,7 +325,7 @@ def list_versions(dataset_id: DatasetId, session: SessionDep, actor: ActorDep) -
     ]
 
 
-@router.get("/datasets/{dataset_id}/versions/{number}", response_model=VersionOut, operation_id="getVersion",
+@router.get("/datasets/{dataset_id}/versions/{number}", response_model=VersionOut, operation_id="getVersion", openapi_extra=OPTIONAL_AUTH,
             responses={**problems(401, 404, 410, 422), 304: {"description": DESCRIPTIONS_304},
                        200: {"description": "A published version: immutable", "headers": _ETAG}})
 def get_version(
@@ -328,7 +347,7 @@ def get_version(
     return Response(body, media_type="application/json", headers=headers)
 
 
-@router.get("/datasets/{dataset_id}/diff", response_model=DiffOut, operation_id="diffVersions",
+@router.get("/datasets/{dataset_id}/diff", response_model=DiffOut, operation_id="diffVersions", openapi_extra=OPTIONAL_AUTH,
             responses=problems(401, 404, 410, 422))
 def diff(
     dataset_id: DatasetId, session: SessionDep, actor: ActorDep,
@@ -339,9 +358,9 @@ def diff(
     return DiffOut.model_validate({"from": from_version, "to": to_version, "changes": changes})
 
 
-@router.post("/validate", response_model=ValidationOut, openapi_extra=_BODY, operation_id="validateDocument",
+@router.post("/validate", response_model=ValidationOut, openapi_extra=_ANY_DOCUMENT, operation_id="validateDocument",
              responses=problems(*BODY_ERRORS))
 def validate(doc: Document, schema_version: SchemaVersionQ = None) -> ValidationOut:
     """Check a metadata document without storing anything."""
-    checked = metadata.check(doc, schema_version)
+    checked = metadata.check(doc, _version(schema_version))
     return ValidationOut.model_validate(checked.report())

@@ -105,11 +105,12 @@ class VersionOut(DatasetSummary):
     @classmethod
     def full(cls, v: DatasetVersion, dataset: Dataset, quality: dict[str, Any]) -> VersionOut:
         status = "archived" if dataset.status.value == "archived" else "active"
-        return cls(
-            **DatasetSummary.of(v).model_dump(), status=status, team=dataset.team.name,
-            member_group=dataset.team.member_group, source_schema_version=v.source_schema_version,
-            published_by=v.published_by, schema_errors=v.schema_errors, quality=quality, metadata=v.document,
-        )
+        return cls.model_validate({
+            **DatasetSummary.of(v).model_dump(), "status": status, "team": dataset.team.name,
+            "member_group": dataset.team.member_group, "source_schema_version": v.source_schema_version,
+            "published_by": v.published_by, "schema_errors": v.schema_errors, "quality": quality,
+            "metadata": v.document,
+        })
 
 
 class VersionListItem(Out):

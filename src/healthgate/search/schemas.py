@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -14,12 +14,14 @@ from healthgate.search.engine import SORTS, Hit, Result
 Sort = Literal["relevance", "title", "updated", "quality"]
 assert set(Sort.__args__) == set(SORTS)  # type: ignore[attr-defined]
 FacetValues = list[str]
+# a year (1000-9999), an ISO date, or empty (as a form sends it)
+_DATE_SCHEMA: dict[str, Any] = {"anyOf": [{"type": "string", "pattern": "^[1-9][0-9]{3}$"},
+                                          {"type": "string", "format": "date"}, {"const": ""}, {"type": "null"}]}
 
 
 def _coverage_date(raw: str | None, end: bool) -> date | None:
-    if raw is None or not raw.strip():
+    if not raw:
         return None
-    raw = raw.strip()
     if len(raw) == 4 and raw.isdigit():
         return date(int(raw), 12, 31) if end else date(int(raw), 1, 1)
     try:
@@ -43,9 +45,9 @@ class SearchParams(BaseModel):
     lead_time: FacetValues = Field([], max_length=50)
     medallion: FacetValues = Field([], max_length=50)
     population: FacetValues = Field([], max_length=50, description="a bucket such as 1,000-9,999 or unreported")
-    date_from: str | None = Field(None, pattern=r"^(\d{4}|\d{4}-\d{2}-\d{2})$",
+    date_from: str | None = Field(None, json_schema_extra=_DATE_SCHEMA,
                                   description="coverage overlaps from this date (YYYY or YYYY-MM-DD)")
-    date_to: str | None = Field(None, pattern=r"^(\d{4}|\d{4}-\d{2}-\d{2})$",
+    date_to: str | None = Field(None, json_schema_extra=_DATE_SCHEMA,
                                 description="coverage overlaps up to this date (YYYY or YYYY-MM-DD)")
     sort: Sort | None = Field(None, description="default: relevance with words, else updated")
     page: int = Field(1, ge=1, le=10**9)

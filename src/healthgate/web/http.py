@@ -9,14 +9,16 @@ from urllib.parse import urlencode
 from fastapi import Request, Response
 
 from healthgate.errors import FieldError, PreconditionFailed, UnsupportedMediaType
+from healthgate.web.templates import site_url
 
 IMMUTABLE_MAX_AGE = 86_400
 JSON_TYPES = re.compile(r"^application/([a-z0-9.!#$&^_-]+\+)?json$")
 
 
 def absolute(request: Request, path: str, params: list[tuple[str, str]] | None = None) -> str:
-    """An absolute URL on the configured base URL (never on the request's Host header)."""
-    base = request.app.state.settings.base_url.rstrip("/")
+    """An absolute URL on this site: on HEALTHGATE_BASE_URL when it is set, else on the address the request
+    came in on, whose Host the trusted-hosts check has already accepted."""
+    base = site_url(request)
     query = f"?{urlencode(params)}" if params else ""
     return f"{base}{path}{query}"
 
