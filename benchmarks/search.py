@@ -69,7 +69,7 @@ import orjson
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from healthgate.search.facets import population_bucket
+from healthgate.catalogue.indexing import population_bucket
 
 _spec = importlib.util.spec_from_file_location("bench_ingest", Path(__file__).resolve().parent / "ingest.py")
 ingest = importlib.util.module_from_spec(_spec)
