@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from healthgate import __version__, migrate
+from healthgate import __version__, migrate, search
 from healthgate.clock import Clock, SystemClock
 from healthgate.config import Settings
 from healthgate.db import make_engine, make_sessionmaker
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     engine = make_engine(settings.resolved_database_url)
     if migrate_db:
         migrate.upgrade(engine)
+    search.warm(engine)  # the search snapshot is built now, not by the first search
     app = FastAPI(
         title="healthgate",
         version=__version__,

@@ -7,7 +7,8 @@ import json
 import uuid
 from datetime import UTC, date, datetime
 
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from healthgate import migrate
 from healthgate.catalogue import service
@@ -15,7 +16,7 @@ from healthgate.db import make_engine, make_sessionmaker
 from healthgate.identity.permissions import SYSTEM
 from healthgate.search import facets
 from healthgate.search.engine import Filters, search
-from tests.conftest import Database, load_fixture
+from tests.conftest import PG_URL, Database, load_fixture
 
 ROWS = [
     # title, abstract, keywords, custodian, visible, geography
@@ -73,17 +74,21 @@ def _t(db, value: datetime) -> object:
 
 
 def _first_schema(db, tmp_path) -> Database:
-    """An empty database at the first schema: a new file on SQLite, the test database emptied on PostgreSQL."""
+    """An empty database at the first schema: a new SQLite file, or a new PostgreSQL database."""
     if db.dialect == "sqlite":
         url = f"sqlite:///{tmp_path / 'first.db'}"
-        engine = make_engine(url)
     else:
-        url, engine = db.url, db.engine
-        with engine.begin() as c:
-            c.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-            c.execute(text("DROP TEXT SEARCH CONFIGURATION IF EXISTS healthgate_english"))
+        name = f"hg_first_{uuid.uuid4().hex[:10]}"
+        with _admin().connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+        url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
     migrate.upgrade(engine, "0001")
     return Database(url, engine, make_sessionmaker(engine))
+
+
+def _admin():
+    return create_engine(PG_URL, isolation_level="AUTOCOMMIT")
 
 
 def test_first_schema_with_datasets_upgrades_and_searches(db, clock, tmp_path):
@@ -110,9 +115,8 @@ def test_first_schema_with_datasets_upgrades_and_searches(db, clock, tmp_path):
         with db.sessions() as s:
             assert search(s, "").total == 3
     finally:
-        if db.dialect == "postgresql":  # leave the shared test database at the newest schema, empty
-            _first_schema(db, tmp_path)
-            migrate.upgrade(db.engine)
-        else:
-            db.engine.dispose()
+        db.engine.dispose()
         facets.reset()
+        if db.dialect == "postgresql":
+            with _admin().connect() as c:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{db.engine.url.database}" WITH (FORCE)'))

@@ -26,6 +26,8 @@ MODULES = {"sqlite": "healthgate.search.sqlite", "postgresql": "healthgate.searc
 class Backend(Protocol):
     """A database's full-text index over ``search_entries`` (ids are ``search_entries.id``)."""
 
+    rank_limit: int  # score matches in the database only up to this many (see search.headindex)
+
     def lock(self, session: Session) -> None:
         """Take the index's write lock (where the engine needs one) before any domain row is locked."""
 
@@ -34,6 +36,9 @@ class Backend(Protocol):
 
     def after_change(self, session: Session, kind: str, subject_ids: Sequence[str]) -> None:
         """Called after these entries were written (an external-content index learns their visible text)."""
+
+    def matching(self, session: Session, query: Query) -> np.ndarray:
+        """Ids of the visible entries matching the query, unscored (cheap)."""
 
     def match(self, session: Session, query: Query) -> tuple[np.ndarray, np.ndarray]:
         """(ids, text scores: higher is better) of the visible entries matching the query: every ``must``

@@ -34,6 +34,7 @@ class Filters:
     values: dict[str, list[str]] = field(default_factory=dict)  # facet -> selected values
     date_from: date | None = None
     date_to: date | None = None
+    more: tuple[str, ...] = ()  # facets to show every value of, not just the commonest
 
 
 @dataclass
@@ -81,10 +82,17 @@ def _match(session: Session, idx: FacetIndex, cacheable: bool, query: Query) -> 
     hit = idx.matches.get(key)
     if hit is not None:
         return hit
-    ids, scores = backend.for_session(session).match(session, query)
-    pos = idx.positions_of(ids)
-    keep = pos >= 0
-    result = (pos[keep], scores[keep])
+    engine = backend.for_session(session)
+    ids = engine.matching(session, query)
+    if len(ids) <= engine.rank_limit:  # few enough to score in the database, exactly
+        ids, scores = engine.match(session, query)
+        pos = idx.positions_of(ids)
+        keep = pos >= 0
+        result = (pos[keep], scores[keep])
+    else:  # many: score in memory by the heavily weighted fields (search.headindex)
+        pos = idx.positions_of(ids)
+        pos = pos[pos >= 0]
+        result = (pos, idx.head.scores(query.must, pos))
     if cacheable:
         if len(idx.matches) >= MATCH_CACHE:
             idx.matches.pop(next(iter(idx.matches)))
@@ -186,17 +194,22 @@ def _facet_counts(idx: FacetIndex, base: np.ndarray, masks: dict[str, np.ndarray
         spec = facet.spec
         counts = facet.counts(mask)
         selected = {facet.key(v) for v in filters.values.get(name, [])}
-        entries = [
-            {"value": facet.labels[c], "count": int(counts[c]), "selected": facet.key(facet.labels[c]) in selected}
-            for c in np.nonzero(counts)[0]
-        ]
+        present = np.nonzero(counts)[0]
+        limit = None if name in filters.more else spec.limit
         if isinstance(spec.order, str):
-            entries.sort(key=lambda e: (-e["count"], e["value"].casefold(), e["value"]))
-            if spec.limit and len(entries) > spec.limit:
-                entries = [e for i, e in enumerate(entries) if i < spec.limit or e["selected"]]
+            present = present[np.lexsort((facet.label_rank[present], -counts[present]))]
+            if limit and len(present) > limit:
+                chosen = {facet.code(v) for v in filters.values.get(name, [])}
+                present = np.array([c for i, c in enumerate(present) if i < limit or c in chosen], dtype=np.int64)
         else:
             fixed = list(spec.order)
-            entries.sort(key=lambda e: (fixed.index(e["value"]) if e["value"] in fixed else len(fixed), e["value"]))
+            present = np.array(sorted(present, key=lambda c: (
+                fixed.index(facet.labels[c]) if facet.labels[c] in fixed else len(fixed), facet.labels[c])),
+                dtype=np.int64)
+        entries = [
+            {"value": facet.labels[c], "count": int(counts[c]), "selected": facet.key(facet.labels[c]) in selected}
+            for c in present
+        ]
         shown = {facet.key(e["value"]) for e in entries}
         entries += [{"value": v, "count": 0, "selected": True} for v in filters.values.get(name, [])
                     if facet.key(v) not in shown]

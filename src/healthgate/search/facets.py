@@ -23,6 +23,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from healthgate.search import kinds
+from healthgate.search.headindex import HeadIndex
 from healthgate.search.kinds import FacetSpec, Kind
 from healthgate.search.models import SearchEntry, SearchState
 from healthgate.search.query import words
@@ -48,13 +49,16 @@ class Facet:
     per_entry: list[tuple[int, ...]] = field(default_factory=list)  # position -> codes
     positions: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     codes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    raw_codes: dict[str, int | None] = field(default_factory=dict)  # value as read -> code (build cache)
+    _label_rank: np.ndarray | None = None
 
     @property
     def name(self) -> str:
         return self.spec.name
 
     def clone(self) -> Facet:
-        return Facet(self.spec, list(self.labels), dict(self.code_of), list(self.per_entry))
+        return Facet(self.spec, list(self.labels), dict(self.code_of), list(self.per_entry),
+                     raw_codes=dict(self.raw_codes))
 
     def key(self, value: str) -> str | None:
         """The key any spelling of a value is known by (None: not a value of this facet)."""
@@ -62,6 +66,16 @@ class Facet:
         return None if label is None else self.spec.key(label)
 
     def code(self, value: str, create: bool = False) -> int | None:
+        if create and isinstance(value, str):
+            known = self.raw_codes.get(value, -1)
+            if known != -1:
+                return known
+            c = self._code(value, create)
+            self.raw_codes[value] = c
+            return c
+        return self._code(value, create)
+
+    def _code(self, value: str, create: bool) -> int | None:
         label = self.spec.canonical(value)
         if label is None:
             return None
@@ -74,7 +88,18 @@ class Facet:
             self.labels[c] = min(self.labels[c], label, key=_preferred)
         return c
 
+    @property
+    def label_rank(self) -> np.ndarray:
+        """Each code's place in label order (case-insensitive, then as written)."""
+        if self._label_rank is None or len(self._label_rank) != len(self.labels):
+            order = sorted(range(len(self.labels)), key=lambda c: (self.labels[c].casefold(), self.labels[c]))
+            rank = np.empty(len(self.labels), dtype=np.int64)
+            rank[order] = np.arange(len(self.labels))
+            self._label_rank = rank
+        return self._label_rank
+
     def rebuild(self) -> None:
+        self._label_rank = None
         sizes = np.fromiter(map(len, self.per_entry), dtype=np.int64, count=len(self.per_entry))
         self.positions = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
         self.codes = np.fromiter(chain.from_iterable(self.per_entry), dtype=np.int32, count=int(sizes.sum()))
@@ -115,6 +140,7 @@ class FacetIndex:
     start_l: list[int] = field(default_factory=list)
     end_l: list[int] = field(default_factory=list)
     facets: dict[str, Facet] = field(default_factory=dict)
+    head: HeadIndex = field(default_factory=HeadIndex)
     # numpy views, built once per snapshot
     visible: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     updated: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -151,7 +177,7 @@ class FacetIndex:
         """Each entry's place in subject-id order: the tie-break that makes every order total, and the same in
         every process whatever order its snapshot loaded entries in."""
         if self._key_rank is None:
-            order = sorted(range(self.size), key=lambda p: self.subject_ids[p])
+            order = np.argsort(np.array(self.subject_ids, dtype=str), kind="stable")
             rank = np.empty(self.size, dtype=np.int64)
             rank[order] = np.arange(self.size)
             self._key_rank = rank
@@ -172,7 +198,8 @@ class FacetIndex:
 
     def _clone(self) -> FacetIndex:
         new = FacetIndex(kind=self.kind, generation=self.generation, last_seq=self.last_seq,
-                         pos_of=dict(self.pos_of), facets={n: f.clone() for n, f in self.facets.items()})
+                         pos_of=dict(self.pos_of), facets={n: f.clone() for n, f in self.facets.items()},
+                         head=self.head.clone())
         for name in _LISTS:
             setattr(new, name, list(getattr(self, name)))
         return new
@@ -189,6 +216,7 @@ class FacetIndex:
         self.entry_ids[pos] = row["id"]
         self.subject_ids[pos] = row["subject_id"]
         self.titles[pos] = row["title"]
+        self.head.put(pos, row["title"], row["aliases"], row["keywords"])
         self.visible_l[pos] = bool(row["visible"])
         updated = row["updated_at"]
         self.updated_l[pos] = updated.timestamp() if isinstance(updated, datetime) else 0.0
@@ -212,6 +240,11 @@ class FacetIndex:
         self.id_to_pos[ids] = np.arange(self.size)
         for f in self.facets.values():
             f.rebuild()
+            f.label_rank  # noqa: B018  (computed now, so that no search pays for it)
+        self.head.rebuild()
+        self._key_rank = self._title_rank = None
+        self.key_rank  # noqa: B018
+        self.title_rank  # noqa: B018
 
     def refreshed(self, session: Session) -> tuple[FacetIndex, int]:
         """(a snapshot at least as new as the session's view of the database, the session's generation)."""
@@ -231,7 +264,7 @@ class FacetIndex:
 
 
 _COLUMNS = (SearchEntry.id, SearchEntry.subject_id, SearchEntry.visible, SearchEntry.seq, SearchEntry.title,
-            SearchEntry.keywords, SearchEntry.owner, SearchEntry.quality, SearchEntry.start_date,
+            SearchEntry.aliases, SearchEntry.keywords, SearchEntry.owner, SearchEntry.quality, SearchEntry.start_date,
             SearchEntry.end_date, SearchEntry.updated_at, SearchEntry.data)
 
 
@@ -256,6 +289,16 @@ def current(session: Session, kind: str = "dataset") -> tuple[FacetIndex, bool]:
         index, seen = index.refreshed(session)
         per_kind[kind] = index
         return index, seen == index.generation
+
+
+def warm(engine: Engine) -> None:
+    """Build this process's snapshot of every declared kind now (at start-up), so that the first search is as
+    fast as the hundredth."""
+    from sqlalchemy.orm import Session as _Session
+
+    for name in kinds.PROVIDERS:
+        with _Session(engine) as session:
+            current(session, name)
 
 
 def reset() -> None:
