@@ -18,12 +18,12 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+from healthgate.catalogue.sources import read_sources
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from healthgate import migrate
 from healthgate.catalogue.importer import import_items
-from healthgate.catalogue.sources import read_sources
 from healthgate.clock import SystemClock
 from healthgate.db import make_engine, make_sessionmaker
 from healthgate.identity.permissions import SYSTEM
