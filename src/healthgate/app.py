@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -121,8 +123,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     engine = make_engine(settings.resolved_database_url)
     if migrate_db:
         migrate.upgrade(engine)
-    search.warm(engine)  # the search snapshot is built now, not by the first search
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        search.warm(engine)  # the search snapshot is built at start-up, not by the first search
+        yield
+        engine.dispose()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="healthgate",
         version=__version__,
         description="Health data research gateway: HDR UK metadata catalogue and discovery. Errors are "

@@ -25,6 +25,7 @@ from healthgate.identity import service as identity
 from healthgate.identity.models import Team
 from healthgate.identity.permissions import ANONYMOUS, SYSTEM, Actor, Role
 from healthgate.interop.sources import read_sources
+from healthgate.search import engine as search_engine
 from tests.conftest import CORPUS, FIXTURES, load_fixture
 
 V4 = jsonschema.Draft202012Validator(schema("4.0.0"), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
@@ -304,7 +305,9 @@ def test_population_of_2_31_and_more_publishes(db, clock):
         ds, _ = service.create_draft(s, SYSTEM, team.id, doc, clock=clock)
         assert service.publish(s, SYSTEM, ds.id, clock=clock).population_size == 2**31 + 7
     with db.sessions() as s:
-        assert s.execute(text("SELECT population_size FROM search_entries")).scalar() == 2**31 + 7
+        hits = search_engine.search(s, "").items
+        assert [h.population_size for h in hits] == [2**31 + 7]
+        assert search_engine.search(s, "", search_engine.Filters({"population": ["10,000,000+"]})).total == 1
 
 
 def _cli(db, tmp_path, monkeypatch, *args: str):

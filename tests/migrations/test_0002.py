@@ -82,10 +82,10 @@ def test_0002_keeps_every_row_and_widens_columns(engine):
             "keywords": "", "abstract": "", "description": "", "quality_score": 50.0, "medallion": "",
             "updated_at": NOW, "facets": {}}])
         before = _counts(c)
-    migrate.upgrade(engine)
+    migrate.upgrade(engine, "0002")
     with engine.begin() as c:
         assert _counts(c) == before
-        keys = dict(c.execute(sa.text("SELECT name, name_key FROM teams")).tuples().all())
+        keys = dict(c.execute(sa.text("SELECT name, name_key FROM teams")).all())
         assert keys["  A&E   Team "] == "a&e team"
         assert keys["Strasse"] == "strasse"  # "STRAẞE" folds to the same key: kept apart, by its id
         assert keys["STRAẞE"].startswith("strasse (")
@@ -98,7 +98,7 @@ def test_0002_keeps_every_row_and_widens_columns(engine):
     assert isinstance(columns["population_size"]["type"], sa.BigInteger)
     assert not {c["name"]: c for c in inspector.get_columns("teams")}["name_key"]["nullable"]
     assert {i["name"] for i in inspector.get_indexes("teams") if i["unique"]} >= {"uq_teams_name_key"}
-    migrate.upgrade(engine)  # idempotent
+    migrate.upgrade(engine, "0002")  # idempotent
     with engine.begin() as c:
         c.execute(T["dataset_versions"].update().values(population_size=5, custodian="short"))
     migrate.downgrade(engine, "0001")
