@@ -31,10 +31,11 @@ from healthgate.errors import FieldError, Invalid, NotFound, TooLarge
 from healthgate.identity import service as identity
 from healthgate.identity.permissions import Actor
 from healthgate.web import http
-from healthgate.web.deps import ActorDep, ClockDep, SessionDep, SettingsDep, WriterDep
-from healthgate.web.openapi import DESCRIPTIONS, problems
+from healthgate.web.deps import ActorDep, ClockDep, SessionDep, SettingsDep, WriterDep, get_actor
+from healthgate.web.openapi import DESCRIPTIONS, OPTIONAL_AUTH, problems
 
-router = APIRouter(prefix="/api/v1", tags=["catalogue"])
+# Every route checks a token that is sent (401 for a bad one), so an invented token never passes as a real one.
+router = APIRouter(prefix="/api/v1", tags=["catalogue"], dependencies=[Depends(get_actor)])
 MAX_INT = 2**31 - 1
 SchemaVersion = enum.StrEnum("SchemaVersion", {v.replace(".", "_"): v for v in ALIASES})  # type: ignore[misc]
 SchemaVersionQ = Annotated[SchemaVersion | None, Query(description="HDR UK schema version of the body; "
@@ -103,7 +104,6 @@ _VERSION_LINKS = {
     "SimilarDatasets": _link("similarDatasets", dataset_id=_ID),
 }
 DESCRIPTIONS_304 = DESCRIPTIONS[304]
-OPTIONAL_AUTH: dict[str, Any] = {"security": [{}]}  # anyone may read; a team's token shows it its private datasets too
 WRITE_ERRORS = (401, 403, 404, 409, 410, 412, 422)
 BODY_ERRORS = (413, 415, 422)
 
@@ -135,7 +135,8 @@ def _mutable(response: Response, dataset: Dataset) -> None:
     response.headers["Vary"] = "Authorization"
 
 
-@router.get("/datasets", response_model=DatasetPage, operation_id="listDatasets", responses=problems(422))
+@router.get("/datasets", response_model=DatasetPage, operation_id="listDatasets",
+            openapi_extra=OPTIONAL_AUTH, responses=problems(422))
 def list_datasets(
     request: Request, response: Response, session: SessionDep, settings: SettingsDep,
     paging: Annotated[Paging, Query()],
@@ -283,7 +284,8 @@ def unarchive(
     return _status(dataset, response)
 
 
-@router.get("/datasets/{dataset_id}", response_model=VersionOut | UnpublishedDataset, operation_id="getDataset", openapi_extra=OPTIONAL_AUTH,
+@router.get("/datasets/{dataset_id}", response_model=VersionOut | UnpublishedDataset, operation_id="getDataset",
+            openapi_extra=OPTIONAL_AUTH,
             responses={**problems(401, 404, 410, 422), 304: {"description": DESCRIPTIONS_304},
                        200: {"description": "The latest published version; to its team, a never-published "
                              "dataset's draft summary (status draft)", "headers": _ETAG}})
@@ -314,7 +316,8 @@ def _unpublished(dataset: Dataset) -> UnpublishedDataset:
     )
 
 
-@router.get("/datasets/{dataset_id}/versions", response_model=list[VersionListItem], operation_id="listVersions", openapi_extra=OPTIONAL_AUTH,
+@router.get("/datasets/{dataset_id}/versions", response_model=list[VersionListItem], operation_id="listVersions",
+            openapi_extra=OPTIONAL_AUTH,
             responses=problems(401, 404, 410, 422))
 def list_versions(dataset_id: DatasetId, session: SessionDep, actor: ActorDep) -> list[VersionListItem]:
     return [
@@ -325,7 +328,8 @@ def list_versions(dataset_id: DatasetId, session: SessionDep, actor: ActorDep) -
     ]
 
 
-@router.get("/datasets/{dataset_id}/versions/{number}", response_model=VersionOut, operation_id="getVersion", openapi_extra=OPTIONAL_AUTH,
+@router.get("/datasets/{dataset_id}/versions/{number}", response_model=VersionOut, operation_id="getVersion",
+            openapi_extra=OPTIONAL_AUTH,
             responses={**problems(401, 404, 410, 422), 304: {"description": DESCRIPTIONS_304},
                        200: {"description": "A published version: immutable", "headers": _ETAG}})
 def get_version(
@@ -347,7 +351,8 @@ def get_version(
     return Response(body, media_type="application/json", headers=headers)
 
 
-@router.get("/datasets/{dataset_id}/diff", response_model=DiffOut, operation_id="diffVersions", openapi_extra=OPTIONAL_AUTH,
+@router.get("/datasets/{dataset_id}/diff", response_model=DiffOut, operation_id="diffVersions",
+            openapi_extra=OPTIONAL_AUTH,
             responses=problems(401, 404, 410, 422))
 def diff(
     dataset_id: DatasetId, session: SessionDep, actor: ActorDep,
@@ -358,7 +363,8 @@ def diff(
     return DiffOut.model_validate({"from": from_version, "to": to_version, "changes": changes})
 
 
-@router.post("/validate", response_model=ValidationOut, openapi_extra=_ANY_DOCUMENT, operation_id="validateDocument",
+@router.post("/validate", response_model=ValidationOut, openapi_extra={**_ANY_DOCUMENT, **OPTIONAL_AUTH},
+             operation_id="validateDocument",
              responses=problems(*BODY_ERRORS))
 def validate(doc: Document, schema_version: SchemaVersionQ = None) -> ValidationOut:
     """Check a metadata document without storing anything."""
