@@ -185,11 +185,11 @@ def create_dataset(
             responses={**problems(*WRITE_ERRORS, *BODY_ERRORS),
                        200: {"description": "The draft, checked", "headers": _ETAG, "links": _DATASET_LINKS}})
 def update_draft(
-    actor: WriterDep, dataset_id: DatasetId, request: Request, doc: Document, response: Response,
+    actor: WriterDep, dataset_id: DatasetId, doc: Document, response: Response,
     session: SessionDep, clock: ClockDep, schema_version: SchemaVersionQ = None, strict: bool = False,
     row_version: RowVersionQ = None, if_match: IfMatch = None,
 ) -> DraftOut:
-    http.check_if_match(request, _etag(_visible(session, actor, dataset_id)))
+    http.check_if_match(if_match, _etag(_visible(session, actor, dataset_id)))
     dataset, checked = service.update_draft(session, actor, dataset_id, doc, clock=clock,
                                             schema_version=_version(schema_version), expected_row_version=row_version,
                                             strict=strict)
@@ -201,33 +201,32 @@ def update_draft(
             responses={**problems(401, 404, 410, 422), 304: {"description": DESCRIPTIONS_304},
                        200: {"description": "The draft", "headers": _ETAG}})
 def get_draft(
-    actor: WriterDep, dataset_id: DatasetId, request: Request, response: Response, session: SessionDep,
+    actor: WriterDep, dataset_id: DatasetId, response: Response, session: SessionDep,
     if_none_match: IfNoneMatch = None,
 ) -> Any:
     """The working copy, to its team only (authenticate first: drafts are never public)."""
     dataset = _visible(session, actor, dataset_id)
     if not service.can_see_private(actor, dataset) or dataset.draft is None:
         raise NotFound(f"dataset {dataset_id} has no draft you can see")
-    if http.not_modified(request, _etag(dataset)):
+    if http.not_modified(if_none_match, _etag(dataset)):
         return _not_modified(dataset)
     _mutable(response, dataset)
     checked = metadata.check(dataset.draft)
     return DraftDetail(**_draft_out(dataset, checked).model_dump(), draft=dataset.draft)
 
 
-def _not_modified(dataset: Dataset | None = None, etag: str | None = None) -> Response:
-    out = Response(status_code=304)
-    out.headers["ETag"] = etag or _etag(dataset)  # type: ignore[arg-type]
-    return out
+def _not_modified(dataset: Dataset) -> Response:
+    return Response(status_code=304, headers={"ETag": _etag(dataset), "Cache-Control": "private, no-cache",
+                                              "Vary": "Authorization"})
 
 
 @router.delete("/datasets/{dataset_id}/draft", status_code=204, operation_id="discardDraft",
                responses={**problems(*WRITE_ERRORS), 204: {"description": "Discarded", "headers": _ETAG}})
 def discard_draft(
-    actor: WriterDep, dataset_id: DatasetId, request: Request, session: SessionDep, clock: ClockDep,
+    actor: WriterDep, dataset_id: DatasetId, session: SessionDep, clock: ClockDep,
     if_match: IfMatch = None,
 ) -> Response:
-    http.check_if_match(request, _etag(_visible(session, actor, dataset_id)))
+    http.check_if_match(if_match, _etag(_visible(session, actor, dataset_id)))
     dataset = service.discard_draft(session, actor, dataset_id, clock=clock)
     session.flush()
     out = Response(status_code=204)
@@ -239,13 +238,13 @@ def discard_draft(
              responses={**problems(*WRITE_ERRORS),
                         200: {"description": "The new version", "headers": _ETAG, "links": _VERSION_LINKS}})
 def publish(
-    actor: WriterDep, dataset_id: DatasetId, request: Request, response: Response, session: SessionDep,
+    actor: WriterDep, dataset_id: DatasetId, response: Response, session: SessionDep,
     clock: ClockDep,
     accept_invalid: Annotated[bool, Query(description="publish even with schema errors (they lower the score)")]
     = False,
     row_version: RowVersionQ = None, if_match: IfMatch = None,
 ) -> VersionOut:
-    http.check_if_match(request, _etag(_visible(session, actor, dataset_id)))
+    http.check_if_match(if_match, _etag(_visible(session, actor, dataset_id)))
     version = service.publish(session, actor, dataset_id, clock=clock, accept_invalid=accept_invalid,
                               expected_row_version=row_version)
     dataset = service.get_dataset(session, actor, dataset_id)
@@ -263,11 +262,11 @@ def _status(dataset: Dataset, response: Response) -> StatusOut:
              responses={**problems(*WRITE_ERRORS),
                         200: {"description": "Archived", "headers": _ETAG, "links": _DATASET_LINKS}})
 def archive(
-    actor: WriterDep, dataset_id: DatasetId, request: Request, response: Response, session: SessionDep,
+    actor: WriterDep, dataset_id: DatasetId, response: Response, session: SessionDep,
     clock: ClockDep, if_match: IfMatch = None,
 ) -> StatusOut:
     """Withdraw a dataset from public view: its public routes answer 410 Gone, its team still sees it."""
-    http.check_if_match(request, _etag(_visible(session, actor, dataset_id)))
+    http.check_if_match(if_match, _etag(_visible(session, actor, dataset_id)))
     dataset = service.archive(session, actor, dataset_id, clock=clock)
     return _status(dataset, response)
 
@@ -276,10 +275,10 @@ def archive(
              responses={**problems(*WRITE_ERRORS),
                         200: {"description": "Back in view", "headers": _ETAG, "links": _DATASET_LINKS}})
 def unarchive(
-    actor: WriterDep, dataset_id: DatasetId, request: Request, response: Response, session: SessionDep,
+    actor: WriterDep, dataset_id: DatasetId, response: Response, session: SessionDep,
     clock: ClockDep, if_match: IfMatch = None,
 ) -> StatusOut:
-    http.check_if_match(request, _etag(_visible(session, actor, dataset_id)))
+    http.check_if_match(if_match, _etag(_visible(session, actor, dataset_id)))
     dataset = service.unarchive(session, actor, dataset_id, clock=clock)
     return _status(dataset, response)
 
@@ -290,12 +289,12 @@ def unarchive(
                        200: {"description": "The latest published version; to its team, a never-published "
                              "dataset's draft summary (status draft)", "headers": _ETAG}})
 def get_dataset(
-    dataset_id: DatasetId, request: Request, response: Response, session: SessionDep, actor: ActorDep,
+    dataset_id: DatasetId, response: Response, session: SessionDep, actor: ActorDep,
     if_none_match: IfNoneMatch = None,
 ) -> Any:
     """The latest published version, or, to the dataset's own team, the summary of a draft never published."""
     dataset = _visible(session, actor, dataset_id)
-    if http.not_modified(request, _etag(dataset)):
+    if http.not_modified(if_none_match, _etag(dataset)):
         return _not_modified(dataset)
     _mutable(response, dataset)
     if dataset.latest_version == 0:
@@ -333,7 +332,7 @@ def list_versions(dataset_id: DatasetId, session: SessionDep, actor: ActorDep) -
             responses={**problems(401, 404, 410, 422), 304: {"description": DESCRIPTIONS_304},
                        200: {"description": "A published version: immutable", "headers": _ETAG}})
 def get_version(
-    dataset_id: DatasetId, number: Annotated[int, Path(ge=1, le=MAX_INT)], request: Request, session: SessionDep,
+    dataset_id: DatasetId, number: Annotated[int, Path(ge=1, le=MAX_INT)], session: SessionDep,
     actor: ActorDep, if_none_match: IfNoneMatch = None,
 ) -> Response:
     """One published version. Public versions never change: cache them (strong ``ETag``, ``immutable``)."""
@@ -346,7 +345,7 @@ def get_version(
     headers = {"ETag": etag, "Vary": "Authorization",
                "Cache-Control": f"public, max-age={http.IMMUTABLE_MAX_AGE}, immutable" if public
                else "private, no-cache"}
-    if http.not_modified(request, etag):
+    if http.not_modified(if_none_match, etag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="application/json", headers=headers)
 
