@@ -3,7 +3,8 @@
 Each record is one of the 605 real corpus records (mapped to HDR UK 4.0.0 exactly as `healthgate import`
 does) with a new persistent id and varied title, keywords, population and dates, so validation, quality
 scoring and search indexing do the same work they do on real data. Prints records/s for SQLite and, when
-HEALTHGATE_TEST_POSTGRES_URL (or --postgres URL) is given, PostgreSQL.
+HEALTHGATE_TEST_POSTGRES_URL (or --postgres URL) is given, PostgreSQL; with each, the CPU seconds this process
+used and the load average, since on a shared machine wall-clock rates say as much about the neighbours.
 
     python benchmarks/ingest.py --records 100000
 """
@@ -25,10 +26,10 @@ from sqlalchemy.engine import make_url
 
 from healthgate import migrate
 from healthgate.catalogue.importer import ImportItem, import_items
-from healthgate.catalogue.sources import read_sources
 from healthgate.clock import SystemClock
 from healthgate.db import make_engine, make_sessionmaker, transaction
 from healthgate.identity.permissions import SYSTEM
+from healthgate.interop.sources import read_sources
 
 WORDS = ["cohort", "registry", "linked", "primary care", "imaging", "genomic", "paediatric", "maternity",
          "cancer", "cardiovascular", "respiratory", "mental health", "diabetes", "stroke", "COVID-19"]
@@ -56,18 +57,24 @@ def generate(n: int, seed: int = 7) -> list[ImportItem]:
     return items
 
 
-def run(url: str, items: list[ImportItem], chunk: int) -> float:
+def run(url: str, items: list[ImportItem], chunk: int) -> tuple[float, float]:
+    """Import ``items`` into a fresh database at ``url``: (wall seconds, this process's CPU seconds)."""
     engine = make_engine(url)
     migrate.upgrade(engine)
     sessions = make_sessionmaker(engine)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for i in range(0, len(items), chunk):  # one transaction per chunk, as a large catalogue would be loaded
         with transaction(sessions) as session:
             report = import_items(session, SYSTEM, items[i:i + chunk], clock=SystemClock(), accept_invalid=True)
             assert report.failed == 0, report.errors[:3]
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     engine.dispose()
-    return elapsed
+    return elapsed, cpu
+
+
+def line(engine: str, n: int, elapsed: float, cpu: float) -> str:
+    return (f"{engine:<11} {n} records in {elapsed:.1f} s = {n / elapsed:,.0f} records/s "
+            f"(this process: {cpu:.1f} s CPU = {n / cpu:,.0f} records per CPU second; load {os.getloadavg()[0]:.1f})")
 
 
 def main() -> None:
@@ -81,8 +88,7 @@ def main() -> None:
     print(f"generated {len(items)} records in {time.perf_counter() - t:.1f} s")
 
     with tempfile.TemporaryDirectory() as tmp:
-        elapsed = run(f"sqlite:///{tmp}/bench.db", items, args.chunk)
-        print(f"sqlite:     {len(items)} records in {elapsed:.1f} s = {len(items) / elapsed:,.0f} records/s")
+        print(line("sqlite", len(items), *run(f"sqlite:///{tmp}/bench.db", items, args.chunk)), flush=True)
     if args.postgres:
         name = f"hg_bench_{uuid.uuid4().hex[:8]}"
         admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
@@ -90,8 +96,7 @@ def main() -> None:
             c.execute(text(f'CREATE DATABASE "{name}"'))
         try:
             url = make_url(args.postgres).set(database=name).render_as_string(hide_password=False)
-            elapsed = run(url, items, args.chunk)
-            print(f"postgresql: {len(items)} records in {elapsed:.1f} s = {len(items) / elapsed:,.0f} records/s")
+            print(line("postgresql", len(items), *run(url, items, args.chunk)), flush=True)
         finally:
             with admin.connect() as c:
                 c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -36,6 +36,11 @@ Method, in one run:
    and p95), warm. Only complete answers count: a non-200 status, a transport error or an answer missing
    one of the four facets is counted and printed per server, never timed.
 
+6. Before and after: with --baseline-ref (default ``a220dce``, the last release before search served every kind
+   of record), that git ref is exported (``git archive``) and each database is built and served again by
+   that code (``PYTHONPATH`` pointing at the export's ``src``), with the same generated records and the same
+   workload, so the before, after and Datasette figures come from one run on one machine.
+
 Client and server share the machine (its core count is printed), so figures are for comparing servers
 under the same conditions, not absolute capacity.
 
@@ -69,7 +74,7 @@ import orjson
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from healthgate.search.facets import population_bucket
+from healthgate.catalogue.indexing import population_bucket
 
 _spec = importlib.util.spec_from_file_location("bench_ingest", Path(__file__).resolve().parent / "ingest.py")
 ingest = importlib.util.module_from_spec(_spec)
@@ -97,6 +102,34 @@ def free_port() -> int:
 def load(url: str, items: list, chunk: int, label: str) -> None:
     elapsed = ingest.run(url, items, chunk)
     print(f"loaded {len(items):,} records into {label} in {elapsed:.1f} s ({len(items) / elapsed:,.0f}/s)")
+
+
+BASELINE_LOAD = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("bench_ingest", sys.argv[1])
+ingest = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(ingest)
+items = ingest.generate(int(sys.argv[3]))
+print(ingest.run(sys.argv[2], items, int(sys.argv[4])))
+"""
+
+
+def export_ref(ref: str, target: Path) -> Path:
+    """The source tree of a git ref, for serving the "before" figures."""
+    root = Path(__file__).resolve().parents[1]
+    target.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(root), "archive", ref], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+def load_with(src: Path, url: str, records: int, chunk: int, label: str) -> None:
+    """Load the same generated records with another version's code (its own migrations and importer)."""
+    env = {**os.environ, "PYTHONPATH": str(src / "src")}
+    out = subprocess.run([sys.executable, "-c", BASELINE_LOAD, str(src / "benchmarks" / "ingest.py"), url,
+                          str(records), str(chunk)], env=env, check=True, capture_output=True, text=True)
+    elapsed = float(out.stdout.strip().splitlines()[-1])
+    print(f"loaded {records:,} records into {label} in {elapsed:.1f} s ({records / elapsed:,.0f}/s)")
 
 
 @contextmanager
@@ -261,18 +294,18 @@ def build_datasette_db(source: Path, target: Path) -> int:
 
     src = sqlite3.connect(source)
     rows = []
-    for (id_, title, aliases, kw, abstract, description, custodian, group, size, medallion, facets) in (
-            src.execute("SELECT id, title, aliases, keywords, abstract, description, custodian, member_group,"
-                        " population_size, medallion, facets FROM search_entries WHERE visible ORDER BY id")):
-        f = json.loads(facets or "{}")
+    for (id_, title, aliases, kw, abstract, description, custodian, data) in (
+            src.execute("SELECT id, title, aliases, keywords, abstract, description, owner, data "
+                        "FROM search_entries WHERE visible AND kind = 'dataset' ORDER BY id")):
+        f = json.loads(data or "{}")
         rows.append({"id": id_, "title": title, "aliases": aliases,
                      "keywords": [k.strip() for k in (kw or "").split(" ; ") if k.strip()],
                      "abstract": abstract, "description": description, "custodian": custodian,
-                     "member_group": group,
+                     "member_group": f.get("member_group"),
                      "geography": [g.strip() for g in f.get("geographic_coverage") or []
                                    if isinstance(g, str) and g.strip()],
-                     "lead_time": f.get("delivery_lead_time"), "medallion": medallion,
-                     "population_bucket": population_bucket(size)})
+                     "lead_time": f.get("delivery_lead_time"), "medallion": f.get("medallion"),
+                     "population_bucket": population_bucket(f.get("population_size"))})
     src.close()
     for col in ("keywords", "geography"):  # one spelling per value, the commonest, as healthgate's facets
         votes: dict[str, Counter] = {}
@@ -299,6 +332,8 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=10_000, help="records per transaction when loading")
     ap.add_argument("--postgres", default=os.environ.get("HEALTHGATE_TEST_POSTGRES_URL"))
     ap.add_argument("--skip-datasette", action="store_true")
+    ap.add_argument("--baseline-ref", default="a220dce", help="git ref served for the 'before' figures")
+    ap.add_argument("--skip-baseline", action="store_true")
     args = ap.parse_args()
     print(f"healthgate {version('healthgate')}, {os.cpu_count()} CPUs, {args.records:,} records, "
           f"{args.clients} clients for {args.duration:.0f} s"
@@ -310,47 +345,68 @@ def main() -> None:
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="hg-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        targets = [("healthgate sqlite", f"sqlite:///{tmp}/healthgate.db")]
+        # (label, database url, source tree of the code serving it: None for this checkout)
+        targets: list[tuple[str, str, Path | None]] = [("after sqlite", f"sqlite:///{tmp}/healthgate.db", None)]
         load(targets[0][1], items, args.chunk, "SQLite")
-        admin, pg_name = None, None
+        admin, pg_names = None, []
+        base_src = None if args.skip_baseline else export_ref(args.baseline_ref, tmp / "baseline")
         try:
             if args.postgres:
-                pg_name = f"hg_bench_{uuid.uuid4().hex[:8]}"
                 admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-                with admin.connect() as c:
-                    c.execute(text(f'CREATE DATABASE "{pg_name}"'))
-                url = make_url(args.postgres).set(database=pg_name).render_as_string(hide_password=False)
-                load(url, items, args.chunk, f"PostgreSQL ({pg_name})")
-                targets.append(("healthgate postgresql", url))
+
+                def new_pg() -> str:
+                    name = f"hg_bench_{uuid.uuid4().hex[:8]}"
+                    with admin.connect() as c:
+                        c.execute(text(f'CREATE DATABASE "{name}"'))
+                    pg_names.append(name)
+                    return make_url(args.postgres).set(database=name).render_as_string(hide_password=False)
+
+                url = new_pg()
+                load(url, items, args.chunk, "PostgreSQL")
+                targets.append(("after postgresql", url, None))
             del items
+            if base_src is not None:
+                url = f"sqlite:///{tmp}/baseline.db"
+                load_with(base_src, url, args.records, args.chunk, f"SQLite with {args.baseline_ref}")
+                targets.append(("before sqlite", url, base_src))
+                if args.postgres:
+                    url = new_pg()
+                    load_with(base_src, url, args.records, args.chunk, f"PostgreSQL with {args.baseline_ref}")
+                    targets.append(("before postgresql", url, base_src))
             if not args.skip_datasette:
                 t = time.perf_counter()
                 rows = build_datasette_db(tmp / "healthgate.db", tmp / "bench.db")
                 print(f"built the Datasette table ({rows:,} rows, FTS5) in {time.perf_counter() - t:.1f} s")
 
-            def healthgate(label: str, url: str):
+            def healthgate(label: str, url: str, src: Path | None = None):
                 port = free_port()
                 env = {"HEALTHGATE_DATABASE_URL": url, "HEALTHGATE_DATA_DIR": str(tmp / "data"),
                        **{f"HEALTHGATE_RATE_LIMIT_{k}": "off" for k in ("ANONYMOUS", "EXPENSIVE")}}  # one client
+                if src is not None:
+                    env["PYTHONPATH"] = str(src / "src")
                 return server([str(BIN / "healthgate"), "serve", "--port", str(port)], env, port,
                               "/api/v1/search/datasets?per_page=1", tmp / f"{label.replace(' ', '-')}.log")
 
-            print("picking the workload (on a healthgate sqlite server used for nothing else):")
+            # picked on the "before" code when there is one: its facet values are the records' own spellings,
+            # which the "after" code (normalising facet values) also accepts as filters
+            pick = next((t for t in targets if t[0] == "before sqlite"), targets[0])
+            print(f"picking the workload (on a {pick[0]} server used for nothing else):")
             t = time.perf_counter()
-            with healthgate("pick", targets[0][1]) as (base, _):
+            with healthgate("pick", pick[1], pick[2]) as (base, _):
                 reqs = workload(base)
             used = Counter(len(f) for _, f in reqs)
             print(f"  {len(reqs)} requests ({len({q for q, _ in reqs})} distinct queries) in "
                   f"{time.perf_counter() - t:.0f} s, filtering on one value ({used[1]}), two ({used[2]}) or "
                   f"none ({used[0]}) of {', '.join(FACETS)}; counts for all four in every answer")
-            for label, url in targets:
+            for label, url, src in targets:
                 print(f"{label}:")
-                with healthgate(label, url) as (base, _):
+                with healthgate(label, url, src) as (base, _):
                     results[label] = measure(base, "healthgate", reqs, args.clients, args.duration)
         finally:
             if admin is not None:
                 with admin.connect() as c:
-                    c.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
+                    for name in pg_names:
+                        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
                 admin.dispose()
 
         if not args.skip_datasette:
@@ -360,22 +416,31 @@ def main() -> None:
                    "--setting", "default_page_size", "10", "--setting", "facet_time_limit_ms", "10000",
                    "--setting", "sql_time_limit_ms", "10000", "--setting", "suggest_facets", "off"]
             with server(cmd, {}, port, "/bench/datasets.json?_size=1", tmp / "datasette.log") as (base, _):
-                results["datasette sqlite"] = measure(base, "datasette", reqs, args.clients, args.duration)
+                results["datasette"] = measure(base, "datasette", reqs, args.clients, args.duration)
 
-    baseline = results.get("datasette sqlite", {}).get("rps")
+    baseline = results.get("datasette", {}).get("rps")
     n = args.clients
-    head = (f"{'engine':<22} {'records':>8} {'1st p50':>7} {'1st p95':>7} {'p50 ms':>7} {'p95 ms':>7} "
+    head = (f"{'server':<18} {'records':>8} {'1st p50':>7} {'1st p95':>7} {'p50 ms':>7} {'p95 ms':>7} "
             f"{f'req/s ({n})':>10} {f'p95 ({n})':>8} {'failed':>6} {'hits':>5} {'0 hits':>6} "
             f"{'vs datasette':>12}")
     print("\n" + head + "\n" + "-" * len(head))
-    for label, r in results.items():
+    order = ["before sqlite", "after sqlite", "before postgresql", "after postgresql", "datasette"]
+    for label in sorted(results, key=lambda k: order.index(k) if k in order else len(order)):
+        r = results[label]
         ratio = f"{r['rps'] / baseline:.2f}x" if baseline else "-"
-        print(f"{label:<22} {args.records:>8,} {r['p50_1st']:>7.1f} {r['p95_1st']:>7.1f} {r['p50']:>7.1f} "
+        print(f"{label:<18} {args.records:>8,} {r['p50_1st']:>7.1f} {r['p95_1st']:>7.1f} {r['p50']:>7.1f} "
               f"{r['p95']:>7.1f} {r['rps']:>10.1f} {r['p95_load']:>8.1f} {r['failed']:>6} {r['hits']:>5,.0f} "
               f"{r['zero']:>6.0%} {ratio:>12}")
-    print("1st p50/p95: one client, the first 300 requests on a fresh server; p50/p95: the same 300 again; "
+    for engine in ("sqlite", "postgresql"):
+        b, a = results.get(f"before {engine}"), results.get(f"after {engine}")
+        if a and b:
+            print(f"{engine}: first-run p95 {b['p95_1st']:.1f} -> {a['p95_1st']:.1f} ms, repeat p95 "
+                  f"{b['p95']:.1f} -> {a['p95']:.1f} ms, {n} clients {b['rps']:.1f} -> {a['rps']:.1f} req/s")
+    print(f"before: healthgate at {args.baseline_ref}; after: this checkout. "
+          "1st p50/p95: one client, the first 300 requests on a fresh server; p50/p95: the same 300 again; "
           f"req/s and p95 ({n}): {n} concurrent clients, ms. Each server runs one process. failed: non-200, "
           "transport error or facets missing; hits: median per answer; 0 hits: share of answers without.")
+
 
 if __name__ == "__main__":
     main()

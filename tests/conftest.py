@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, Table, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -68,6 +68,9 @@ def _pg_database():
     url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
     engine = make_engine(url)
     migrate.upgrade(engine)
+    with engine.connect() as conn:  # rows the migrations seed (put back after each test's TRUNCATE)
+        seeds = [(t, [dict(r) for r in conn.execute(t.select()).mappings()]) for t in _tables()]
+    _pg_seeds[url] = [(t, rows) for t, rows in seeds if rows]
     yield url, engine
     engine.dispose()
     with admin.connect() as conn:
@@ -75,7 +78,15 @@ def _pg_database():
     admin.dispose()
 
 
-TABLES = ["search_entries", "dataset_versions", "datasets", "api_tokens", "teams", "audit_events"]
+_pg_seeds: dict[str, list[tuple[Table, list[dict]]]] = {}
+
+
+def _tables() -> list[Table]:
+    """Every table the models declare, in dependency order (referenced tables first)."""
+    from healthgate import models_registry  # noqa: F401  (every domain's tables)
+    from healthgate.db import Base
+
+    return list(Base.metadata.sorted_tables)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -92,7 +103,9 @@ def db(request, tmp_path) -> Database:
         return
     url, engine = request.getfixturevalue("_pg_database")
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        conn.execute(text(f"TRUNCATE {', '.join(t.name for t in _tables())} RESTART IDENTITY CASCADE"))
+        for table, rows in _pg_seeds.get(url, []):
+            conn.execute(table.insert(), rows)
     yield Database(url, engine, make_sessionmaker(engine))
 
 

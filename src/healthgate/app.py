@@ -16,7 +16,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import Response
 from starlette.routing import Match
 
-from healthgate import __version__, migrate
+from healthgate import __version__, migrate, search
 from healthgate.catalogue.schemas import Problem, ProblemError
 from healthgate.clock import Clock, SystemClock
 from healthgate.config import Settings
@@ -121,6 +121,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     engine = make_engine(settings.resolved_database_url)
     if migrate_db:
         migrate.upgrade(engine)
+    search.warm(engine)  # the search snapshot is built now, not by the first search
     app = FastAPI(
         title="healthgate",
         version=__version__,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import re
 from importlib import resources
@@ -117,7 +118,7 @@ def token_create(name: Annotated[str, typer.Argument(help="what the token is for
 def _run_import(sessions: sessionmaker[Session], paths: list[Path], *, team: str | None, dry_run: bool,
                 partial: bool, accept_invalid: bool | None, quiet: bool = False) -> ImportReport:
     from healthgate.catalogue.importer import import_items
-    from healthgate.catalogue.sources import read_sources
+    from healthgate.interop.sources import read_sources
 
     items, read_errors, _ = read_sources(paths)
     if accept_invalid is not None:  # the user's --accept-invalid / --strict outranks each source's default
@@ -167,31 +168,31 @@ def import_(
         _print_errors(report.errors)
         verb = "would be" if dry_run or not report.written else ""
         console.print(f"created {report.created}, updated {report.updated}, unchanged {report.unchanged}, "
-                      f"failed {report.failed}; {len(report.warnings)} schema problems recorded"
+                      f"failed {report.failed}; {report.problem_count} schema problems recorded"
                       + ("" if report.written else f" -- nothing written{' (dry run)' if dry_run else ''}")
                       + (f" ({verb} written)" if verb and report.written else ""))
     if report.failed and not partial:
         raise typer.Exit(code=1)
 
 
+class ExportFormat(enum.StrEnum):
+    HDRUK = "hdruk"  # one HDR UK 4.0.0 JSON file per dataset
+
+
 @app.command("export")
 def export(
     out: Annotated[Path, typer.Option("--out", help="folder to write to")],
-    format_: Annotated[str, typer.Option("--format", help="hdruk: one HDR UK 4.0.0 JSON file per dataset")] = "hdruk",
+    format_: Annotated[ExportFormat, typer.Option("--format", help="hdruk: one HDR UK 4.0.0 JSON file per dataset")]
+    = ExportFormat.HDRUK,
 ) -> None:
     """Export every published dataset's latest version."""
     from healthgate.catalogue import service
+    from healthgate.interop import hdruk
 
-    if format_ != "hdruk":
-        _fail(HealthgateError(f"unknown format {format_!r}", [FieldError("--format", "supported: hdruk")]))
     sessions = make_sessionmaker(_engine(Settings()))
-    out.mkdir(parents=True, exist_ok=True)
-    n = 0
     with transaction(sessions) as session:
-        for version in service.iter_public_versions(session):
-            (out / f"{version.dataset_id}.json").write_text(json.dumps(version.document, indent=2, ensure_ascii=False))
-            n += 1
-    console.print(f"wrote {n} HDR UK 4.0.0 documents to {out}")
+        n = hdruk.export_folder(service.iter_public_versions(session), out)
+    console.print(f"wrote {n} HDR UK {hdruk.SCHEMA_VERSION} documents to {out}")
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:
@@ -229,7 +230,7 @@ def demo(port: Annotated[int, typer.Option()] = 8000, host: Annotated[str, typer
         if not report.written:
             _print_errors(report.errors)
             raise typer.Exit(code=1)
-        console.print(f"loaded {report.created} datasets ({len(report.warnings)} schema problems recorded)")
+        console.print(f"loaded {report.created} datasets ({report.problem_count} schema problems recorded)")
     token_file = settings.data_dir / "admin-token"
     if not token_file.exists():
         with transaction(sessions) as session:

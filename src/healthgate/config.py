@@ -10,17 +10,24 @@ from urllib.parse import urlsplit
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Defaults, for code that runs without a Settings object (library calls, tests); the running server and the
+# CLI pass the configured values.
+DEFAULT_MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
+DEFAULT_MAX_PER_PAGE = 100
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HEALTHGATE_", extra="ignore")
 
+    # Every field is documented in the README's Configuration table (tests/test_settings.py checks).
     data_dir: Path = Field(default=Path("./healthgate-data"))
     database_url: str | None = None
     secret_key: str | None = None
     base_url: str = "http://127.0.0.1:8000"
     # Largest metadata document accepted, in bytes (JSON API, uploads, imports).
-    max_document_bytes: int = 5 * 1024 * 1024
-    max_per_page: int = 100
+    max_document_bytes: int = Field(default=DEFAULT_MAX_DOCUMENT_BYTES, ge=1024)
+    # Most items one page of a list or of search results may hold (the per_page parameter's upper bound).
+    max_per_page: int = Field(default=DEFAULT_MAX_PER_PAGE, ge=1, le=10_000)
     # Host names the server answers for, comma-separated ("*" for any). Empty: the base URL's host,
     # localhost, 127.0.0.1 and testserver. Requests for any other Host get 400.
     trusted_hosts: str = ""

@@ -155,3 +155,16 @@ def test_documents_from_python_are_checked_too(db, clock):
         team = identity.get_or_create_team(s, SYSTEM, "T", member_group=None, clock=clock)
         service.create_draft(s, SYSTEM, team.id, doc, clock=clock)
     assert {e.path for e in exc.value.errors} == {"$.summary.populationSize", "$.summary.abstract"}
+
+
+def test_size_limit_comes_from_the_caller():
+    from healthgate.catalogue.metadata import MAX_DOCUMENT_BYTES, check_size
+    from healthgate.config import Settings
+    from healthgate.errors import TooLarge
+
+    doc = _minimal(padding="x" * 4000)
+    check_size(doc)  # the default limit
+    assert MAX_DOCUMENT_BYTES == Settings.model_fields["max_document_bytes"].default
+    with pytest.raises(TooLarge) as exc:
+        check_size(doc, limit=Settings(max_document_bytes=2048).max_document_bytes)
+    assert "the limit is 2048" in exc.value.errors[0].message

@@ -18,13 +18,13 @@ from healthgate.audit import service as audit
 from healthgate.catalogue import quality, service
 from healthgate.catalogue.importer import ImportItem, import_items
 from healthgate.catalogue.models import Dataset, DatasetVersion
-from healthgate.catalogue.sources import read_sources
 from healthgate.catalogue.standard.validate import schema
 from healthgate.cli import app
 from healthgate.errors import Conflict, Unauthorized
 from healthgate.identity import service as identity
 from healthgate.identity.models import Team
 from healthgate.identity.permissions import ANONYMOUS, SYSTEM, Actor, Role
+from healthgate.interop.sources import read_sources
 from tests.conftest import CORPUS, FIXTURES, load_fixture
 
 V4 = jsonschema.Draft202012Validator(schema("4.0.0"), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
@@ -178,9 +178,11 @@ def test_cli_import_dry_run_broken_csv_and_export(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("argv", [["export", "--format", "dcat", "--out", "x"]])
 def test_cli_rejects_unknown_format(tmp_path, monkeypatch, argv):
-    monkeypatch.setenv("HEALTHGATE_DATA_DIR", str(tmp_path))
+    """An unknown choice is a usage error (exit 2) that lists the valid ones, before anything is touched."""
+    monkeypatch.setenv("HEALTHGATE_DATA_DIR", str(tmp_path / "data"))
     r = CliRunner().invoke(app, argv)
-    assert r.exit_code == 1 and "--format" in r.output
+    assert r.exit_code == 2 and "--format" in r.output and "'hdruk'" in r.output and "dcat" in r.output
+    assert not (tmp_path / "data").exists() and not (tmp_path / "x").exists()
 
 
 def _minimal(abstract: str | None = None) -> dict:
@@ -353,3 +355,4 @@ def test_partial_import_isolates_a_row_the_database_refuses(db, tmp_path, monkey
     with db.sessions() as s:
         assert _count(s, Dataset) == 4 and _count(s, DatasetVersion) == 4
         assert s.execute(text("SELECT count(*) FROM search_entries")).scalar() == 4
+

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from jsonschema import Draft202012Validator
+from jsonschema.validators import validator_for
 
 from healthgate.catalogue.standard import _enums as E
 from healthgate.catalogue.standard import translate
@@ -32,8 +32,13 @@ def schema(version: str) -> dict[str, Any]:
 
 
 @cache
-def validator(version: str) -> Draft202012Validator:
-    return Draft202012Validator(schema(version), format_checker=Draft202012Validator.FORMAT_CHECKER)
+def validator(version: str) -> Any:
+    cls = validator_for(schema(version))  # 2.0.2 and 2.1.0 are draft-07, the rest 2020-12
+    return cls(schema(version), format_checker=cls.FORMAT_CHECKER)
+
+
+def defs_of(doc_schema: dict[str, Any]) -> dict[str, Any]:
+    return doc_schema.get("$defs") or doc_schema.get("definitions") or {}
 
 
 def errors(doc: Any, version: str) -> list[str]:
@@ -77,13 +82,16 @@ def up21(doc: dict[str, Any]) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- fixtures and contract
 
-FIXTURE_VERSIONS = [("2.1.2-full", "2.1.2"), ("3.0.0-full", "3.0.0"), ("4.0.0-full", "4.0.0"),
-                    ("4.0.0-minimal", "4.0.0")]
+FIXTURE_VERSIONS = [("2.0.2-full", "2.0.2"), ("2.1.0-full", "2.1.0"), ("2.1.2-full", "2.1.2"),
+                    ("2.1.3-full", "2.1.3"), ("2.2.0-full", "2.2.0"), ("2.2.1-full", "2.2.1"),
+                    ("3.0.0-full", "3.0.0"), ("4.0.0-full", "4.0.0"), ("4.0.0-minimal", "4.0.0")]
 
 
 @pytest.mark.parametrize("name,version", FIXTURE_VERSIONS)
 def test_fixture_is_valid_against_its_own_schema(name, version):
-    assert not errors(fixture(name), version)
+    doc = fixture(name)
+    doc.pop("@schema", None)  # the HDR UK Gateway's marker on its 2020 exports; not part of the document
+    assert not errors(doc, version)
 
 
 @pytest.mark.parametrize("name,version", FIXTURE_VERSIONS)
@@ -110,7 +118,7 @@ def test_all_2_1_x_versions_are_treated_alike(alias):
     assert upgrade(fixture("2.1.2-full"), alias) == upgrade(fixture("2.1.2-full"), "2.1.2")
 
 
-@pytest.mark.parametrize("version", ["1.1", "2.0.2", "2.2.0", "3.0.1", "4.1.0", "", None, 3])
+@pytest.mark.parametrize("version", ["1.1", "1.2.0", "2.3.0", "3.0.1", "4.1.0", "", None, 3])
 def test_unsupported_versions_are_refused(version):
     with pytest.raises(ValueError):
         upgrade(fixture("4.0.0-minimal"), version)
@@ -466,12 +474,15 @@ def _enum_strings(node: Any) -> list[str]:
 def shaped(version: str) -> st.SearchStrategy[Any]:
     """Documents with the schema's section/field names but arbitrary (mostly wrong) values."""
     doc_schema = schema(version)
-    defs = doc_schema["$defs"]
+    defs = defs_of(doc_schema)
     leaf = JSON | st.sampled_from(sorted(set(_enum_strings(doc_schema))))
 
     def build(node: dict[str, Any], depth: int) -> st.SearchStrategy[Any]:
+        if not isinstance(node, dict):
+            return leaf
         objects = _resolve(node, defs)
-        items = [n.get("items") for n in [node, *node.get("anyOf", [])] if isinstance(n, dict) and "items" in n]
+        items = [n.get("items") for n in [node, *node.get("anyOf", [])]
+                 if isinstance(n, dict) and isinstance(n.get("items"), dict)]
         options = [leaf]
         if objects and depth < 4:
             props = {k: v for o in objects for k, v in o["properties"].items()}
@@ -484,7 +495,7 @@ def shaped(version: str) -> st.SearchStrategy[Any]:
     return build(doc_schema, 0)
 
 
-VERSIONS = ["2.1.2", "3.0.0", "4.0.0"]
+VERSIONS = ["2.0.2", "2.1.0", "2.1.2", "2.1.3", "2.2.0", "2.2.1", "3.0.0", "4.0.0"]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -497,7 +508,7 @@ def test_upgrade_is_total_on_any_json(value, version):
     json.dumps(out)
 
 
-@pytest.mark.parametrize("version", ["2.1.2", "3.0.0"])
+@pytest.mark.parametrize("version", VERSIONS[:-1])
 def test_upgrade_is_total_on_document_shaped_garbage(version):
     @settings(max_examples=300, deadline=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
@@ -572,25 +583,26 @@ def _dense(node: Any) -> Any:
 @cache
 def generation_schema(version: str, dense: bool = False) -> dict[str, Any]:
     gen_schema = copy.deepcopy(schema(version))
-    if "UrlV2" in gen_schema["$defs"]:
-        gen_schema["$defs"]["UrlV2"] = _URL_V2_STANDIN
+    if "UrlV2" in defs_of(gen_schema):
+        defs_of(gen_schema)["UrlV2"] = _URL_V2_STANDIN
     if dense:
         gen_schema = _dense(gen_schema)
-        gen_schema["$defs"].update(Name={"type": "string"}, MeasuredProperty={"type": "string"})
+        defs_of(gen_schema).update(Name={"type": "string"}, MeasuredProperty={"type": "string"})
     return gen_schema
 
 
 @cache
 def generated_is_valid(version: str, dense: bool):
-    check = Draft202012Validator(generation_schema(version, dense),
-                                 format_checker=Draft202012Validator.FORMAT_CHECKER)
-    return check.is_valid
+    cls = validator_for(generation_schema(version, dense))
+    return cls(generation_schema(version, dense), format_checker=cls.FORMAT_CHECKER).is_valid
 
 
 # Generation is slow (about 0.7 s a bare document, 1.5 s a full 2.1.2 one, 4 s a full 3.0.0 one),
 # so full documents are generated for 2.1.2 only: the 3.0.0 -> 4.0.0 step is thin and unit-tested.
 @pytest.mark.parametrize("version,dense,examples", [("2.1.2", False, 50), ("3.0.0", False, 50),
-                                                    ("2.1.2", True, 20)])
+                                                    ("2.1.2", True, 20), ("2.0.2", False, 20),
+                                                    ("2.1.0", False, 20), ("2.1.3", False, 20),
+                                                    ("2.2.0", False, 20), ("2.2.1", False, 20)])
 def test_generated_valid_documents_upgrade_to_valid_4_0_0(version, dense, examples):
     if hypothesis_jsonschema is None:
         pytest.skip("hypothesis-jsonschema is not installed")

@@ -33,7 +33,8 @@ def test_envelope_and_explicit_version():
     doc = load_fixture("hdruk-3.0.0-full.json")
     assert unwrap({"schemaVersion": "3.0.0", "metadata": doc}).schema_version == "3.0.0"
     assert unwrap({"$schema": "https://example.org/HDRUK/2.1.2/schema.json", "metadata": doc}).schema_version == "2.1.2"
-    assert unwrap(doc, "v2.1.0").schema_version == "2.1.2"
+    assert unwrap(doc, "v2.1.1").schema_version == "2.1.2"
+    assert unwrap(doc, "v2.1.0").schema_version == "2.1.0"
     with pytest.raises(Invalid) as exc:
         unwrap(doc, "7.0.0")
     assert exc.value.errors[0].path == "schema_version"
@@ -73,3 +74,26 @@ def test_hostile_pattern_input_is_matched_in_linear_time():
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
     assert any(e.path.startswith("$.revisions[0]") for e in errors)
+
+
+@pytest.mark.parametrize("bad", [2_000, 6_000])  # below and above the point where the flat error list is used
+def test_errors_beyond_the_limit_are_counted_per_field(bad):
+    from healthgate.catalogue.standard.validate import MAX_ERRORS, MAX_PER_FIELD
+
+    doc = copy.deepcopy(load_fixture("hdruk-4.0.0-full.json"))
+    doc["summary"]["keywords"] = ["k"] * bad  # each too short
+    doc["summary"]["contactPoint"] = "not-an-email"
+    doc["summary"].update({f"unknown{i}": 1 for i in range(bad)})
+    errors = validate(doc, "4.0.0")
+    listed = [e for e in errors if "more errors here" not in e.message]
+    summaries = {e.path: e.message for e in errors if "more errors here" in e.message}
+    assert len(listed) <= MAX_ERRORS
+    assert "$.summary.contactPoint" in {e.path for e in listed}  # a flood in one field hides no other
+    assert sum(e.path.startswith("$.summary.keywords[") for e in listed) == MAX_PER_FIELD
+    assert any(e.path.startswith("$.summary.unknown") or (e.path == "$.summary" and "unknown0" in e.message)
+               for e in listed)
+    assert "$.summary.keywords" in summaries
+    counted = int(summaries["$.summary.keywords"].split(" ")[0].replace(",", ""))
+    assert counted + MAX_PER_FIELD == bad
+    quality = check(doc).quality
+    assert quality["schema_errors"] == len(errors)

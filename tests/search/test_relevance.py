@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from healthgate.catalogue.importer import import_items
-from healthgate.catalogue.sources import read_sources
 from healthgate.identity.permissions import SYSTEM
+from healthgate.interop.sources import read_sources
 from healthgate.search import facets
 from healthgate.search.engine import search
 from tests.conftest import CORPUS

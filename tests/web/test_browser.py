@@ -20,12 +20,12 @@ import uvicorn
 
 from healthgate.app import create_app
 from healthgate.catalogue.importer import import_items
-from healthgate.catalogue.sources import read_sources
 from healthgate.clock import SystemClock
 from healthgate.config import Settings
 from healthgate.db import make_engine, make_sessionmaker, transaction
 from healthgate.identity import service as identity
 from healthgate.identity.permissions import SYSTEM
+from healthgate.interop.sources import read_sources
 from healthgate.migrate import upgrade
 from tests.conftest import CORPUS
 

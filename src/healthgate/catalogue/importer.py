@@ -46,9 +46,20 @@ class ImportReport:
     unchanged: int = 0
     failed: int = 0
     errors: list[FieldError] = field(default_factory=list)  # why records failed
-    warnings: list[FieldError] = field(default_factory=list)  # schema problems of records accepted anyway
     dry_run: bool = False
     written: bool = False
+    # schema problems of records accepted anyway, kept per record and named on demand: a large messy
+    # catalogue has millions
+    problems: list[tuple[str, list[FieldError]]] = field(default_factory=list)
+
+    @property
+    def problem_count(self) -> int:
+        return sum(len(errors) for _, errors in self.problems)
+
+    @property
+    def warnings(self) -> list[FieldError]:
+        """Schema problems of the records accepted anyway, each path naming its record."""
+        return [FieldError(f"{source}: {e.path}", e.message) for source, errors in self.problems for e in errors]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -103,10 +114,9 @@ def _accept(
         report.failed += 1
         report.errors.extend(result)
         return None
-    problems = [FieldError(f"{item.source}: {e.path}", e.message) for e in result.errors]
-    if problems and not (accept_invalid if item.accept_invalid is None else item.accept_invalid):
+    if result.errors and not (accept_invalid if item.accept_invalid is None else item.accept_invalid):
         report.failed += 1
-        report.errors.extend(problems)
+        report.errors.extend(FieldError(f"{item.source}: {e.path}", e.message) for e in result.errors)
         return None
     team_name = _team_name(item, team, result)
     if not team_name:
@@ -121,7 +131,8 @@ def _accept(
                                         f"duplicate persistent id {dataset_id} (also in {seen[dataset_id]})"))
         return None
     seen[dataset_id] = item.source
-    report.warnings.extend(problems)
+    if result.errors:
+        report.problems.append((item.source, result.errors))
     return ImportRecord(item.source, dataset_id, result, team_name, item.member_group)
 
 

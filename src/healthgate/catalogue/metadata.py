@@ -13,11 +13,13 @@ import orjson
 
 from healthgate.catalogue import quality
 from healthgate.catalogue.standard import translate
+from healthgate.catalogue.standard._gc import paused_gc
 from healthgate.catalogue.standard.extract import Extracted, extract
 from healthgate.catalogue.standard.validate import CANONICAL, unwrap, validate
+from healthgate.config import DEFAULT_MAX_DOCUMENT_BYTES
 from healthgate.errors import FieldError, Invalid, TooLarge
 
-MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
+MAX_DOCUMENT_BYTES = DEFAULT_MAX_DOCUMENT_BYTES  # the default of Settings.max_document_bytes
 
 
 @dataclass
@@ -45,8 +47,11 @@ class Checked:
         }
 
 
-def check_size(payload: object, limit: int = MAX_DOCUMENT_BYTES, size: int | None = None) -> None:
-    """Refuse documents over ``limit`` bytes; ``size`` when the caller already knows it (file, request body)."""
+def check_size(payload: object, limit: int | None = None, size: int | None = None) -> None:
+    """Refuse documents over ``limit`` bytes (the caller passes ``Settings.max_document_bytes``; None: its
+    default); ``size`` when the caller already knows it (file, request body)."""
+    if limit is None:
+        limit = MAX_DOCUMENT_BYTES
     if size is None:
         try:
             size = len(orjson.dumps(payload))
@@ -58,16 +63,23 @@ def check_size(payload: object, limit: int = MAX_DOCUMENT_BYTES, size: int | Non
 
 def check(payload: object, schema_version: str | None = None) -> Checked:
     """Detect, translate, validate and score. Raises Invalid only when the input is not a metadata
-    document at all (not an object, unknown schema version); schema errors are returned, not raised."""
-    check_values(payload)
+    document at all (not an object, unknown schema version); schema errors are returned, not raised.
+    Linear in the size of the document (benchmarks/hostile.py measures the worst documents we know)."""
+    with paused_gc():
+        return _check(payload, schema_version)
+
+
+def _check(payload: object, schema_version: str | None) -> Checked:
+    values = check_values(payload)
     sub = unwrap(payload, schema_version)
-    errors = validate(sub.document, sub.schema_version)
+    errors = validate(sub.document, sub.schema_version, values=values)
     if sub.schema_version == CANONICAL:
         canonical = sub.document
         canonical_errors = errors
     else:
         canonical = translate.upgrade(sub.document, sub.schema_version)
-        canonical_errors = validate(canonical, CANONICAL)
+        # Translation keeps the document's shape: about as many values (a guess only saves counting them).
+        canonical_errors = validate(canonical, CANONICAL, values=2 * values)
     return Checked(
         source=sub.document,
         schema_version=sub.schema_version,
@@ -115,7 +127,8 @@ def parse_json(raw: bytes | str, where: str = "$") -> Any:
         return f if math.isfinite(f) else constant(text)  # 1e999 overflows to infinity
 
     try:
-        value = json.loads(raw, parse_constant=constant, parse_float=number)
+        with paused_gc():
+            value = json.loads(raw, parse_constant=constant, parse_float=number)
     except json.JSONDecodeError as exc:
         raise Invalid("malformed JSON", [FieldError(where, f"malformed JSON at line {exc.lineno} column {exc.colno}: "
                                                            f"{exc.msg}")]) from None
@@ -159,36 +172,57 @@ MAX_DEPTH = 64
 INT64 = 2**63
 
 
-def check_values(value: object) -> None:
+_Where = tuple[Any, str | int] | None  # (the parent's _Where, key or index); None at the root
+
+
+def _path_of(where: _Where) -> str:
+    """The JSON path of a place, built only when an error needs it (building one per value costs more than
+    everything else the walk does)."""
+    keys: list[str | int] = []
+    while where is not None:
+        where, key = where
+        keys.append(key)
+    path = "$"
+    for key in reversed(keys):
+        path = f"{path}[{key}]" if isinstance(key, int) else _child(path, key)
+    return path
+
+
+def check_values(value: object) -> int:
     """Refuse what no metadata document needs and storage cannot keep: nesting deeper than MAX_DEPTH,
     integers beyond 64 bits, NUL characters (PostgreSQL text cannot hold them), unpaired surrogates (not
-    Unicode text) and non-finite numbers (not JSON). For documents that did not come through parse_json."""
-    errors: list[FieldError] = []
-    stack: list[tuple[object, str, int]] = [(value, "$", 0)]
+    Unicode text) and non-finite numbers (not JSON). For documents that did not come through parse_json.
+    Returns how many values the document holds. One pass, linear in the size of the document."""
+    errors: list[tuple[_Where, str]] = []
+    stack: list[tuple[object, _Where, int]] = [(value, None, 0)]
+    count = 0
     while stack and len(errors) < 20:
-        v, path, depth = stack.pop()
+        v, where, depth = stack.pop()
+        count += 1
         if depth > MAX_DEPTH:
-            errors.append(FieldError(path, f"nested deeper than {MAX_DEPTH} levels"))
+            errors.append((where, f"nested deeper than {MAX_DEPTH} levels"))
         elif isinstance(v, dict):
             for k, x in v.items():
                 if "\x00" in k:
-                    errors.append(FieldError(path, "a field name contains a NUL character"))
+                    errors.append((where, "a field name contains a NUL character"))
                 if _SURROGATE.search(k):
-                    errors.append(FieldError(_child(path, k), "this field name holds an unpaired surrogate"))
-                stack.append((x, _child(path, k), depth + 1))
+                    errors.append(((where, k), "this field name holds an unpaired surrogate"))
+                stack.append((x, (where, k), depth + 1))
         elif isinstance(v, list):
-            stack.extend((x, f"{path}[{i}]", depth + 1) for i, x in enumerate(v))
+            stack.extend((x, (where, i), depth + 1) for i, x in enumerate(v))
         elif isinstance(v, str):
             if "\x00" in v:
-                errors.append(FieldError(path, "contains a NUL character"))
+                errors.append((where, "contains a NUL character"))
             if _SURROGATE.search(v):
-                errors.append(FieldError(path, "holds an unpaired surrogate: not Unicode text"))
+                errors.append((where, "holds an unpaired surrogate: not Unicode text"))
         elif isinstance(v, float) and not math.isfinite(v):
-            errors.append(FieldError(path, f"{v} is not a finite number; send a number or null"))
+            errors.append((where, f"{v} is not a finite number; send a number or null"))
         elif isinstance(v, int) and not isinstance(v, bool) and not -INT64 <= v < INT64:
-            errors.append(FieldError(path, "integer too large"))
+            errors.append((where, "integer too large"))
     if errors:
-        raise Invalid("the document cannot be stored", sorted(errors, key=lambda e: e.path))
+        found = [FieldError(_path_of(where), message) for where, message in errors]
+        raise Invalid("the document cannot be stored", sorted(found, key=lambda e: e.path))
+    return count
 
 
 def require_title(checked: Checked) -> None:

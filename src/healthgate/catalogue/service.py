@@ -6,6 +6,7 @@ import enum
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
@@ -310,7 +311,8 @@ def import_versions(
         .where(Dataset.id.in_(published))
     )} if published else {}
     now = clock.now()
-    teams: dict[str, Team | FieldError] = {}
+    known = identity.teams_by_name(session, {r.team for r in records if r.dataset_id not in existing})
+    decided: dict[str, Team | FieldError] = {}
     results: list[ImportResult] = []
     new: list[_NewVersion] = []
     for r in records:
@@ -321,7 +323,7 @@ def import_versions(
                            else ImportResult(r, Outcome.REFUSED, errors=[FieldError(f"{r.source}: $.identifier",
                                                                                     refusal)]))
             continue
-        team = _import_team(session, actor, r, ds, teams, clock)
+        team = _import_team(session, actor, r, ds, known, decided, clock)
         if isinstance(team, FieldError):
             results.append(ImportResult(r, Outcome.REFUSED, errors=[team]))
             continue
@@ -343,7 +345,7 @@ def _refusal(ds: Dataset | None, r: ImportRecord, latest_docs: dict[uuid.UUID, A
     """Why this record cannot become a new version of ``ds`` ("unchanged" when it need not), or None."""
     if ds is None:
         return None
-    if identity.name_key(ds.team.name) != identity.name_key(r.team):
+    if not identity.same_team(ds.team, r.team):
         return f"dataset {ds.id} belongs to team {ds.team.name!r}, not {r.team!r}"
     if ds.status == DatasetStatus.ARCHIVED:
         return f"dataset {ds.id} is archived; unarchive it first"
@@ -355,21 +357,25 @@ def _refusal(ds: Dataset | None, r: ImportRecord, latest_docs: dict[uuid.UUID, A
     return None
 
 
-def _import_team(session: Session, actor: Actor, r: ImportRecord, ds: Dataset | None,
-                 teams: dict[str, Team | FieldError], clock: Clock) -> Team | FieldError:
+_name_key = lru_cache(maxsize=1024)(identity.name_key)
+
+
+def _import_team(session: Session, actor: Actor, r: ImportRecord, ds: Dataset | None, known: dict[str, Team],
+                 decided: dict[str, Team | FieldError], clock: Clock) -> Team | FieldError:
     """The record's team (the dataset's own, or for a new dataset the named team, created if need be), or
-    why the actor may not import into it."""
-    key = str(ds.team_id) if ds is not None else identity.name_key(r.team)
-    if key not in teams:
+    why the actor may not import into it. ``known``: teams already read, by name key; ``decided``: answers
+    so far, by dataset team id or name key."""
+    key = str(ds.team_id) if ds is not None else _name_key(r.team)
+    if key not in decided:
         try:
-            team = ds.team if ds is not None else identity.get_or_create_team(
+            team = ds.team if ds is not None else known.get(key) or identity.get_or_create_team(
                 session, actor, r.team, member_group=r.member_group, clock=clock)
             require(actor, Permission.DATASET_IMPORT, team=team.id)
             require(actor, Permission.DATASET_PUBLISH, team=team.id)
-            teams[key] = team
-        except (Forbidden, Invalid) as exc:
-            teams[key] = FieldError("team", f"{r.team!r}: {exc.detail}")
-    found = teams[key]
+            decided[key] = team
+        except (Forbidden, Invalid, NotFound) as exc:
+            decided[key] = FieldError("team", f"{r.team!r}: {exc.detail}")
+    found = decided[key]
     return FieldError(f"{r.source}: team", found.message) if isinstance(found, FieldError) else found
 
 

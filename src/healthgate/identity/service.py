@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import secrets
 import unicodedata
 import uuid
+from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
 from healthgate.audit import service as audit
 from healthgate.clock import Clock
-from healthgate.errors import FieldError, Invalid
+from healthgate.errors import FieldError, Invalid, NotFound
 from healthgate.identity.models import ApiToken, Team
 from healthgate.identity.permissions import ANONYMOUS, Actor, Permission, require
 
@@ -21,34 +23,108 @@ TOKEN_PREFIX = "hg_"
 
 
 def name_key(name: str) -> str:
-    """What makes two team names the same team: NFKC, case-folded, whitespace collapsed."""
+    """What makes two team names one team: equal after NFKC, case folding and collapsing whitespace
+    ("SAIL" and " sail "; never "A&E Team" and "A E Team")."""
     return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
 
 
+SLUG_LENGTH = 100  # leaves room for a "-N" suffix within the column's 120
+
+
 def slugify(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-    return slug[:120] or "team"
+    """A readable URL segment in any script: letters, digits and marks kept (NFKC, lower case), anything else a
+    hyphen. "Ελληνική ομάδα" is "ελληνική-ομάδα", "中文团队" stays "中文团队", "A&E Team" is "a-e-team".
+    Not unique by itself: ``get_or_create_team`` adds a suffix when another team has the slug."""
+    kept = "".join(c if unicodedata.category(c)[0] in "LNM" else "-"
+                   for c in unicodedata.normalize("NFKC", name).lower())
+    return re.sub(r"-{2,}", "-", kept).strip("-")[:SLUG_LENGTH].strip("-") or "team"
+
+
+def _checked_name(name: str) -> str:
+    name = " ".join((name or "").split())
+    if (not name or len(name) > 300 or len(name_key(name)) > 300
+            or any(unicodedata.category(c) in ("Cc", "Cs") for c in name)):
+        raise Invalid("a team needs a name", [FieldError(
+            "team", "a team name is 1 to 300 characters of text (no control characters)")])
+    return name
+
+
+def _team_id(ref: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(ref.strip())
+    except ValueError:
+        return None
+
+
+def resolve_team(session: Session, actor: Actor, ref: str | uuid.UUID) -> Team:
+    """The team ``ref`` names: its id (UUID), else its slug, else its name (compared by ``name_key``).
+    Teams are public (custodians publish under their name), so any actor may resolve one."""
+    team_id = ref if isinstance(ref, uuid.UUID) else _team_id(ref)
+    team = session.get(Team, team_id) if team_id is not None else None
+    if team is None and isinstance(ref, str):
+        team = session.scalar(select(Team).where(Team.slug == ref.strip())) or session.scalar(
+            select(Team).where(Team.name_key == name_key(ref)))
+    if team is None:
+        raise NotFound(f"no team {str(ref)[:300]!r}", [FieldError("team", "no team with this id, slug or name")])
+    return team
+
+
+def teams_by_name(session: Session, names: Iterable[str]) -> dict[str, Team]:
+    """The existing teams of many names at once, by ``name_key`` (bulk imports)."""
+    keys = {name_key(n) for n in names}
+    return {t.name_key: t for t in session.scalars(select(Team).where(Team.name_key.in_(keys)))} if keys else {}
+
+
+def same_team(team: Team, ref: str) -> bool:
+    """Whether ``ref`` (an id or a name) names ``team``."""
+    return ref.strip() == str(team.id) or name_key(ref) == team.name_key
+
+
+_INSERT_TEAM = text(
+    "INSERT INTO teams (id, slug, name, name_key, member_group, created_at) "
+    "VALUES (:id, :slug, :name, :name_key, :member_group, :created_at) ON CONFLICT DO NOTHING RETURNING id"
+).bindparams(bindparam("id", type_=Team.__table__.c.id.type),
+             bindparam("created_at", type_=Team.__table__.c.created_at.type)).columns(id=Team.__table__.c.id.type)
 
 
 def get_or_create_team(
     session: Session, actor: Actor, name: str, *, member_group: str | None, clock: Clock
 ) -> Team:
-    """The team called ``name`` (matched by slug), created if it does not exist yet."""
-    name = (name or "").strip()
-    if not name or "\x00" in name or len(name) > 300:
-        raise Invalid("a team needs a name", [FieldError("team", "team name is empty, too long or has a NUL")])
-    slug = slugify(name)
-    team = session.scalar(select(Team).where(Team.name_key == name_key(name)))
+    """The team called ``name`` (compared by ``name_key``; or the team whose id ``name`` is), created with a
+    unique slug if there is none. Safe to call concurrently: creators of one team all get the same row.
+    Creating a team needs ``team:manage``."""
+    team_id = _team_id(name or "")
+    if team_id is not None:
+        return resolve_team(session, actor, team_id)
+    name = _checked_name(name)
+    key = name_key(name)
+    team = session.scalar(select(Team).where(Team.name_key == key))
     if team is not None:
         return team
     require(actor, Permission.TEAM_MANAGE)
-    team = Team(id=uuid.uuid4(), slug=slug, name=name, name_key=name_key(name), member_group=member_group,
-                created_at=clock.now())
-    session.add(team)
-    session.flush()
-    audit.record(session, actor, "team.created", "team", team.id, {"name": name, "member_group": member_group},
-                 at=clock.now(), new=True)
-    return team
+    base = slugify(name)
+    taken = set(session.scalars(select(Team.slug).where(Team.slug.startswith(base, autoescape=True))))
+    now = clock.now()
+    for n in itertools.count(1):
+        slug = base if n == 1 else f"{base}-{n}"
+        if slug in taken:
+            continue
+        # INSERT ... ON CONFLICT DO NOTHING: a concurrent creator of the same team makes this a no-op (and we
+        # read its row), one of another team with the same slug sends us to the next suffix.
+        new_id = session.execute(_INSERT_TEAM, {"id": uuid.uuid4(), "slug": slug, "name": name, "name_key": key,
+                                                "member_group": member_group, "created_at": now}).scalar()
+        if new_id is None:
+            team = session.scalar(select(Team).where(Team.name_key == key))
+            if team is not None:
+                return team
+            taken.add(slug)
+            continue
+        audit.record(session, actor, "team.created", "team", new_id,
+                     {"name": name, "slug": slug, "member_group": member_group}, at=now, new=True)
+        team = session.get(Team, new_id)
+        assert team is not None
+        return team
+    raise AssertionError("unreachable")
 
 
 def _hash(token: str) -> str:

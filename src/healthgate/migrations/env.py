@@ -7,13 +7,15 @@ from sqlalchemy import Connection
 
 from healthgate import models_registry  # noqa: F401  (imports every domain's tables)
 from healthgate.db import Base, make_engine
+from healthgate.migrations.filters import include_name, include_object
 
 config = context.config
 connection = config.attributes.get("connection")
 
 
 def run(conn: Connection) -> None:
-    context.configure(connection=conn, target_metadata=Base.metadata, render_as_batch=conn.dialect.name == "sqlite")
+    context.configure(connection=conn, target_metadata=Base.metadata, render_as_batch=conn.dialect.name == "sqlite",
+                      include_name=include_name, include_object=include_object)
     with context.begin_transaction():
         context.run_migrations()
 

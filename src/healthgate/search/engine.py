@@ -1,4 +1,6 @@
-"""Dataset search: one interface, two engines (SQLite FTS5, PostgreSQL tsvector), same results shape."""
+"""Ranked, faceted search over one kind of record (datasets unless told otherwise): the database's full-text
+index (``search.backend``) finds and scores text matches, the in-memory snapshot (``search.facets``) filters,
+counts facets and orders."""
 
 from __future__ import annotations
 
@@ -9,13 +11,14 @@ from datetime import date
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from healthgate.search import backend
 from healthgate.search import facets as facet_index
-from healthgate.search.facets import FACETS, MEDALLION_ORDER, POPULATION_BUCKETS, FacetIndex
+from healthgate.search.facets import FacetIndex
 from healthgate.search.models import SearchEntry
-from healthgate.search.query import Query, Unit, fts_unit, parse, relaxed, to_fts5, to_tsquery_sql
+from healthgate.search.query import Query, Unit, fts_unit, parse, relaxed, to_fts5
 from healthgate.search.snippets import highlight
 from healthgate.search.stem import stem
 
@@ -24,10 +27,6 @@ MAX_PER_PAGE = 100
 RERANK = 200  # the top hits by text score get the title and phrase bonuses
 MATCH_CACHE = 512  # text matches kept per index snapshot
 FEW = 5  # fewer full matches than this and partial matches are shown after them
-# bm25 weights of the FTS columns: title, aliases, keywords, abstract, description, custodian
-BM25 = "bm25(dataset_fts, 10.0, 6.0, 6.0, 3.0, 1.0, 2.0)"
-PG_WEIGHTS = "'{0.15, 0.35, 0.6, 1.0}'"  # D (description, custodian), C (abstract), B (aliases, keywords), A (title)
-FACET_LIMIT = {"keyword": 30, "geography": 30, "custodian": 50}
 
 
 @dataclass
@@ -35,6 +34,7 @@ class Filters:
     values: dict[str, list[str]] = field(default_factory=dict)  # facet -> selected values
     date_from: date | None = None
     date_to: date | None = None
+    more: tuple[str, ...] = ()  # facets to show every value of, not just the commonest
 
 
 @dataclass
@@ -53,6 +53,8 @@ class Hit:
     start_date: date | None
     end_date: date | None
     updated_at: Any
+    kind: str = "dataset"
+    subject_id: str = ""
 
 
 @dataclass
@@ -70,41 +72,6 @@ class Result:
 # ---- matching ----------------------------------------------------------------------------------------
 
 
-def _rows_to_arrays(rows: list[Any]) -> tuple[np.ndarray, np.ndarray]:
-    if not rows:
-        return np.zeros(0, np.int64), np.zeros(0)
-    arr = np.array(rows, dtype=np.float64)
-    return arr[:, 0].astype(np.int64), arr[:, 1]
-
-
-def _sqlite_match(session: Session, expr: str) -> tuple[np.ndarray, np.ndarray]:
-    # straight through the driver: SQLAlchemy's per-row handling costs more than FTS5 on 30,000 hits
-    cursor = session.connection().connection.dbapi_connection.cursor()
-    try:
-        rows = cursor.execute(f"SELECT rowid, -{BM25} FROM dataset_fts WHERE dataset_fts MATCH ?", (expr,)).fetchall()
-    finally:
-        cursor.close()
-    return _rows_to_arrays(rows)
-
-
-def _pg_tsquery(units: list[Unit], params: dict[str, str], start: int = 0) -> str:
-    return " && ".join(to_tsquery_sql(units, params, start))
-
-
-def _match_uncached(session: Session, query: Query) -> tuple[np.ndarray, np.ndarray]:
-    if session.get_bind().dialect.name == "sqlite":
-        expr = to_fts5(query)
-        return _sqlite_match(session, expr) if expr else _rows_to_arrays([])
-    params: dict[str, str] = {}
-    tsq = _pg_tsquery(query.must, params)
-    for i, u in enumerate(query.exclude):
-        tsq += " && !!" + _pg_tsquery([u], params, 1000 * (i + 1))
-    rows = session.execute(
-        text(f"WITH q AS (SELECT {tsq} AS q) SELECT id, ts_rank_cd({PG_WEIGHTS}, tsv, q.q, 1) "
-             f"FROM search_entries, q WHERE visible AND tsv @@ q.q"), params).all()
-    return _rows_to_arrays(rows)
-
-
 def _match(session: Session, idx: FacetIndex, cacheable: bool, query: Query) -> tuple[np.ndarray, np.ndarray]:
     """(positions, text scores, higher is better) of every entry matching the query.
 
@@ -115,10 +82,17 @@ def _match(session: Session, idx: FacetIndex, cacheable: bool, query: Query) -> 
     hit = idx.matches.get(key)
     if hit is not None:
         return hit
-    ids, scores = _match_uncached(session, query)
-    pos = idx.positions_of(ids)
-    keep = pos >= 0
-    result = (pos[keep], scores[keep])
+    engine = backend.for_session(session)
+    ids = engine.matching(session, query)
+    if len(ids) <= engine.rank_limit:  # few enough to score in the database, exactly
+        ids, scores = engine.match(session, query)
+        pos = idx.positions_of(ids)
+        keep = pos >= 0
+        result = (pos[keep], scores[keep])
+    else:  # many: score in memory by the heavily weighted fields (search.headindex)
+        pos = idx.positions_of(ids)
+        pos = pos[pos >= 0]
+        result = (pos, idx.head.scores(query.must, pos))
     if cacheable:
         if len(idx.matches) >= MATCH_CACHE:
             idx.matches.pop(next(iter(idx.matches)))
@@ -126,15 +100,9 @@ def _match(session: Session, idx: FacetIndex, cacheable: bool, query: Query) -> 
     return result
 
 
-def _excluded(session: Session, query: Query) -> set[int]:
-    """Entries matching any excluded term (for queries with nothing but exclusions)."""
-    if session.get_bind().dialect.name == "sqlite":
-        expr = " OR ".join(fts_unit(u) for u in query.exclude)
-        return {int(i) for i in _sqlite_match(session, expr)[0]}
-    params: dict[str, str] = {}
-    tsq = " || ".join(f"({_pg_tsquery([u], params, 1000 * i)})" for i, u in enumerate(query.exclude))
-    return {r[0] for r in session.execute(
-        text(f"SELECT id FROM search_entries WHERE visible AND tsv @@ ({tsq})"), params)}
+def _excluded(session: Session, query: Query) -> np.ndarray:
+    """Entry ids matching any excluded term (for queries with nothing but exclusions)."""
+    return backend.for_session(session).matching_any(session, query.exclude)
 
 
 # ---- ranking -----------------------------------------------------------------------------------------
@@ -195,12 +163,16 @@ def _order(idx: FacetIndex, positions: np.ndarray, scores: np.ndarray, sort: str
 def _facet_masks(idx: FacetIndex, filters: Filters, notes: list[str]) -> dict[str, np.ndarray]:
     masks: dict[str, np.ndarray] = {}
     for name, values in filters.values.items():
-        facet = idx.facets[name]
+        facet = idx.facets.get(name)
+        if facet is None:
+            notes.append(f"{idx.kind.label} have no facet {name!r}")
+            masks[name] = np.zeros(idx.size, dtype=bool)
+            continue
         codes = []
         for v in values:
             c = facet.code(v)
             if c is None:
-                notes.append(f"no dataset has {name} {v!r}")
+                notes.append(f"no {idx.kind.label.removesuffix('s')} has {name} {v!r}")
             else:
                 codes.append(c)
         masks[name] = facet.having(codes, idx.size)
@@ -214,27 +186,30 @@ def _facet_masks(idx: FacetIndex, filters: Filters, notes: list[str]) -> dict[st
 def _facet_counts(idx: FacetIndex, base: np.ndarray, masks: dict[str, np.ndarray],
                   filters: Filters) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
-    for name in FACETS:
+    for name, facet in idx.facets.items():
         mask = base.copy()
         for other, m in masks.items():
             if other != name:
                 mask &= m
-        facet = idx.facets[name]
+        spec = facet.spec
         counts = facet.counts(mask)
         selected = {facet.key(v) for v in filters.values.get(name, [])}
+        present = np.nonzero(counts)[0]
+        limit = None if name in filters.more else spec.limit
+        if isinstance(spec.order, str):
+            present = present[np.lexsort((facet.label_rank[present], -counts[present]))]
+            if limit and len(present) > limit:
+                chosen = {facet.code(v) for v in filters.values.get(name, [])}
+                present = np.array([c for i, c in enumerate(present) if i < limit or c in chosen], dtype=np.int64)
+        else:
+            fixed = list(spec.order)
+            present = np.array(sorted(present, key=lambda c: (
+                fixed.index(facet.labels[c]) if facet.labels[c] in fixed else len(fixed), facet.labels[c])),
+                dtype=np.int64)
         entries = [
             {"value": facet.labels[c], "count": int(counts[c]), "selected": facet.key(facet.labels[c]) in selected}
-            for c in np.nonzero(counts)[0]
+            for c in present
         ]
-        if name == "medallion":
-            entries.sort(key=lambda e: MEDALLION_ORDER.index(e["value"]) if e["value"] in MEDALLION_ORDER else 99)
-        elif name == "population":
-            entries.sort(key=lambda e: POPULATION_BUCKETS.index(e["value"]))
-        else:
-            entries.sort(key=lambda e: (-e["count"], e["value"].casefold()))
-            limit = FACET_LIMIT.get(name)
-            if limit and len(entries) > limit:
-                entries = [e for i, e in enumerate(entries) if i < limit or e["selected"]]
         shown = {facet.key(e["value"]) for e in entries}
         entries += [{"value": v, "count": 0, "selected": True} for v in filters.values.get(name, [])
                     if facet.key(v) not in shown]
@@ -254,12 +229,14 @@ def _hits(session: Session, idx: FacetIndex, positions: list[int], scores: np.nd
         if r is None:
             continue
         snippet = highlight(query, r.abstract, r.description, r.title)
+        data = r.data or {}
         hits.append(Hit(
-            dataset_id=r.dataset_id, title=r.title, custodian=r.custodian, member_group=r.member_group,
-            snippet=snippet, score=round(float(scores[p]), 4), abstract=r.abstract,
-            keywords=[k for k in r.keywords.split(" ; ") if k], medallion=r.medallion,
-            quality_score=r.quality_score, population_size=r.population_size, start_date=r.start_date,
-            end_date=r.end_date, updated_at=r.updated_at,
+            dataset_id=idx.kind.subject(r.subject_id), title=r.title, custodian=r.owner,
+            member_group=data.get("member_group"), snippet=snippet, score=round(float(scores[p]), 4),
+            abstract=r.abstract, keywords=[k for k in r.keywords.split(" ; ") if k],
+            medallion=data.get("medallion") or "", quality_score=r.quality,
+            population_size=data.get("population_size"), start_date=r.start_date, end_date=r.end_date,
+            updated_at=r.updated_at, kind=r.kind, subject_id=r.subject_id,
         ))
     return hits
 
@@ -268,8 +245,9 @@ def _hits(session: Session, idx: FacetIndex, positions: list[int], scores: np.nd
 
 
 def search(session: Session, q: str = "", filters: Filters | None = None, *, sort: str | None = None,
-           page: int = 1, per_page: int = 20) -> Result:
-    """Ranked, faceted search over public datasets. Never raises on user input: oddities become notes."""
+           page: int = 1, per_page: int = 20, kind: str = "dataset") -> Result:
+    """Ranked, faceted search over the public records of a kind. Never raises on user input: oddities become
+    notes."""
     filters = filters or Filters()
     query = parse(q)
     notes = list(query.notes)
@@ -281,7 +259,8 @@ def search(session: Session, q: str = "", filters: Filters | None = None, *, sor
         if sort:
             notes.append(f"unknown sort {sort!r}; sorts are {', '.join(SORTS)}")
         sort = "relevance" if query.must else "updated"
-    idx, cacheable = facet_index.current(session)
+    idx, cacheable = facet_index.current(session, kind)
+    label = idx.kind.label
     n = idx.size
     scores = np.zeros(n)
     text_mask = idx.visible.copy()
@@ -295,8 +274,8 @@ def search(session: Session, q: str = "", filters: Filters | None = None, *, sor
                 floor = float(vals.min()) if len(vals) else 0.0
                 top = float(loose_vals[extra].max()) or 1.0
                 scaled = loose_vals[extra] / top * floor * 0.99 if floor > 0 else loose_vals[extra]
-                notes.append(f"{'few datasets' if len(pos) else 'no dataset'} matched every term; also showing "
-                             "datasets that match some of them")
+                notes.append(f"{'few ' + label if len(pos) else 'no ' + label.removesuffix('s')} matched every "
+                             f"term; also showing {label} that match some of them")
                 pos = np.concatenate([pos, loose_pos[extra]])
                 vals = np.concatenate([vals, scaled])
         text_mask = np.zeros(n, dtype=bool)
@@ -304,10 +283,8 @@ def search(session: Session, q: str = "", filters: Filters | None = None, *, sor
         scores[pos] = vals
         text_mask &= idx.visible
     elif query.exclude:
-        for rid in _excluded(session, query):
-            p = idx.pos_of.get(rid)
-            if p is not None:
-                text_mask[p] = False
+        out = idx.positions_of(_excluded(session, query))
+        text_mask[out[out >= 0]] = False
     masks = _facet_masks(idx, filters, notes)
     combined = text_mask.copy()
     for m in masks.values():
@@ -321,7 +298,7 @@ def search(session: Session, q: str = "", filters: Filters | None = None, *, sor
     if total and start >= total:
         notes.append(f"page {page} is past the last page ({math.ceil(total / per_page)})")
     if not total:
-        notes.append("no datasets match" + (" this search" if q.strip() else " these filters"))
+        notes.append(f"no {label} match" + (" this search" if q.strip() else " these filters"))
     page_positions = [int(p) for p in ordered[start:start + per_page]] if start < total else []
     return Result(
         total=total, page=page, per_page=per_page, sort=sort,
@@ -330,15 +307,16 @@ def search(session: Session, q: str = "", filters: Filters | None = None, *, sor
     )
 
 
-def similar(session: Session, dataset_id: uuid.UUID, limit: int = 10) -> list[Hit]:
-    """Public datasets most like this one, by its title and keywords."""
-    entry = session.scalar(select(SearchEntry).where(SearchEntry.dataset_id == dataset_id))
+def similar(session: Session, dataset_id: uuid.UUID, limit: int = 10, kind: str = "dataset") -> list[Hit]:
+    """Public records of a kind most like this one, by its title and keywords."""
+    entry = session.scalar(select(SearchEntry).where(SearchEntry.kind == kind,
+                                                     SearchEntry.subject_id == str(dataset_id)))
     if entry is None:
         return []
     # any of its keywords (each as a phrase) or title words; the trailing space turns type-ahead off
     keywords = " ".join([f'"{k}"' for k in entry.keywords.split(" ; ") if k.strip()][:8])
     query = relaxed(parse(f"{keywords} {entry.title} "))
-    idx, cacheable = facet_index.current(session)
+    idx, cacheable = facet_index.current(session, kind)
     if not query.must:
         return []
     pos, vals = _match(session, idx, cacheable, query)

@@ -1,18 +1,17 @@
-"""The in-memory facet index: what makes faceted search fast.
+"""The in-memory snapshot of one kind's entries: what makes faceted search fast.
 
 Counting facet values over tens of thousands of hits with SQL GROUP BY costs hundreds of milliseconds; here
 every facet is a pair of numpy arrays (entry position, value code) and a count is one ``bincount`` over the
-hits. Each process keeps one index per database and brings it up to date before every search by reading only
-the entries whose ``seq`` is newer than the index (see ``search.models``), so several processes on one
-database always agree with the database.
+hits. Each process keeps one snapshot per (database, kind) and brings it up to date before every search by
+reading only the entries whose ``seq`` is newer than the snapshot (see ``search.models``), so several
+processes on one database always agree with the database. Which facets a kind has, and how their values are
+read and normalised, is the kind's declaration (``search.kinds``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import threading
-import uuid
 import weakref
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -23,80 +22,84 @@ import numpy as np
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from healthgate.search import kinds
+from healthgate.search.headindex import HeadIndex
+from healthgate.search.kinds import FacetSpec, Kind
 from healthgate.search.models import SearchEntry, SearchState
 from healthgate.search.query import words
 from healthgate.search.stem import stem
 
-MEDALLION_ORDER = ["platinum", "gold", "silver", "bronze", "not rated"]
-POPULATION_BUCKETS = ["unreported", "0", "1-9", "10-99", "100-999", "1,000-9,999", "10,000-99,999",
-                      "100,000-999,999", "1,000,000-9,999,999", "10,000,000+"]
 NO_DATE_START = np.iinfo(np.int32).max  # an unknown start never overlaps a date range
 OPEN_END = np.iinfo(np.int32).max
 
 
-def population_bucket(size: int | None) -> str:
-    if size is None or size < 0:
-        return "unreported"
-    if size == 0:
-        return "0"
-    return POPULATION_BUCKETS[min(2 + int(math.log10(size)), len(POPULATION_BUCKETS) - 1)]
-
-
-def _values(row: dict[str, Any]) -> dict[str, list[str]]:
-    """Facet values of one entry, by facet name."""
-    f = row["facets"] or {}
-
-    def one(v: object) -> list[str]:
-        return [v.strip()] if isinstance(v, str) and v.strip() else []
-
-    def many(v: object) -> list[str]:
-        return [x.strip() for x in v if isinstance(x, str) and x.strip()] if isinstance(v, list) else []
-
-    keywords = [k.strip() for k in (row["keywords"] or "").split(" ; ") if k.strip()]
-    return {
-        "custodian": one(row["custodian"]),
-        "member_group": one(row["member_group"]),
-        "data_type": many(f.get("data_type")),
-        "geography": many(f.get("geographic_coverage")),
-        "keyword": keywords,
-        "access_service": one(f.get("access_service")),
-        "lead_time": one(f.get("delivery_lead_time")),
-        "medallion": one(row["medallion"]),
-        "population": [population_bucket(row["population_size"])],
-    }
-
-
-FACETS = ("custodian", "member_group", "data_type", "geography", "keyword", "access_service", "lead_time",
-          "medallion", "population")
-CASE_FOLDED = frozenset({"keyword", "geography", "data_type"})  # values differing only in case are one
+def _preferred(label: str) -> tuple[bool, str]:
+    """Of two spellings differing only in case, the one shown: mixed case over all-lower or all-upper, then
+    the first in code-point order, so every process shows the same label whatever order it read entries in."""
+    return (label.islower() or label.isupper(), label)
 
 
 @dataclass
 class Facet:
     """One facet as columns: for each (entry, value) pair, the entry's position and the value's code."""
 
-    name: str
-    labels: list[str] = field(default_factory=list)  # code -> value shown (the first spelling seen)
-    code_of: dict[str, int] = field(default_factory=dict)  # normalised value -> code
+    spec: FacetSpec
+    labels: list[str] = field(default_factory=list)  # code -> value shown
+    code_of: dict[str, int] = field(default_factory=dict)  # key of a label -> code
     per_entry: list[tuple[int, ...]] = field(default_factory=list)  # position -> codes
     positions: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     codes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    raw_codes: dict[str, int | None] = field(default_factory=dict)  # value as read -> code (build cache)
+    _label_rank: np.ndarray | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
 
     def clone(self) -> Facet:
-        return Facet(self.name, list(self.labels), dict(self.code_of), list(self.per_entry))
+        return Facet(self.spec, list(self.labels), dict(self.code_of), list(self.per_entry),
+                     raw_codes=dict(self.raw_codes))
 
-    def key(self, value: str) -> str:
-        return value.casefold() if self.name in CASE_FOLDED else value
+    def key(self, value: str) -> str | None:
+        """The key any spelling of a value is known by (None: not a value of this facet)."""
+        label = self.spec.canonical(value)
+        return None if label is None else self.spec.key(label)
 
     def code(self, value: str, create: bool = False) -> int | None:
-        k = self.key(value)
+        if create and isinstance(value, str):
+            known = self.raw_codes.get(value, -1)
+            if known != -1:
+                return known
+            c = self._code(value, create)
+            self.raw_codes[value] = c
+            return c
+        return self._code(value, create)
+
+    def _code(self, value: str, create: bool) -> int | None:
+        label = self.spec.canonical(value)
+        if label is None:
+            return None
+        k = self.spec.key(label)
         c = self.code_of.get(k)
         if c is None and create:
             c = self.code_of[k] = len(self.labels)
-            self.labels.append(value)
+            self.labels.append(label)
+        elif c is not None and create and label != self.labels[c]:
+            self.labels[c] = min(self.labels[c], label, key=_preferred)
         return c
 
+    @property
+    def label_rank(self) -> np.ndarray:
+        """Each code's place in label order (case-insensitive, then as written)."""
+        if self._label_rank is None or len(self._label_rank) != len(self.labels):
+            order = sorted(range(len(self.labels)), key=lambda c: (self.labels[c].casefold(), self.labels[c]))
+            rank = np.empty(len(self.labels), dtype=np.int64)
+            rank[order] = np.arange(len(self.labels))
+            self._label_rank = rank
+        return self._label_rank
+
     def rebuild(self) -> None:
+        self._label_rank = None
         sizes = np.fromiter(map(len, self.per_entry), dtype=np.int64, count=len(self.per_entry))
         self.positions = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
         self.codes = np.fromiter(chain.from_iterable(self.per_entry), dtype=np.int32, count=int(sizes.sum()))
@@ -116,7 +119,7 @@ def _days(d: date | None) -> int | None:
     return d.toordinal() if d else None
 
 
-_LISTS = ("entry_ids", "dataset_ids", "titles", "visible_l", "updated_l", "quality_l", "start_l", "end_l")
+_LISTS = ("entry_ids", "subject_ids", "titles", "visible_l", "updated_l", "quality_l", "start_l", "end_l")
 
 
 @dataclass
@@ -124,18 +127,20 @@ class FacetIndex:
     """An immutable snapshot once published by ``current``: a refresh builds a new one and swaps it in, so a
     search holds one consistent snapshot however many publishes happen meanwhile."""
 
+    kind: Kind
     generation: int = -1
     last_seq: int = -1
     pos_of: dict[int, int] = field(default_factory=dict)  # search_entries.id -> position
     entry_ids: list[int] = field(default_factory=list)
-    dataset_ids: list[uuid.UUID] = field(default_factory=list)
+    subject_ids: list[str] = field(default_factory=list)
     titles: list[str] = field(default_factory=list)
     visible_l: list[bool] = field(default_factory=list)
     updated_l: list[float] = field(default_factory=list)
     quality_l: list[float] = field(default_factory=list)
     start_l: list[int] = field(default_factory=list)
     end_l: list[int] = field(default_factory=list)
-    facets: dict[str, Facet] = field(default_factory=lambda: {n: Facet(n) for n in FACETS})
+    facets: dict[str, Facet] = field(default_factory=dict)
+    head: HeadIndex = field(default_factory=HeadIndex)
     # numpy views, built once per snapshot
     visible: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     updated: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -149,15 +154,19 @@ class FacetIndex:
     _stems: dict[int, tuple[str, ...]] = field(default_factory=dict)
     matches: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if not self.facets:
+            self.facets = {spec.name: Facet(spec) for spec in self.kind.facets}
+
     @property
     def size(self) -> int:
         return len(self.entry_ids)
 
     @property
     def title_rank(self) -> np.ndarray:
-        """Each entry's place in title order (computed on first use per snapshot)."""
+        """Each entry's place in title order, ties by subject id (computed on first use per snapshot)."""
         if self._title_rank is None:
-            order = sorted(range(self.size), key=lambda p: (self.titles[p].casefold(), str(self.dataset_ids[p])))
+            order = sorted(range(self.size), key=lambda p: (self.titles[p].casefold(), self.subject_ids[p]))
             rank = np.empty(self.size, dtype=np.int64)
             rank[order] = np.arange(self.size)
             self._title_rank = rank
@@ -168,7 +177,7 @@ class FacetIndex:
         """Each entry's place in subject-id order: the tie-break that makes every order total, and the same in
         every process whatever order its snapshot loaded entries in."""
         if self._key_rank is None:
-            order = sorted(range(self.size), key=lambda p: str(self.dataset_ids[p]))
+            order = np.argsort(np.array(self.subject_ids, dtype=str), kind="stable")
             rank = np.empty(self.size, dtype=np.int64)
             rank[order] = np.arange(self.size)
             self._key_rank = rank
@@ -181,15 +190,16 @@ class FacetIndex:
         return stems
 
     def positions_of(self, entry_ids: np.ndarray) -> np.ndarray:
-        """Positions of search_entries ids (-1 for ids this snapshot does not know)."""
+        """Positions of search_entries ids (-1 for ids this snapshot does not know: other kinds, newer)."""
         inside = (entry_ids >= 0) & (entry_ids < len(self.id_to_pos))
         out = np.full(len(entry_ids), -1, dtype=np.int64)
         out[inside] = self.id_to_pos[entry_ids[inside]]
         return out
 
     def _clone(self) -> FacetIndex:
-        new = FacetIndex(generation=self.generation, last_seq=self.last_seq, pos_of=dict(self.pos_of),
-                         facets={n: f.clone() for n, f in self.facets.items()})
+        new = FacetIndex(kind=self.kind, generation=self.generation, last_seq=self.last_seq,
+                         pos_of=dict(self.pos_of), facets={n: f.clone() for n, f in self.facets.items()},
+                         head=self.head.clone())
         for name in _LISTS:
             setattr(new, name, list(getattr(self, name)))
         return new
@@ -202,20 +212,22 @@ class FacetIndex:
                 getattr(self, name).append(None)
             for f in self.facets.values():
                 f.per_entry.append(())
+        data = row["data"] or {}
         self.entry_ids[pos] = row["id"]
-        self.dataset_ids[pos] = row["dataset_id"]
+        self.subject_ids[pos] = row["subject_id"]
         self.titles[pos] = row["title"]
+        self.head.put(pos, row["title"], row["aliases"], row["keywords"])
         self.visible_l[pos] = bool(row["visible"])
         updated = row["updated_at"]
         self.updated_l[pos] = updated.timestamp() if isinstance(updated, datetime) else 0.0
-        self.quality_l[pos] = float(row["quality_score"])
+        self.quality_l[pos] = float(row["quality"] or 0.0)
         start, end = _days(row["start_date"]), _days(row["end_date"])
-        ongoing = bool((row["facets"] or {}).get("ongoing"))
         self.start_l[pos] = start if start is not None else NO_DATE_START
-        self.end_l[pos] = OPEN_END if ongoing or (start is not None and end is None) else (end or 0)
-        for name, values in _values(row).items():
-            facet = self.facets[name]
-            facet.per_entry[pos] = tuple(dict.fromkeys(facet.code(v, create=True) for v in values))
+        self.end_l[pos] = OPEN_END if data.get("ongoing") or (start is not None and end is None) else (end or 0)
+        for f in self.facets.values():
+            values = f.spec.read(row)
+            codes = (f.code(v, create=True) for v in values)
+            f.per_entry[pos] = tuple(dict.fromkeys(c for c in codes if c is not None))
 
     def _rebuild(self) -> None:
         self.visible = np.array(self.visible_l, dtype=bool)
@@ -228,13 +240,18 @@ class FacetIndex:
         self.id_to_pos[ids] = np.arange(self.size)
         for f in self.facets.values():
             f.rebuild()
+            f.label_rank  # noqa: B018  (computed now, so that no search pays for it)
+        self.head.rebuild()
+        self._key_rank = self._title_rank = None
+        self.key_rank  # noqa: B018
+        self.title_rank  # noqa: B018
 
     def refreshed(self, session: Session) -> tuple[FacetIndex, int]:
-        """(an index at least as new as the session's view of the database, the session's generation)."""
+        """(a snapshot at least as new as the session's view of the database, the session's generation)."""
         generation = session.scalar(select(SearchState.generation).where(SearchState.id == 1)) or 0
         if generation <= self.generation:
             return self, generation  # current, or newer than this session's snapshot: never go back
-        rows = load_rows(session, self.last_seq)
+        rows = load_rows(session, self.kind.name, self.last_seq)
         if not rows:
             return dataclasses.replace(self, generation=generation), generation
         new = self._clone()
@@ -246,31 +263,45 @@ class FacetIndex:
         return new, generation
 
 
-def load_rows(session: Session, after_seq: int) -> list[Any]:
-    """The entries changed since ``after_seq``, in whatever order the database returns them."""
-    cols = [SearchEntry.id, SearchEntry.dataset_id, SearchEntry.visible, SearchEntry.seq, SearchEntry.title,
-            SearchEntry.keywords, SearchEntry.custodian, SearchEntry.member_group,
-            SearchEntry.population_size, SearchEntry.start_date, SearchEntry.end_date,
-            SearchEntry.quality_score, SearchEntry.medallion, SearchEntry.updated_at, SearchEntry.facets]
-    return list(session.execute(select(*cols).where(SearchEntry.seq > after_seq)).mappings().all())
+_COLUMNS = (SearchEntry.id, SearchEntry.subject_id, SearchEntry.visible, SearchEntry.seq, SearchEntry.title,
+            SearchEntry.aliases, SearchEntry.keywords, SearchEntry.owner, SearchEntry.quality, SearchEntry.start_date,
+            SearchEntry.end_date, SearchEntry.updated_at, SearchEntry.data)
 
 
-_indexes: weakref.WeakKeyDictionary[Engine, FacetIndex] = weakref.WeakKeyDictionary()
+def load_rows(session: Session, kind: str, after_seq: int) -> list[Any]:
+    """The entries of a kind changed since ``after_seq``, in whatever order the database returns them."""
+    return list(session.execute(
+        select(*_COLUMNS).where(SearchEntry.kind == kind, SearchEntry.seq > after_seq)).mappings().all())
+
+
+_indexes: weakref.WeakKeyDictionary[Engine, dict[str, FacetIndex]] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
-def current(session: Session) -> tuple[FacetIndex, bool]:
-    """This process's facet index for the session's database, brought up to date, and whether it matches the
-    session's own view exactly (only then may text matches computed in this session be cached in it)."""
+def current(session: Session, kind: str = "dataset") -> tuple[FacetIndex, bool]:
+    """This process's snapshot of a kind for the session's database, brought up to date, and whether it matches
+    the session's own view exactly (only then may text matches computed in this session be cached in it)."""
     engine = session.get_bind().engine
+    declared = kinds.get(kind)
     with _lock:  # one refresher at a time; readers keep whichever snapshot they were given
-        index = _indexes.get(engine) or FacetIndex()
+        per_kind = _indexes.setdefault(engine, {})
+        index = per_kind.get(kind) or FacetIndex(declared)
         index, seen = index.refreshed(session)
-        _indexes[engine] = index
+        per_kind[kind] = index
         return index, seen == index.generation
 
 
+def warm(engine: Engine) -> None:
+    """Build this process's snapshot of every declared kind now (at start-up), so that the first search is as
+    fast as the hundredth."""
+    from sqlalchemy.orm import Session as _Session
+
+    for name in kinds.PROVIDERS:
+        with _Session(engine) as session:
+            current(session, name)
+
+
 def reset() -> None:
-    """Forget every index (tests that recreate a database under the same engine)."""
+    """Forget every snapshot (tests that recreate a database under the same engine)."""
     with _lock:
         _indexes.clear()

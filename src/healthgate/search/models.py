@@ -1,23 +1,27 @@
-"""What search reads: one entry per dataset that has been public, with its searchable text and facet fields.
+"""What search reads: one entry per searchable record of any kind, keyed by (kind, subject id).
 
-The full-text index over the text columns is engine-specific, created by the migrations: on SQLite an FTS5
-table ``dataset_fts`` with this table as external content (rowid = ``id``), kept by ``search.index``; on
-PostgreSQL a generated, weighted ``tsv`` column with a GIN index. Either way it changes in the same
-transaction as the catalogue write.
+An entry holds the record's searchable text in six weighted fields (title, aliases, keywords, abstract,
+description, owner: the organisation responsible for it), a few generic sort and filter fields, and ``data``:
+whatever the kind's facet declarations and hits read (see ``search.kinds``). No foreign key ties an entry to
+any domain's tables: a domain feeds its records in through ``search.index.put`` and takes them out through
+``search.index.withdraw``, in the same transaction as its own write.
 
-Entries are never deleted: a dataset withdrawn from public view keeps its entry with ``visible`` false, so
+The full-text index over the text fields is engine-specific, created by the migrations: on SQLite an FTS5
+table ``search_fts`` with this table as external content (rowid = ``id``), kept by the SQLite backend; on
+PostgreSQL a generated, weighted ``tsv`` column with a GIN index (``search/postgres.py``).
+
+Entries are never deleted: a record withdrawn from public view keeps its entry with ``visible`` false, so
 every change is a row with a newer ``seq``. ``SearchState.generation`` is bumped by every change (the row
-lock on it orders index writers), which lets each process keep its in-memory facet index current by reading
-only the entries whose ``seq`` is newer than what it has.
+lock on it orders index writers), which lets each process keep its in-memory snapshot current by reading only
+the entries whose ``seq`` is newer than what it has.
 """
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Float, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from healthgate.db import Base
@@ -25,10 +29,11 @@ from healthgate.db import Base
 
 class SearchEntry(Base):
     __tablename__ = "search_entries"
+    __table_args__ = (UniqueConstraint("kind", "subject_id", name="uq_search_entries_kind_subject"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    dataset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), unique=True)
-    version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dataset_versions.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    subject_id: Mapped[str] = mapped_column(String(100))
     visible: Mapped[bool] = mapped_column(default=True)
     seq: Mapped[int] = mapped_column(BigInteger, index=True)
     title: Mapped[str] = mapped_column(Text)
@@ -36,15 +41,12 @@ class SearchEntry(Base):
     keywords: Mapped[str] = mapped_column(Text, default="")
     abstract: Mapped[str] = mapped_column(Text, default="")
     description: Mapped[str] = mapped_column(Text, default="")
-    custodian: Mapped[str | None] = mapped_column(String(300))
-    member_group: Mapped[str | None] = mapped_column(String(120))
-    population_size: Mapped[int | None] = mapped_column(BigInteger)
-    start_date: Mapped[date | None]
+    owner: Mapped[str | None] = mapped_column(String(300))
+    quality: Mapped[float] = mapped_column(Float, default=0.0)  # the "quality" sort; 0 for kinds without one
+    start_date: Mapped[date | None]  # the period the record covers (date filter)
     end_date: Mapped[date | None]
-    quality_score: Mapped[float] = mapped_column(Float)
-    medallion: Mapped[str] = mapped_column(String(20))
-    updated_at: Mapped[datetime]
-    facets: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime]  # when the entry was last put
+    data: Mapped[dict[str, Any]]  # kind-specific: read by the kind's facets and hits
 
 
 class SearchState(Base):

@@ -78,8 +78,10 @@ _LEX = re.compile(r'-?"[^"]*"?|\S+')
 
 def words(text: str) -> list[str]:
     """Lower-case letters-and-digits tokens without diacritics, as the FTS5 unicode61 tokenizer splits."""
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    folded = text.casefold()
+    if not folded.isascii():
+        folded = unicodedata.normalize("NFKD", folded)
+        folded = "".join(c for c in folded if not unicodedata.combining(c))
     return [w for w in _WORD.findall(folded) if w != "_"]
 
 

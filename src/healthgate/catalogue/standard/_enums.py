@@ -107,7 +107,7 @@ MATERIAL_TYPE = _table(
      "Swabs", "Tissue", "Urine", "Whole blood", "Availability to be confirmed", "Other"),
     {"NOT AVAILABLE": "None/not available", "NONE": "None/not available",
      "IMMORTALISED CELL LINES": "Immortalized cell lines", "FECES": "Faeces",
-     "CDNA": "CDNA/MRNA", "MRNA": "CDNA/MRNA"},
+     "CDNA": "CDNA/MRNA", "MRNA": "CDNA/MRNA", "BLOOD": "Whole blood"},  # 2.2 biological samples: "Blood"
 )
 
 # Usage.dataUseLimitation (DataUseLimitation -> DataUseLimitationV2).  No "Other" in V2.

@@ -1,7 +1,11 @@
-"""Translate HDR UK dataset metadata from schema 2.1.x or 3.0.0 up to 4.0.0, the canonical form.
+"""Translate HDR UK dataset metadata from any published schema (2.0.2, 2.1.0, 2.1.2, 2.1.3, 2.2.0, 2.2.1,
+3.0.0) up to 4.0.0, the canonical form.
 
-``upgrade(doc, from_version)`` chains pure step functions, 2.1 -> 3.0.0 -> 4.0.0, each returning a new
-document.  Contract: a document valid against the official schema of ``from_version`` comes out valid
+``upgrade(doc, from_version)`` chains pure step functions, 2.0 -> 2.1 -> 3.0.0 -> 4.0.0, each returning a new
+document. The 2.1 -> 3.0.0 step reads every 2.1.x and 2.2.x document: 2.1.3 renamed ``accrualPeriodicity`` to
+``publishingFrequency``; 2.2.x added ``summary.populationSize``/``datasetType``/``datasetSubType``, coverage
+lists (gender, biological samples, lifestyle, ...), ``tissuesSampleCollection``, ``accessServiceCategory`` and
+``syntheticDataWebLink``, and dropped ``coverage.physicalSampleAvailability``.  Contract: a document valid against the official schema of ``from_version`` comes out valid
 against the official 4.0.0 schema.  Anything else is translated on a best-effort basis: the functions
 never raise on odd data (wrong types, missing sections, nulls) and carry over whatever they can.
 
@@ -19,10 +23,11 @@ from collections.abc import Callable
 from typing import Any
 
 import jsonschema_rs
+import orjson
 
 from healthgate.catalogue.standard import _enums as E
 
-SUPPORTED = ("2.1.2", "3.0.0", "4.0.0")
+SUPPORTED = ("2.0.2", "2.1.0", "2.1.2", "2.1.3", "2.2.0", "2.2.1", "3.0.0", "4.0.0")
 CANONICAL = "4.0.0"
 NOTES_HEADING = E.NOTES_HEADING
 POPULATION_UNKNOWN = -1  # what the HDR UK Gateway stores for "population size not reported"
@@ -46,7 +51,7 @@ _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://(www\.)?")
 def upgrade(doc: dict[str, Any], from_version: str) -> dict[str, Any]:
     """Return a new 4.0.0-shaped copy of ``doc``; ``doc`` itself is never modified."""
     steps = _chain(from_version)
-    out: dict[str, Any] = copy.deepcopy(doc) if isinstance(doc, dict) else {}
+    out: dict[str, Any] = _copy(doc) if isinstance(doc, dict) else {}
     for step in steps:
         out = step(out)
     return out
@@ -54,17 +59,28 @@ def upgrade(doc: dict[str, Any], from_version: str) -> dict[str, Any]:
 
 def _chain(from_version: object) -> tuple[Step, ...]:
     version = from_version.strip().removeprefix("v") if isinstance(from_version, str) else ""
-    if re.fullmatch(r"2\.1\.\d+", version):
+    if re.fullmatch(r"2\.0\.\d+|2\.1\.0", version):
+        return (upgrade_2_0_to_2_1, upgrade_2_1_to_3_0, upgrade_3_0_to_4_0)
+    if re.fullmatch(r"2\.[12]\.\d+", version):
         return (upgrade_2_1_to_3_0, upgrade_3_0_to_4_0)
     if version == "3.0.0":
         return (upgrade_3_0_to_4_0,)
     if version == "4.0.0":
         return ()
     raise ValueError(f"cannot upgrade HDR UK metadata from version {from_version!r}; "
-                     f"supported: 2.1.x, {', '.join(SUPPORTED[1:])}")
+                     f"supported: {', '.join(SUPPORTED)}")
 
 
 # --------------------------------------------------------------------------- small helpers
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of a JSON value, in linear time (``copy.deepcopy`` keeps a memo of every object it copies
+    and slows down more than linearly on documents of hundreds of thousands of values)."""
+    try:
+        return orjson.loads(orjson.dumps(value))
+    except (TypeError, orjson.JSONDecodeError):  # not plain JSON (huge integers, non-string keys)
+        return copy.deepcopy(value)
 
 
 def _d(value: Json) -> dict[str, Any]:
@@ -139,14 +155,52 @@ def _joined(value: Json) -> str | None:
     return text if len(text) >= 2 else None
 
 
-# --------------------------------------------------------------------------- 2.1 -> 3.0.0
+# --------------------------------------------------------------------------- 2.0.x / 2.1.0 -> 2.1.2
+
+# 2.0.x and 2.1.0 described access on the publisher (the organisation); 2.1.2 on the dataset.
+_PUBLISHER_ACCESS = ("accessRights", "accessService", "accessRequestCost", "deliveryLeadTime")
+_PUBLISHER_USAGE = ("dataUseLimitation", "dataUseRequirements")
+
+
+def upgrade_2_0_to_2_1(doc: dict[str, Any]) -> dict[str, Any]:
+    """2.0.x / 2.1.0 -> 2.1.2: the publisher's access fields become the dataset's where the dataset says
+    nothing (a different dataset-level value wins, the publisher's is noted); the HDR UK Gateway's ``@schema``
+    marker (its 2020 exports carry it) is dropped."""
+    out = _copy(_d(doc))
+    notes: list[str] = []
+    out.pop("@schema", None)
+    summary = out.get("summary")
+    publisher = summary.get("publisher") if isinstance(summary, dict) else None
+    if isinstance(publisher, dict):
+        accessibility = out.setdefault("accessibility", {})
+        if isinstance(accessibility, dict):
+            for section, keys in (("access", _PUBLISHER_ACCESS), ("usage", _PUBLISHER_USAGE)):
+                moving = {k: publisher.pop(k) for k in keys if k in publisher}
+                moving = {k: v for k, v in moving.items() if v not in (None, "", [])}
+                if not moving:
+                    continue
+                if not isinstance(accessibility.get(section), dict):
+                    accessibility[section] = {}
+                target = accessibility[section]
+                for key, value in moving.items():
+                    if target.get(key) in (None, "", []):
+                        target[key] = value
+                    elif target[key] != value:
+                        E.note(notes, f"Publisher {key}", value)
+    if notes:
+        documentation = out.get("documentation") if isinstance(out.get("documentation"), dict) else {}
+        out["documentation"] = {**documentation, "description": E.with_notes(documentation.get("description"), notes)}
+    return out
+
+
+# --------------------------------------------------------------------------- 2.1 / 2.2 -> 3.0.0
 
 
 def upgrade_2_1_to_3_0(doc: dict[str, Any]) -> dict[str, Any]:
     """Translate a 2.1.x document to 3.0.0.  For valid input the result is valid 3.0.0 except, maybe,
     ``revisions[].url``: 3.0.0 checks it with a host-name pattern instead of the URI format, so it is
     carried as-is here and made a URI by the 3.0.0 -> 4.0.0 step."""
-    src = copy.deepcopy(_d(doc))
+    src = _copy(_d(doc))
     notes: list[str] = []
     revisions = src.get("revisions") if isinstance(src.get("revisions"), list) else []
     out = {
@@ -157,12 +211,13 @@ def upgrade_2_1_to_3_0(doc: dict[str, Any]) -> dict[str, Any]:
         "modified": src.get("modified"),
         "summary": _summary(src, notes),
         "documentation": None,
-        "coverage": _coverage(src.get("coverage"), notes),
-        "provenance": _provenance(src.get("provenance"), notes),
+        "coverage": _coverage(src.get("coverage"), notes, src.get("tissuesSampleCollection")),
+        "provenance": _provenance(src.get("provenance"), notes, _d(src.get("summary"))),
         "accessibility": _accessibility(_d(src.get("accessibility")), notes),
         "enrichmentAndLinkage": _linkage(src, notes),
         "observations": _observations(src.get("observations")),
-        "structuralMetadata": _structural(src.get("structuralMetadata"), notes),
+        "structuralMetadata": _structural(src.get("structuralMetadata"), notes,
+                                          _d(src.get("enrichmentAndLinkage")).get("syntheticDataWebLink")),
         "demographicFrequency": None,
         "omics": None,
     }
@@ -177,7 +232,7 @@ def _summary(src: dict[str, Any], notes: list[str]) -> dict[str, Any]:
         "title": s.get("title"),
         "abstract": s.get("abstract"),
         "dataCustodian": _custodian(s.get("publisher"), s.get("contactPoint"), notes),
-        "populationSize": _population(src.get("observations")),
+        "populationSize": _population(src.get("observations"), s.get("populationSize")),
         "keywords": keywords or None,
         "doiName": _doi_name(s.get("doiName"), notes),
         "contactPoint": s.get("contactPoint"),
@@ -217,8 +272,11 @@ def _custodian_identifier(identifier: Json, name: Json) -> tuple[str | int, str 
     return (name[:50] if isinstance(name, str) and len(name) >= 2 else "unknown"), None
 
 
-def _population(observations: Json) -> int:
-    """3.0.0 requires ``populationSize``: the most recent PERSONS observation, else -1 (unknown)."""
+def _population(observations: Json, stated: Json = None) -> int:
+    """3.0.0 requires ``populationSize``: 2.2's own ``summary.populationSize``, else the most recent PERSONS
+    observation, else -1 (unknown)."""
+    if isinstance(stated, int) and not isinstance(stated, bool) and stated >= 0:
+        return stated
     best: tuple[str, int] | None = None
     for o in observations if isinstance(observations, list) else []:
         o = _d(o)
@@ -238,11 +296,24 @@ def _doi_name(value: Json, notes: list[str]) -> str | None:
     return found[0] if found else None
 
 
-def _coverage(value: Json, notes: list[str]) -> dict[str, Any] | None:
+# 2.2.x coverage lists with no 3.0.0 slot (biological samples become material types).
+_COVERAGE_2_2 = {"gender": "Gender", "psychological": "Psychological", "physical": "Physical",
+                 "anthropometric": "Anthropometric", "lifestyle": "Lifestyle", "socioeconomic": "Socio-economic"}
+
+
+def _coverage(value: Json, notes: list[str], tissues: Json = None) -> dict[str, Any] | None:
+    tissue_materials = [m for t in (tissues if isinstance(tissues, list) else []) if isinstance(t, dict)
+                        for m in _items(t.get("materialType"), split=False)]
+    if tissues not in (None, []):
+        E.note(notes, "Tissue sample collection", tissues)
     if not isinstance(value, dict):
+        E.note(notes, "Tissue sample material types (no coverage section to hold them)", tissue_materials)
         return None
     low, high = _age_range(value.get("typicalAgeRange"))
-    materials = _items(value.get("physicalSampleAvailability"))
+    materials = (_items(value.get("physicalSampleAvailability")) + _items(value.get("biologicalsamples"))
+                 + tissue_materials)
+    for key, label in _COVERAGE_2_2.items():
+        E.note(notes, f"Coverage, {label}", _items(value.get(key), split=False))
     return {
         "spatial": _spatial(value.get("spatial")),
         "typicalAgeRangeMin": low,
@@ -276,22 +347,25 @@ def _age_range(value: Json) -> tuple[int | None, int | None]:
     return None, None
 
 
-def _provenance(value: Json, notes: list[str]) -> dict[str, Any] | None:
+def _provenance(value: Json, notes: list[str], summary: dict[str, Any]) -> dict[str, Any] | None:
     """3.0.0 requires ``temporal.startDate``; without one the section cannot be kept, so its content
-    is recorded in the description rather than inventing a start date."""
+    is recorded in the description rather than inventing a start date. 2.2.x put the dataset type on the
+    summary; 3.0.0 on ``provenance.origin``."""
+    types = {k: summary.get(k) for k in ("datasetType", "datasetSubType") if summary.get(k) not in (None, "")}
     if not isinstance(value, dict):
+        E.note(notes, "Dataset type (no provenance section to hold it)", types)
         return None
     temporal = _d(value.get("temporal"))
     start = temporal.get("startDate")
     if not (isinstance(start, str) and start.strip()):
         E.note(notes, "Provenance (no start date was given, so it could not be kept as structured data)",
-               {k: v for k, v in value.items() if k in ("origin", "temporal")})
+               {**{k: v for k, v in value.items() if k in ("origin", "temporal")}, **types})
         return None
+    frequency = temporal.get("publishingFrequency", temporal.get("accrualPeriodicity"))  # renamed in 2.1.3
     return {
-        "origin": _origin(value.get("origin"), notes),
+        "origin": _origin(value.get("origin"), notes, types),
         "temporal": {
-            "publishingFrequency": E.map_one(temporal.get("accrualPeriodicity"), E.PERIODICITY, "Other",
-                                             notes, "Publishing frequency"),
+            "publishingFrequency": E.map_one(frequency, E.PERIODICITY, "Other", notes, "Publishing frequency"),
             "distributionReleaseDate": temporal.get("distributionReleaseDate"),
             "startDate": start,
             "endDate": temporal.get("endDate"),
@@ -302,13 +376,24 @@ def _provenance(value: Json, notes: list[str]) -> dict[str, Any] | None:
     }
 
 
-def _origin(value: Json, notes: list[str]) -> dict[str, Any] | None:
+def _origin(value: Json, notes: list[str], types: dict[str, Any]) -> dict[str, Any] | None:
+    """2.2's free-text ``datasetType``/``datasetSubType`` (strings of 2-100 characters) are kept where they
+    name a 3.0.0 type or sub-type, and noted otherwise."""
     if not isinstance(value, dict):
+        E.note(notes, "Dataset type (no origin section to hold it)", types)
         return None
+    found_types = [E.DATASET_TYPES[E.norm(t)][0] for t in _items(types.get("datasetType"))
+                   if isinstance(t, str) and E.norm(t) in E.DATASET_TYPES]
+    found_subs = [E.SUBTYPES[E.norm(t)] for t in _items(types.get("datasetSubType"))
+                  if isinstance(t, str) and E.norm(t) in E.SUBTYPES]
+    E.note(notes, "Dataset type", [t for t in _items(types.get("datasetType"))
+                                   if not (isinstance(t, str) and E.norm(t) in E.DATASET_TYPES)])
+    E.note(notes, "Dataset sub-type", [t for t in _items(types.get("datasetSubType"))
+                                       if not (isinstance(t, str) and E.norm(t) in E.SUBTYPES)])
     return {
         "purpose": E.map_all(_items(value.get("purpose")), E.PURPOSE, "Other", notes, "Purpose") or None,
-        "datasetType": [],  # required since 3.0.0; 2.1 has no equivalent and we do not guess
-        "datasetSubType": None,
+        "datasetType": _dedupe(found_types),  # required since 3.0.0; 2.1 has no equivalent and we do not guess
+        "datasetSubType": _dedupe(found_subs) or None,
         "source": E.map_all(_items(value.get("source")), E.SOURCE, "Other", notes, "Source") or None,
         "collectionSource": E.map_all(_items(value.get("collectionSituation")), E.SETTING, "Other", notes,
                                       "Collection setting") or None,
@@ -328,7 +413,7 @@ def _accessibility(value: dict[str, Any], notes: list[str]) -> dict[str, Any]:
 def _access(a: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     return {
         "accessRights": _joined(a.get("accessRights")),
-        "accessServiceCategory": None,  # new in 3.0.0, no 2.1 source
+        "accessServiceCategory": _access_category(a.get("accessServiceCategory"), notes),  # 2.2.1: a list
         "accessService": a.get("accessService"),
         "accessRequestCost": _joined(a.get("accessRequestCost")),
         "deliveryLeadTime": E.map_one(a.get("deliveryLeadTime"), E.DELIVERY_LEAD_TIME, "Other", notes,
@@ -337,6 +422,21 @@ def _access(a: dict[str, Any], notes: list[str]) -> dict[str, Any]:
         "dataController": a.get("dataController"),
         "dataProcessor": a.get("dataProcessor"),
     }
+
+
+_ACCESS_CATEGORIES = {E.norm(c): c for c in ("TRE/SDE", "Direct access", "Open access", "Varies based on project")}
+
+
+def _access_category(value: Json, notes: list[str]) -> str | None:
+    """2.2.1 lists access service categories; 3.0.0 holds one: several mean "Varies based on project"."""
+    found = _dedupe([_ACCESS_CATEGORIES.get(E.norm(v)) for v in _items(value, split=False) if isinstance(v, str)])
+    E.note(notes, "Access service category", [v for v in _items(value, split=False)
+                                              if not (isinstance(v, str) and E.norm(v) in _ACCESS_CATEGORIES)])
+    found = [f for f in found if f]
+    if len(found) > 1:
+        E.note(notes, "Access service categories", found)
+        return "Varies based on project"
+    return found[0] if found else None
 
 
 def _usage(u: dict[str, Any], notes: list[str]) -> dict[str, Any]:
@@ -423,10 +523,12 @@ def _observations(value: Json) -> list[dict[str, Any]]:
     return out
 
 
-def _structural(value: Json, notes: list[str]) -> dict[str, Any] | None:
-    """A 2.1 list of DataClass{elements: [DataElement]} -> {tables: [DataTable{columns}]}."""
+def _structural(value: Json, notes: list[str], synthetic: Json = None) -> dict[str, Any] | None:
+    """A 2.1 list of DataClass{elements: [DataElement]} -> {tables: [DataTable{columns}]}; 2.2.1's
+    ``enrichmentAndLinkage.syntheticDataWebLink`` moves here in 3.0.0."""
+    links = _uris(_items(synthetic, split=False), notes, "Synthetic data links") or None
     if value is None:
-        return None
+        return {"tables": None, "syntheticDataWebLink": links} if links else None
     if isinstance(value, dict) and "tables" in value:  # already 3.0.0-shaped
         return value
     tables = []
@@ -435,7 +537,7 @@ def _structural(value: Json, notes: list[str]) -> dict[str, Any] | None:
             elements = c.get("elements") if isinstance(c.get("elements"), list) else []
             columns = [_column(e, notes) for e in elements if isinstance(e, dict)]
             tables.append({"name": c.get("name"), "description": c.get("description"), "columns": columns})
-    return {"tables": tables, "syntheticDataWebLink": None}
+    return {"tables": tables, "syntheticDataWebLink": links}
 
 
 def _column(element: dict[str, Any], notes: list[str]) -> dict[str, Any]:
@@ -478,7 +580,7 @@ def _documentation(value: Json, notes: list[str]) -> dict[str, Any] | None:
 def upgrade_3_0_to_4_0(doc: dict[str, Any]) -> dict[str, Any]:
     """3.0.0 -> 4.0.0: ``alternateIdentifiers`` -> ``datasetAliases``; ``datasetType`` +
     ``datasetSubType`` -> ``datasetType: [{name, subTypes}]``; revision URLs must be URIs."""
-    out: dict[str, Any] = copy.deepcopy(doc) if isinstance(doc, dict) else {}
+    out: dict[str, Any] = _copy(doc) if isinstance(doc, dict) else {}
     notes: list[str] = []
     summary = out.get("summary")
     if isinstance(summary, dict) and "alternateIdentifiers" in summary:

@@ -1,4 +1,5 @@
-"""Read import sources (HDR UK JSON files and folders, the legacy gateway CSV) into import items."""
+"""Files to import: walk the paths given, read each file with its format's reader (HDR UK JSON, the legacy
+gateway CSV) and return import items with every read error (file, or row of a file)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import uuid
 from pathlib import Path
 
 from healthgate.catalogue.importer import ImportItem
-from healthgate.catalogue.legacy_csv import is_legacy_csv, read_legacy_csv
-from healthgate.catalogue.metadata import parse_json
-from healthgate.errors import FieldError, Invalid
+from healthgate.errors import FieldError
+from healthgate.interop import hdruk
+from healthgate.interop.legacy_csv import is_legacy_csv, read_legacy_csv
 
 SUFFIXES = (".json", ".csv")
 
@@ -28,18 +29,9 @@ def _files(paths: list[Path]) -> tuple[list[Path], list[FieldError]]:
     return files, errors
 
 
-def _read_json(path: Path) -> tuple[list[ImportItem], list[FieldError]]:
-    raw = path.read_bytes()
-    try:
-        value = parse_json(raw, str(path))
-    except Invalid as exc:
-        return [], exc.errors
-    if isinstance(value, list):
-        return [ImportItem(source=f"{path}[{i}]", payload=v) for i, v in enumerate(value)], []
-    return [ImportItem(source=str(path), payload=value, size=len(raw))], []
-
-
-def _read_csv(path: Path) -> tuple[list[ImportItem], list[FieldError]]:
+def read_legacy_file(path: Path) -> tuple[list[ImportItem], list[FieldError]]:
+    """A legacy gateway CSV export: one item per row (source ``FILE: row N``), accepted with its schema gaps
+    unless the import says otherwise."""
     raw = path.read_bytes()
     try:
         header = next(csv.reader(io.StringIO(raw[:65536].decode("utf-8-sig", errors="replace"))), [])
@@ -68,10 +60,10 @@ def read_sources(paths: list[Path]) -> tuple[list[ImportItem], list[FieldError],
     legacy = False
     for f in files:
         if f.suffix.lower() == ".csv":
-            got, errs = _read_csv(f)
+            got, errs = read_legacy_file(f)
             legacy = True
         elif f.suffix.lower() == ".json":
-            got, errs = _read_json(f)
+            got, errs = hdruk.read_file(f)
         else:
             got, errs = [], [FieldError(str(f), "unsupported file type; give .json (HDR UK) or .csv (gateway export)")]
         items.extend(got)

@@ -13,9 +13,9 @@ import pytest
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from healthgate.catalogue import legacy_fields as lf
-from healthgate.catalogue.legacy_csv import LegacyRecord, is_legacy_csv, read_legacy_csv
 from healthgate.errors import FieldError
+from healthgate.interop import legacy_fields as lf
+from healthgate.interop.legacy_csv import LegacyRecord, is_legacy_csv, read_legacy_csv
 from tests.conftest import CORPUS
 
 ROOT = Path(__file__).resolve().parents[2]

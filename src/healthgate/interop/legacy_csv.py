@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from healthgate.catalogue import legacy_fields as lf
 from healthgate.errors import FieldError
+from healthgate.interop import legacy_fields as lf
 
 REQUIRED_COLUMNS = ("title", "publisher")
 # Columns only this export has; a header with most of them is the legacy format.
