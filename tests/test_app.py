@@ -72,8 +72,25 @@ def test_anonymous_limit_is_hit(db, clock, tmp_path):
         assert c.get("/api/v1/datasets", headers=c.admin).status_code == 200  # a token is not anonymous
 
 
+def test_invented_tokens_buy_nothing(db, clock, tmp_path):
+    with _client(db, clock, tmp_path, rate_limit_failed_auth="3/minute", rate_limit_expensive="2/minute") as c:
+        codes = [c.get("/api/v1/search/datasets", headers={"Authorization": f"Bearer hg_made_up_{i}"}).status_code
+                 for i in range(4)]
+        assert codes == [401, 401, 429, 429]  # the 3rd: expensive, counted by address for unknown tokens
+        codes = [c.get("/api/v1/datasets", headers={"Authorization": f"Bearer hg_other_{i}"}).status_code
+                 for i in range(3)]
+        assert codes == [401, 429, 429]  # three failures in all: refused before the token is looked at
+
+
+def test_a_real_token_is_not_refused_for_its_networks_anonymous_traffic(db, clock, tmp_path):
+    with _client(db, clock, tmp_path, rate_limit_anonymous="2/minute") as c:
+        assert [c.get("/api/v1/datasets").status_code for _ in range(3)] == [200, 200, 429]
+        assert c.get("/api/v1/datasets", headers=c.admin).status_code == 200
+
+
 def test_expensive_limit_counts_tokens_too(db, clock, tmp_path):
     with _client(db, clock, tmp_path, rate_limit_expensive="2/minute") as c:
+        assert c.get("/api/v1/datasets", headers=c.admin).status_code == 200  # the token is now known good
         codes = [c.get("/api/v1/search/datasets?q=x", headers=c.admin).status_code for _ in range(3)]
         assert codes == [200, 200, 429]
         doc = load_fixture("hdruk-4.0.0-minimal.json")

@@ -74,17 +74,25 @@ def _document() -> dict:
 #   JSON Schema of its version (hundreds of rules the request schema does not repeat) and strict=true or
 #   publishing refuses it when it breaks them (or when it cannot be stored: a NUL in a field name); and
 #   publish refuses a draft with schema errors the same way.
+# Invalid requests must be refused; 410 (the archived dataset) and 412 refuse them too: RFC 9110 (13.2.1) has a
+# server evaluate If-Match after its normal request checks and before it processes the request content, so a
+# stale If-Match is answered 412 whatever the body holds, and nothing is written.
 _ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "410", "429"]
+_REFUSED = ["400", "401", "403", "404", "405", "406", "409", "410", "412", "413", "415", "422", "428", "429"]
 CONFIG = SchemathesisConfig.from_dict({
     "base-url": BASE_URL,
-    "checks": {"positive_data_acceptance": {"expected-statuses": _ACCEPTED}},
+    "checks": {"positive_data_acceptance": {"expected-statuses": _ACCEPTED},
+               "negative_data_rejection": {"expected-statuses": _REFUSED}},
     "operations": [  # the first entry naming an operation is the one that counts
         {"include-operation-id": ["discardDraft", "archiveDataset", "unarchiveDataset"],
-         "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "412"]}}},
+         "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "412"]},
+                    "negative_data_rejection": {"expected-statuses": _REFUSED}}},
         {"include-operation-id": ["updateDraft", "publishDataset"],
-         "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "412", "422"]}}},
+         "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "412", "422"]},
+                    "negative_data_rejection": {"expected-statuses": _REFUSED}}},
         {"include-operation-id": ["createDataset", "validateDocument"],
-         "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "422"]}}},
+         "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "422"]},
+                    "negative_data_rejection": {"expected-statuses": _REFUSED}}},
     ],
 })
 

@@ -168,3 +168,14 @@ def test_size_limit_comes_from_the_caller():
     with pytest.raises(TooLarge) as exc:
         check_size(doc, limit=Settings(max_document_bytes=2048).max_document_bytes)
     assert "the limit is 2048" in exc.value.errors[0].message
+
+
+@pytest.mark.parametrize("version", ["2.0.2", "2.1.0", "2.1.3", "2.2.0", "2.2.1"])
+def test_envelope_without_schema_version_through_the_api(client, version):
+    doc = load_fixture(f"hdruk-{version}-full.json")
+    r = client.post("/api/v1/validate", json={"metadata": doc})
+    assert r.status_code == 200, r.text[:300]
+    assert (r.json()["schema_version"], r.json()["valid"]) == (version, True)
+    r = client.post("/api/v1/datasets?team=T", json={"metadata": doc}, headers=client.admin)
+    assert r.status_code == 201, r.text[:300]
+    assert r.json()["validation"]["schema_version"] == version

@@ -12,11 +12,58 @@ from healthgate.catalogue.standard.validate import detect_version, unwrap, valid
 from healthgate.errors import Invalid
 from tests.conftest import load_fixture
 
+EVERY_VERSION = [(f"hdruk-{v}-full.json", v) for v in
+                 ("2.0.2", "2.1.0", "2.1.2", "2.1.3", "2.2.0", "2.2.1", "3.0.0", "4.0.0")]
 
-@pytest.mark.parametrize("name,version", [("hdruk-2.1.2-full.json", "2.1.2"), ("hdruk-3.0.0-full.json", "3.0.0"),
-                                          ("hdruk-4.0.0-full.json", "4.0.0"), ("hdruk-4.0.0-minimal.json", "4.0.0")])
+
+@pytest.mark.parametrize("name,version", [*EVERY_VERSION, ("hdruk-4.0.0-minimal.json", "4.0.0")])
 def test_detects_each_version(name, version):
-    assert detect_version(load_fixture(name)) == version
+    doc = load_fixture(name)
+    doc.pop("@schema", None)  # detected from the fields alone
+    assert detect_version(doc) == version
+
+
+@pytest.mark.parametrize("name,version", EVERY_VERSION)
+def test_each_version_is_checked_against_its_own_schema_and_translated(name, version):
+    doc = load_fixture(name)
+    for payload in (doc, {"metadata": doc}):  # bare, and as HDR UK's gateway wraps it (no schemaVersion)
+        checked = check(payload)
+        assert checked.schema_version == version
+        assert checked.errors == [] and checked.canonical_errors == []
+        assert checked.canonical["summary"]["title"] == doc["summary"]["title"]
+
+
+def test_version_differences_are_errors_of_the_right_schema():
+    doc = load_fixture("hdruk-2.1.3-full.json")  # publishingFrequency: 2.1.3 on; 2.1.2 knows accrualPeriodicity
+    assert validate(doc, "2.1.3") == []
+    assert "$.provenance.temporal.publishingFrequency" in {e.path for e in validate(doc, "2.1.2")}
+    assert check(doc, "2.1.2").schema_version == "2.1.2"  # an explicit version is believed, and checked
+
+
+def test_gateway_export_marker_names_the_version_and_is_not_content():
+    doc = load_fixture("hdruk-2.0.2-full.json")
+    assert doc["@schema"].endswith("/2.0.0/dataset.schema.json")
+    sub = unwrap(doc)
+    assert sub.schema_version == "2.0.2" and "@schema" not in sub.document
+    translated = check(doc)
+    assert translated.errors == []
+    access = translated.canonical["accessibility"]["access"]
+    assert access["deliveryLeadTime"] == "2-6 months"  # from the publisher (2.0.x kept access there)
+    assert access["accessRights"] == "https://www.wessexheart.ac.uk/bright-hf/access"  # the dataset's own wins
+    assert "Publisher accessRights: https://www.wessexheart.ac.uk/access" in \
+        translated.canonical["documentation"]["description"]
+
+
+def test_2_2_fields_find_their_places():
+    canonical = check(load_fixture("hdruk-2.2.1-full.json")).canonical
+    assert canonical["summary"]["populationSize"] == 12418
+    assert canonical["provenance"]["origin"]["datasetType"] == [
+        {"name": "Health and disease", "subTypes": ["Cardiovascular"]}]
+    assert canonical["accessibility"]["access"]["accessServiceCategory"] == "TRE/SDE"
+    assert canonical["structuralMetadata"]["syntheticDataWebLink"] == [
+        "https://www.wessexheart.ac.uk/bright-hf/synthetic"]
+    assert set(canonical["coverage"]["materialType"]) == {"Whole blood", "Urine"}
+    assert "Coverage, Gender: Male, Female" in canonical["documentation"]["description"]
 
 
 def test_fields_of_one_version_outweigh_the_datatype_shape():
@@ -27,6 +74,14 @@ def test_fields_of_one_version_outweigh_the_datatype_shape():
     checked = check(doc)
     assert checked.schema_version == "4.0.0"
     assert [e.path for e in checked.errors] == ["$.provenance.origin.datasetType[0]"]
+
+
+def test_envelope_without_a_version_is_detected_inside():
+    doc = load_fixture("hdruk-3.0.0-full.json")
+    assert unwrap({"metadata": doc}).schema_version == "3.0.0"
+    with pytest.raises(Invalid) as exc:
+        unwrap({"metadata": {"title": "no summary"}})
+    assert exc.value.errors[0].path == "$.metadata.summary"
 
 
 def test_envelope_and_explicit_version():

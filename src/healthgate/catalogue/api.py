@@ -31,10 +31,11 @@ from healthgate.errors import FieldError, Invalid, NotFound, TooLarge
 from healthgate.identity import service as identity
 from healthgate.identity.permissions import Actor
 from healthgate.web import http
-from healthgate.web.deps import ActorDep, ClockDep, SessionDep, SettingsDep, WriterDep
-from healthgate.web.openapi import DESCRIPTIONS, problems
+from healthgate.web.deps import ActorDep, ClockDep, SessionDep, SettingsDep, WriterDep, get_actor
+from healthgate.web.openapi import DESCRIPTIONS, OPTIONAL_AUTH, problems
 
-router = APIRouter(prefix="/api/v1", tags=["catalogue"])
+# Every route checks a token that is sent (401 for a bad one), so an invented token never passes as a real one.
+router = APIRouter(prefix="/api/v1", tags=["catalogue"], dependencies=[Depends(get_actor)])
 MAX_INT = 2**31 - 1
 SchemaVersion = enum.StrEnum("SchemaVersion", {v.replace(".", "_"): v for v in ALIASES})  # type: ignore[misc]
 SchemaVersionQ = Annotated[SchemaVersion | None, Query(description="HDR UK schema version of the body; "
@@ -103,7 +104,6 @@ _VERSION_LINKS = {
     "SimilarDatasets": _link("similarDatasets", dataset_id=_ID),
 }
 DESCRIPTIONS_304 = DESCRIPTIONS[304]
-OPTIONAL_AUTH: dict[str, Any] = {"security": [{}]}  # anyone may read; a team's token shows it its private datasets too
 WRITE_ERRORS = (401, 403, 404, 409, 410, 412, 422)
 BODY_ERRORS = (413, 415, 422)
 
@@ -135,7 +135,8 @@ def _mutable(response: Response, dataset: Dataset) -> None:
     response.headers["Vary"] = "Authorization"
 
 
-@router.get("/datasets", response_model=DatasetPage, operation_id="listDatasets", responses=problems(422))
+@router.get("/datasets", response_model=DatasetPage, operation_id="listDatasets",
+            openapi_extra=OPTIONAL_AUTH, responses=problems(422))
 def list_datasets(
     request: Request, response: Response, session: SessionDep, settings: SettingsDep,
     paging: Annotated[Paging, Query()],
@@ -184,11 +185,11 @@ def create_dataset(
             responses={**problems(*WRITE_ERRORS, *BODY_ERRORS),
                        200: {"description": "The draft, checked", "headers": _ETAG, "links": _DATASET_LINKS}})
 def update_draft(
-    actor: WriterDep, dataset_id: DatasetId, request: Request, doc: Document, response: Response,
+    actor: WriterDep, dataset_id: DatasetId, doc: Document, response: Response,
     session: SessionDep, clock: ClockDep, schema_version: SchemaVersionQ = None, strict: bool = False,
     row_version: RowVersionQ = None, if_match: IfMatch = None,
 ) -> DraftOut:
-    http.check_if_match(request, _etag(_visible(session, actor, dataset_id)))
+    http.check_if_match(if_match, _etag(_visible(session, actor, dataset_id)))
     dataset, checked = service.update_draft(session, actor, dataset_id, doc, clock=clock,
                                             schema_version=_version(schema_version), expected_row_version=row_version,
                                             strict=strict)
@@ -200,33 +201,32 @@ def update_draft(
             responses={**problems(401, 404, 410, 422), 304: {"description": DESCRIPTIONS_304},
                        200: {"description": "The draft", "headers": _ETAG}})
 def get_draft(
-    actor: WriterDep, dataset_id: DatasetId, request: Request, response: Response, session: SessionDep,
+    actor: WriterDep, dataset_id: DatasetId, response: Response, session: SessionDep,
     if_none_match: IfNoneMatch = None,
 ) -> Any:
     """The working copy, to its team only (authenticate first: drafts are never public)."""
     dataset = _visible(session, actor, dataset_id)
     if not service.can_see_private(actor, dataset) or dataset.draft is None:
         raise NotFound(f"dataset {dataset_id} has no draft you can see")
-    if http.not_modified(request, _etag(dataset)):
+    if http.not_modified(if_none_match, _etag(dataset)):
         return _not_modified(dataset)
     _mutable(response, dataset)
     checked = metadata.check(dataset.draft)
     return DraftDetail(**_draft_out(dataset, checked).model_dump(), draft=dataset.draft)
 
 
-def _not_modified(dataset: Dataset | None = None, etag: str | None = None) -> Response:
-    out = Response(status_code=304)
-    out.headers["ETag"] = etag or _etag(dataset)  # type: ignore[arg-type]
-    return out
+def _not_modified(dataset: Dataset) -> Response:
+    return Response(status_code=304, headers={"ETag": _etag(dataset), "Cache-Control": "private, no-cache",
+                                              "Vary": "Authorization"})
 
 
 @router.delete("/datasets/{dataset_id}/draft", status_code=204, operation_id="discardDraft",
                responses={**problems(*WRITE_ERRORS), 204: {"description": "Discarded", "headers": _ETAG}})
 def discard_draft(
-    actor: WriterDep, dataset_id: DatasetId, request: Request, session: SessionDep, clock: ClockDep,
+    actor: WriterDep, dataset_id: DatasetId, session: SessionDep, clock: ClockDep,
     if_match: IfMatch = None,
 ) -> Response:
-    http.check_if_match(request, _etag(_visible(session, actor, dataset_id)))
+    http.check_if_match(if_match, _etag(_visible(session, actor, dataset_id)))
     dataset = service.discard_draft(session, actor, dataset_id, clock=clock)
     session.flush()
     out = Response(status_code=204)
@@ -238,13 +238,13 @@ def discard_draft(
              responses={**problems(*WRITE_ERRORS),
                         200: {"description": "The new version", "headers": _ETAG, "links": _VERSION_LINKS}})
 def publish(
-    actor: WriterDep, dataset_id: DatasetId, request: Request, response: Response, session: SessionDep,
+    actor: WriterDep, dataset_id: DatasetId, response: Response, session: SessionDep,
     clock: ClockDep,
     accept_invalid: Annotated[bool, Query(description="publish even with schema errors (they lower the score)")]
     = False,
     row_version: RowVersionQ = None, if_match: IfMatch = None,
 ) -> VersionOut:
-    http.check_if_match(request, _etag(_visible(session, actor, dataset_id)))
+    http.check_if_match(if_match, _etag(_visible(session, actor, dataset_id)))
     version = service.publish(session, actor, dataset_id, clock=clock, accept_invalid=accept_invalid,
                               expected_row_version=row_version)
     dataset = service.get_dataset(session, actor, dataset_id)
@@ -262,11 +262,11 @@ def _status(dataset: Dataset, response: Response) -> StatusOut:
              responses={**problems(*WRITE_ERRORS),
                         200: {"description": "Archived", "headers": _ETAG, "links": _DATASET_LINKS}})
 def archive(
-    actor: WriterDep, dataset_id: DatasetId, request: Request, response: Response, session: SessionDep,
+    actor: WriterDep, dataset_id: DatasetId, response: Response, session: SessionDep,
     clock: ClockDep, if_match: IfMatch = None,
 ) -> StatusOut:
     """Withdraw a dataset from public view: its public routes answer 410 Gone, its team still sees it."""
-    http.check_if_match(request, _etag(_visible(session, actor, dataset_id)))
+    http.check_if_match(if_match, _etag(_visible(session, actor, dataset_id)))
     dataset = service.archive(session, actor, dataset_id, clock=clock)
     return _status(dataset, response)
 
@@ -275,25 +275,26 @@ def archive(
              responses={**problems(*WRITE_ERRORS),
                         200: {"description": "Back in view", "headers": _ETAG, "links": _DATASET_LINKS}})
 def unarchive(
-    actor: WriterDep, dataset_id: DatasetId, request: Request, response: Response, session: SessionDep,
+    actor: WriterDep, dataset_id: DatasetId, response: Response, session: SessionDep,
     clock: ClockDep, if_match: IfMatch = None,
 ) -> StatusOut:
-    http.check_if_match(request, _etag(_visible(session, actor, dataset_id)))
+    http.check_if_match(if_match, _etag(_visible(session, actor, dataset_id)))
     dataset = service.unarchive(session, actor, dataset_id, clock=clock)
     return _status(dataset, response)
 
 
-@router.get("/datasets/{dataset_id}", response_model=VersionOut | UnpublishedDataset, operation_id="getDataset", openapi_extra=OPTIONAL_AUTH,
+@router.get("/datasets/{dataset_id}", response_model=VersionOut | UnpublishedDataset, operation_id="getDataset",
+            openapi_extra=OPTIONAL_AUTH,
             responses={**problems(401, 404, 410, 422), 304: {"description": DESCRIPTIONS_304},
                        200: {"description": "The latest published version; to its team, a never-published "
                              "dataset's draft summary (status draft)", "headers": _ETAG}})
 def get_dataset(
-    dataset_id: DatasetId, request: Request, response: Response, session: SessionDep, actor: ActorDep,
+    dataset_id: DatasetId, response: Response, session: SessionDep, actor: ActorDep,
     if_none_match: IfNoneMatch = None,
 ) -> Any:
     """The latest published version, or, to the dataset's own team, the summary of a draft never published."""
     dataset = _visible(session, actor, dataset_id)
-    if http.not_modified(request, _etag(dataset)):
+    if http.not_modified(if_none_match, _etag(dataset)):
         return _not_modified(dataset)
     _mutable(response, dataset)
     if dataset.latest_version == 0:
@@ -314,7 +315,8 @@ def _unpublished(dataset: Dataset) -> UnpublishedDataset:
     )
 
 
-@router.get("/datasets/{dataset_id}/versions", response_model=list[VersionListItem], operation_id="listVersions", openapi_extra=OPTIONAL_AUTH,
+@router.get("/datasets/{dataset_id}/versions", response_model=list[VersionListItem], operation_id="listVersions",
+            openapi_extra=OPTIONAL_AUTH,
             responses=problems(401, 404, 410, 422))
 def list_versions(dataset_id: DatasetId, session: SessionDep, actor: ActorDep) -> list[VersionListItem]:
     return [
@@ -325,11 +327,12 @@ def list_versions(dataset_id: DatasetId, session: SessionDep, actor: ActorDep) -
     ]
 
 
-@router.get("/datasets/{dataset_id}/versions/{number}", response_model=VersionOut, operation_id="getVersion", openapi_extra=OPTIONAL_AUTH,
+@router.get("/datasets/{dataset_id}/versions/{number}", response_model=VersionOut, operation_id="getVersion",
+            openapi_extra=OPTIONAL_AUTH,
             responses={**problems(401, 404, 410, 422), 304: {"description": DESCRIPTIONS_304},
                        200: {"description": "A published version: immutable", "headers": _ETAG}})
 def get_version(
-    dataset_id: DatasetId, number: Annotated[int, Path(ge=1, le=MAX_INT)], request: Request, session: SessionDep,
+    dataset_id: DatasetId, number: Annotated[int, Path(ge=1, le=MAX_INT)], session: SessionDep,
     actor: ActorDep, if_none_match: IfNoneMatch = None,
 ) -> Response:
     """One published version. Public versions never change: cache them (strong ``ETag``, ``immutable``)."""
@@ -342,12 +345,13 @@ def get_version(
     headers = {"ETag": etag, "Vary": "Authorization",
                "Cache-Control": f"public, max-age={http.IMMUTABLE_MAX_AGE}, immutable" if public
                else "private, no-cache"}
-    if http.not_modified(request, etag):
+    if http.not_modified(if_none_match, etag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="application/json", headers=headers)
 
 
-@router.get("/datasets/{dataset_id}/diff", response_model=DiffOut, operation_id="diffVersions", openapi_extra=OPTIONAL_AUTH,
+@router.get("/datasets/{dataset_id}/diff", response_model=DiffOut, operation_id="diffVersions",
+            openapi_extra=OPTIONAL_AUTH,
             responses=problems(401, 404, 410, 422))
 def diff(
     dataset_id: DatasetId, session: SessionDep, actor: ActorDep,
@@ -358,7 +362,8 @@ def diff(
     return DiffOut.model_validate({"from": from_version, "to": to_version, "changes": changes})
 
 
-@router.post("/validate", response_model=ValidationOut, openapi_extra=_ANY_DOCUMENT, operation_id="validateDocument",
+@router.post("/validate", response_model=ValidationOut, openapi_extra={**_ANY_DOCUMENT, **OPTIONAL_AUTH},
+             operation_id="validateDocument",
              responses=problems(*BODY_ERRORS))
 def validate(doc: Document, schema_version: SchemaVersionQ = None) -> ValidationOut:
     """Check a metadata document without storing anything."""

@@ -9,7 +9,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from healthgate.catalogue import service
 from healthgate.errors import FieldError, Invalid
@@ -18,10 +18,10 @@ from healthgate.search import engine
 from healthgate.search.engine import Filters
 from healthgate.search.schemas import HitOut, SearchOut, SearchParams, SimilarOut
 from healthgate.web import http
-from healthgate.web.deps import SessionDep, SettingsDep
-from healthgate.web.openapi import problems
+from healthgate.web.deps import SessionDep, SettingsDep, get_actor
+from healthgate.web.openapi import OPTIONAL_AUTH, problems
 
-router = APIRouter(prefix="/api/v1", tags=["search"])
+router = APIRouter(prefix="/api/v1", tags=["search"], dependencies=[Depends(get_actor)])
 
 # URL parameter -> facet name
 FACET_PARAMS = {
@@ -77,7 +77,7 @@ def parse_request(params: Any) -> tuple[dict[str, Any], list[str]]:
     return args, notes
 
 
-@router.get("/search/datasets", response_model=SearchOut, operation_id="searchDatasets",
+@router.get("/search/datasets", response_model=SearchOut, operation_id="searchDatasets", openapi_extra=OPTIONAL_AUTH,
             responses=problems(422))
 def search_datasets(
     request: Request, response: Response, session: SessionDep, settings: SettingsDep,
@@ -97,7 +97,7 @@ def search_datasets(
     return SearchOut.of(result, next=nxt, prev=prev)
 
 
-@router.get("/datasets/{dataset_id}/similar", response_model=SimilarOut, operation_id="similarDatasets",
+@router.get("/datasets/{dataset_id}/similar", response_model=SimilarOut, operation_id="similarDatasets", openapi_extra=OPTIONAL_AUTH,
             responses=problems(404, 410, 422))
 def similar_datasets(
     dataset_id: uuid.UUID, session: SessionDep, limit: Annotated[int, Query(ge=1, le=50)] = 10,

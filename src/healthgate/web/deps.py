@@ -55,6 +55,7 @@ def get_actor(
     if actor is None or not actor.authenticated:
         limits.hit(ratelimit.FAILED_AUTH, key)
         raise InvalidToken("the bearer token is unknown, revoked or malformed; send Authorization: Bearer <token>")
+    limits.remember(header)
     return actor
 
 

@@ -55,17 +55,16 @@ def _tags(header: str) -> list[str]:
     return [t.strip().removeprefix("W/") for t in header.split(",") if t.strip()]
 
 
-def not_modified(request: Request, etag: str) -> bool:
-    header = request.headers.get("if-none-match")
+def not_modified(header: str | None, etag: str) -> bool:
+    """Whether ``If-None-Match`` (weak comparison) names the current entity tag."""
     if not header:
         return False
     tags = _tags(header)
     return "*" in tags or etag.removeprefix("W/") in tags
 
 
-def check_if_match(request: Request, etag: str) -> None:
-    """412 unless the request's ``If-Match`` (when sent) names the current entity tag (strong comparison)."""
-    header = request.headers.get("if-match")
+def check_if_match(header: str | None, etag: str) -> None:
+    """412 unless ``If-Match`` (when sent) names the current entity tag (strong comparison)."""
     if header is None:
         return
     tags = [t.strip() for t in header.split(",") if t.strip()]

@@ -42,9 +42,13 @@ _HEADERS = {
 }
 
 
+# Anyone may call the route; a token that is sent is checked, and a team's token shows it more.
+OPTIONAL_AUTH: dict[str, Any] = {"security": [{}]}
+
+
 def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """The error answers of a route (429 always: every route is rate limited for some clients)."""
-    return {code: {"description": DESCRIPTIONS[code]} for code in sorted({*codes, 429})}
+    """The error answers of a route; every route may answer 401 (a bad token) and 429 (rate limits)."""
+    return {code: {"description": DESCRIPTIONS[code]} for code in sorted({*codes, 401, 429})}
 
 
 def _problem_schema(spec: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,7 @@ FAILED_AUTH = "failed_auth"
 # Paths whose requests cost far more than a page view: search, validation and exports.
 EXPENSIVE_PREFIXES = ("/api/v1/search", "/api/v1/validate", "/api/v1/export", "/search", "/export")
 EXEMPT_PREFIXES = ("/static",)
+VERIFIED_TOKENS = 10_000
 
 
 def _parse(name: str, value: str) -> RateLimitItem | None:
@@ -68,6 +70,24 @@ class RateLimits:
             FAILED_AUTH: _parse(FAILED_AUTH, settings.rate_limit_failed_auth),
         }
         self.limiter = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage))
+        # Hashes of tokens this process has seen verified: only those lift the anonymous limit and get their own
+        # expensive-route budget, so inventing tokens buys nothing. (Rate limiting only: every request's token
+        # is still checked against the database.)
+        self._verified: OrderedDict[str, None] = OrderedDict()
+
+    def remember(self, token: str | bytes) -> None:
+        key = token_key(token)
+        self._verified[key] = None
+        self._verified.move_to_end(key)
+        while len(self._verified) > VERIFIED_TOKENS:
+            self._verified.popitem(last=False)
+
+    def verified(self, token: bytes) -> str | None:
+        """The token's key if it is known good, else None."""
+        if not token:
+            return None
+        key = token_key(token)
+        return key if key in self._verified else None
 
     def _verdict(self, item: RateLimitItem, kind: str, key: str, allowed: bool) -> Verdict:
         stats = self.limiter.get_window_stats(item, kind, key)
@@ -86,6 +106,12 @@ class RateLimits:
         if item is None or self.limiter.test(item, kind, key):
             return None
         return self._verdict(item, kind, key, False)
+
+
+def token_key(token: str | bytes) -> str:
+    """A rate-limit key for a bearer token (the whole Authorization header value), never the token itself."""
+    raw = token.encode("latin-1") if isinstance(token, str) else token
+    return hashlib.sha256(raw).hexdigest()[:32]
 
 
 def client_key(scope: Scope) -> str:
@@ -112,15 +138,19 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        token = headers.get(b"authorization", b"")
+        sent = headers.get(b"authorization", b"")
+        token = self.limits.verified(sent)
         key = client_key(scope)
         verdicts: list[tuple[str, Verdict]] = []
-        if not token:
+        # Without a token: the anonymous limit. A token not yet seen valid in this process goes on to be checked
+        # (the failed-authentication limit stops invented ones), so a real one is never refused for the
+        # anonymous traffic of its network.
+        if not sent:
             v = self.limits.hit(ANONYMOUS, key)
             if v is not None:
                 verdicts.append(("requests", v))
         if path.startswith(EXPENSIVE_PREFIXES):
-            v = self.limits.hit(EXPENSIVE, hashlib.sha256(token).hexdigest()[:32] if token else key)
+            v = self.limits.hit(EXPENSIVE, token or key)
             if v is not None:
                 verdicts.append(("search, validation or export requests", v))
         refused = next(((what, v) for what, v in verdicts if not v.allowed), None)
