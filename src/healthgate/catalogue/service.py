@@ -187,12 +187,12 @@ def publish(
     require_title(checked)
     if checked.errors and not accept_invalid:
         raise Invalid("the document does not follow its schema", checked.errors)
-    number = dataset.latest_version + 1
+    number, now = dataset.latest_version + 1, clock.now()
     [version_id] = _write_versions(session, actor, [_NewVersion(
         dataset.id, dataset.team, number, checked, dataset.row_version, "dataset.published",
         {"version": number, "quality_score": checked.quality["score"], "schema_errors": len(checked.errors)},
-    )], clock.now())
-    _published(dataset, number, clock.now())
+    )], now)
+    _published(dataset, number, now)
     version = session.get(DatasetVersion, version_id)
     assert version is not None
     return version
