@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from healthgate.audit.models import AuditEvent
 from healthgate.catalogue import service
 from healthgate.catalogue.models import Dataset
+from healthgate.db import make_engine, make_sessionmaker
 from healthgate.errors import Forbidden, Invalid, NotFound
 from healthgate.identity import service as identity
 from healthgate.identity.models import Team
@@ -74,6 +75,8 @@ def test_creating_a_team_needs_team_manage(db, clock):
 def test_concurrent_creates_under_one_new_team_never_fail(db, clock):
     """Twenty threads, each with its own session, create different datasets under one new team name."""
     n = 20
+    engine = make_engine(db.url, pool_size=n, max_overflow=0)  # a connection per thread, closed afterwards
+    sessions = make_sessionmaker(engine)
     barrier = threading.Barrier(n)
     failures: list[BaseException] = []
     teams: list[uuid.UUID] = []
@@ -84,7 +87,7 @@ def test_concurrent_creates_under_one_new_team_never_fail(db, clock):
         doc["summary"]["title"] = f"Dataset {i}"
         barrier.wait()
         try:
-            with db.sessions.begin() as s:
+            with sessions.begin() as s:
                 team = identity.get_or_create_team(s, SYSTEM, "Brand New Team", member_group="G", clock=clock)
                 service.create_draft(s, SYSTEM, team.id, doc, clock=clock)
                 teams.append(team.id)
@@ -96,6 +99,7 @@ def test_concurrent_creates_under_one_new_team_never_fail(db, clock):
         t.start()
     for t in threads:
         t.join()
+    engine.dispose()
     assert failures == []
     assert len(set(teams)) == 1 and len(teams) == n
     with db.sessions() as s:

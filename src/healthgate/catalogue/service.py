@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -146,7 +146,7 @@ def version_row(dataset_id: uuid.UUID, team: Team, number: int, checked: Checked
         "source_schema_version": checked.schema_version,
         "source_document": None if checked.source is checked.canonical else checked.source,
         "document": checked.canonical, "schema_valid": checked.valid,
-        "schema_errors": [e.as_dict() for e in checked.errors],
+        "schema_errors": [{"path": e.path, "message": e.message} for e in checked.errors],
         "quality_score": checked.quality["score"], "medallion": checked.quality["medallion"],
         "quality": checked.quality, "title": x.title, "abstract": x.abstract, "keywords": x.keywords,
         "custodian": x.custodian or team.name, "population_size": x.population_size,
@@ -187,12 +187,12 @@ def publish(
     require_title(checked)
     if checked.errors and not accept_invalid:
         raise Invalid("the document does not follow its schema", checked.errors)
-    number = dataset.latest_version + 1
+    number, now = dataset.latest_version + 1, clock.now()
     [version_id] = _write_versions(session, actor, [_NewVersion(
         dataset.id, dataset.team, number, checked, dataset.row_version, "dataset.published",
         {"version": number, "quality_score": checked.quality["score"], "schema_errors": len(checked.errors)},
-    )], clock.now())
-    _published(dataset, number, clock.now())
+    )], now)
+    _published(dataset, number, now)
     version = session.get(DatasetVersion, version_id)
     assert version is not None
     return version
@@ -220,6 +220,10 @@ class _NewVersion:
     data: dict[str, Any]
 
 
+_DATASETS = cast(Table, Dataset.__table__)
+_VERSIONS = cast(Table, DatasetVersion.__table__)
+
+
 def _write_versions(session: Session, actor: Actor, new: list[_NewVersion], now: Any) -> list[uuid.UUID]:
     """Write versions and everything that goes with them, for one dataset or thousands: the dataset rows
     (draft cleared, status active), the version rows, the search entries and one audit event per dataset.
@@ -229,16 +233,15 @@ def _write_versions(session: Session, actor: Actor, new: list[_NewVersion], now:
     creates = [n for n in new if n.row_version is None]
     updates = [n for n in new if n.row_version is not None]
     if creates:
-        conn.execute(insert(Dataset.__table__), [
-            {"id": n.dataset_id, "team_id": n.team.id, "status": DatasetStatus.ACTIVE, "draft": None,
-             "draft_schema_version": None, "draft_updated_at": None, "latest_version": n.number,
+        conn.execute(insert(_DATASETS), [  # no draft: those columns are left NULL
+            {"id": n.dataset_id, "team_id": n.team.id, "status": DatasetStatus.ACTIVE, "latest_version": n.number,
              "created_at": now, "updated_at": now, "row_version": 1}
             for n in creates
         ])
     if updates:
-        t = Dataset.__table__.c
+        t = _DATASETS.c
         result = conn.execute(
-            update(Dataset.__table__).where(t.id == bindparam("key"), t.row_version == bindparam("seen"))
+            update(_DATASETS).where(t.id == bindparam("key"), t.row_version == bindparam("seen"))
             .values(latest_version=bindparam("number"), status=DatasetStatus.ACTIVE, draft=None,
                     draft_schema_version=None, draft_updated_at=None, updated_at=now,
                     row_version=t.row_version + 1),
@@ -247,7 +250,7 @@ def _write_versions(session: Session, actor: Actor, new: list[_NewVersion], now:
         if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(updates):
             raise Conflict("a dataset changed while it was being published; try again")
     rows = [version_row(n.dataset_id, n.team, n.number, n.checked, actor, now) for n in new]
-    conn.execute(insert(DatasetVersion.__table__), rows)
+    conn.execute(insert(_VERSIONS), rows)
     for first in (True, False):
         search_index.index(session, [index_item(n.dataset_id, n.team, row["id"], n.checked, now)
                                      for n, row in zip(new, rows, strict=True) if (n.number == 1) == first],

@@ -54,7 +54,9 @@ def is_not_applicable(value: str) -> bool:
 
 def split_list(value: str, separators: str = ",;\n") -> list[str]:
     """Split on separators outside parentheses; trim, drop empties, de-duplicate ignoring case."""
-    items, depth, buf = [], 0, []
+    items: list[str] = []
+    buf: list[str] = []
+    depth = 0
     for ch in value:
         if ch in "([{":
             depth += 1
