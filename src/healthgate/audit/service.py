@@ -92,4 +92,4 @@ def record_new_many(
             "data": data, "prev_hash": prev,
             "hash": _digest(prev, at, actor.name, action, f"{subject_type}:{sid}", data),
         })
-    session.connection().execute(insert(AuditEvent.__table__), rows)
+    session.connection().execute(insert(AuditEvent), rows)

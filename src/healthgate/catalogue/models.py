@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import date, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -53,7 +53,7 @@ class Dataset(Base):
 
     team: Mapped[Team] = relationship(lazy="joined", innerjoin=True)
 
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": row_version}
+    __mapper_args__ = {"version_id_col": row_version}  # noqa: RUF012
 
     @property
     def has_draft(self) -> bool:
