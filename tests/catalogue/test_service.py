@@ -180,6 +180,9 @@ def test_bad_documents(db, clock, team):
         with pytest.raises(Invalid) as exc:
             service.create_draft(s, SYSTEM, team, {"schemaVersion": "9.9.9", "metadata": _doc()}, clock=clock)
         assert exc.value.errors[0].path == "$.schemaVersion"
+        with pytest.raises(Invalid) as exc:  # an envelope without schemaVersion: detected from the inside
+            service.create_draft(s, SYSTEM, team, {"metadata": {"title": "no sections"}}, clock=clock)
+        assert exc.value.errors[0].path == "$.metadata.summary"
         with pytest.raises(Invalid) as exc:
             service.create_draft(s, SYSTEM, team, {"title": "no sections"}, clock=clock)
         assert exc.value.errors[0].path == "$.summary"

@@ -583,6 +583,11 @@ def _dense(node: Any) -> Any:
 @cache
 def generation_schema(version: str, dense: bool = False) -> dict[str, Any]:
     gen_schema = copy.deepcopy(schema(version))
+    for node in defs_of(gen_schema).values():
+        # The draft-07 schemas (2.0.2, 2.1.0) forget to say that their sections are objects, so they accept
+        # {"summary": null}, a document with no title that no later version (and no catalogue) can hold.
+        if isinstance(node, dict) and "properties" in node and "type" not in node:
+            node["type"] = "object"
     if "UrlV2" in defs_of(gen_schema):
         defs_of(gen_schema)["UrlV2"] = _URL_V2_STANDIN
     if dense:

@@ -283,6 +283,14 @@ def _pointer(location: str) -> tuple[str | int, ...]:
     return tuple(int(p) if p.isdigit() else p for p in parts)
 
 
+_POINTER_INDEX = re.compile(r"/\d+(?=/|$)")
+
+
+@lru_cache(maxsize=4096)
+def _field_of_pointer(location: str) -> str:
+    return _json_path(tuple(p for p in _pointer(location) if not isinstance(p, int)))
+
+
 def _flat_error(parts: tuple[str | int, ...], error: dict[str, Any]) -> FieldError:
     message: str = error["error"]
     if str(error.get("schemaLocation", "")).endswith("/required"):
@@ -336,10 +344,10 @@ def validate(doc: object, version: str, *, limit: int = MAX_ERRORS, values: int 
     for error in flat:
         if _is_null_branch_message(error["error"]):
             continue
-        parts = _pointer(error["instanceLocation"])
-        where = _json_path(tuple(p for p in parts if not isinstance(p, int)))
+        location = error["instanceLocation"]
+        where = _field_of_pointer(_POINTER_INDEX.sub("", location))
         if found.room(where):
-            found.add(where, _flat_error(parts, error))
+            found.add(where, _flat_error(_pointer(location), error))
         else:
             found.count(where)
     return found.result()
