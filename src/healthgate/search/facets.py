@@ -310,12 +310,10 @@ def current(session: Session, kind: str = "dataset") -> tuple[FacetIndex, bool]:
 def warm(engine: Engine) -> None:
     """Build this process's snapshot of every declared kind now (at start-up), so that the first search is as
     fast as the hundredth."""
-    from sqlalchemy.orm import Session as _Session
-
     from healthgate.search.engine import search
 
     for name in kinds.PROVIDERS:
-        with _Session(engine) as session:
+        with Session(engine) as session:
             current(session, name)
             search(session, "", per_page=1, kind=name)  # and the code paths a search takes, once
 
