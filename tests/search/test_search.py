@@ -35,8 +35,10 @@ DATASETS = [
 ]
 
 
-def _doc(i: int, title, abstract, keywords, population, start, end, geography):
+def _doc(i: int, title, abstract, keywords, population, start, end, geography, custodian: str | None = None):
     doc = copy.deepcopy(load_fixture("hdruk-4.0.0-minimal.json"))
+    if custodian:  # the custodian the document names is the one search shows and counts
+        doc["summary"]["dataCustodian"]["name"] = custodian
     doc["identifier"] = str(uuid.UUID(int=i + 1))
     doc["summary"].update(title=title, abstract=abstract, keywords=keywords,
                           populationSize=population if population is not None else -1)
@@ -54,7 +56,7 @@ def catalogue(db, clock):
     with db.sessions.begin() as s:
         for i, (title, abstract, kw, team, group, pop, start, end, geo) in enumerate(DATASETS):
             t = identity.get_or_create_team(s, SYSTEM, team, member_group=group, clock=clock)
-            ds, _ = service.create_draft(s, SYSTEM, t.id, _doc(i, title, abstract, kw, pop, start, end, geo),
+            ds, _ = service.create_draft(s, SYSTEM, t.id, _doc(i, title, abstract, kw, pop, start, end, geo, team),
                                          clock=clock)
             service.publish(s, SYSTEM, ds.id, clock=clock)
             ids.append(ds.id)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from healthgate.audit import service as audit
-from healthgate.catalogue import quality
+from healthgate.catalogue import indexing, quality
 from healthgate.catalogue.diff import diff
 from healthgate.catalogue.metadata import Checked, check, check_size, require_title
 from healthgate.catalogue.models import Dataset, DatasetStatus, DatasetVersion
@@ -157,14 +157,7 @@ def version_row(dataset_id: uuid.UUID, team: Team, number: int, checked: Checked
 
 def index_item(dataset_id: uuid.UUID, team: Team, version_id: uuid.UUID, checked: Checked,
                now: Any) -> search_index.IndexItem:
-    x = checked.extracted
-    return search_index.IndexItem(
-        dataset_id=dataset_id, version_id=version_id, title=x.title, aliases=x.aliases, keywords=x.keywords,
-        abstract=x.abstract, description=x.description, custodian=team.name,
-        member_group=team.member_group, population_size=x.population_size, start_date=x.start_date,
-        end_date=x.end_date, quality_score=checked.quality["score"], medallion=checked.quality["medallion"],
-        updated_at=now, facets={**x.facets, "member_group": team.member_group},
-    )
+    return indexing.index_item(dataset_id, team, version_id, checked, now)
 
 
 def publish(

@@ -19,7 +19,7 @@ from healthgate.search import facets as facet_index
 from healthgate.search.facets import FacetIndex
 from healthgate.search.models import SearchEntry
 from healthgate.search.query import Query, Unit, fts_unit, parse, relaxed, to_fts5
-from healthgate.search.snippets import highlight
+from healthgate.search.snippets import highlight, matched
 from healthgate.search.stem import stem
 
 SORTS = ("relevance", "title", "updated", "quality")
@@ -55,6 +55,9 @@ class Hit:
     updated_at: Any
     kind: str = "dataset"
     subject_id: str = ""
+    record_date: date | None = None  # the record's own modified/issued date
+    record_version: str | None = None
+    matched_keywords: list[str] = field(default_factory=list)  # its keywords the query matched
 
 
 @dataclass
@@ -67,6 +70,7 @@ class Result:
     facets: dict[str, list[dict[str, Any]]]
     notes: list[str]
     query: Query
+    facets_hidden: dict[str, int] = field(default_factory=dict)  # facet -> values not shown (see Filters.more)
 
 
 # ---- matching ----------------------------------------------------------------------------------------
@@ -144,8 +148,8 @@ def _order(idx: FacetIndex, positions: np.ndarray, scores: np.ndarray, sort: str
     keys = idx.key_rank
     if sort == "title":
         return positions[np.argsort(idx.title_rank[positions], kind="stable")]  # title_rank is total
-    if sort == "updated":
-        return _by(-idx.updated[positions], keys, positions)
+    if sort == "updated":  # the record's own date, then publication, then subject id
+        return positions[np.lexsort((keys[positions], -idx.put[positions], -idx.updated[positions]))]
     if sort == "quality":
         return _by(-idx.quality[positions], keys, positions)
     order = _by(-scores[positions], keys, positions)
@@ -183,8 +187,10 @@ def _facet_masks(idx: FacetIndex, filters: Filters, notes: list[str]) -> dict[st
     return masks
 
 
-def _facet_counts(idx: FacetIndex, base: np.ndarray, masks: dict[str, np.ndarray],
-                  filters: Filters) -> dict[str, list[dict[str, Any]]]:
+def _facet_counts(idx: FacetIndex, base: np.ndarray, masks: dict[str, np.ndarray], filters: Filters,
+                  hidden: dict[str, int]) -> dict[str, list[dict[str, Any]]]:
+    """Counts of every facet's values (each ignoring its own selection); ``hidden`` gets, per facet cut short
+    at its limit, how many values were left out (all of them are shown when the facet is in filters.more)."""
     out: dict[str, list[dict[str, Any]]] = {}
     for name, facet in idx.facets.items():
         mask = base.copy()
@@ -199,6 +205,7 @@ def _facet_counts(idx: FacetIndex, base: np.ndarray, masks: dict[str, np.ndarray
         if isinstance(spec.order, str):
             present = present[np.lexsort((facet.label_rank[present], -counts[present]))]
             if limit and len(present) > limit:
+                hidden[name] = len(present) - limit
                 chosen = {facet.code(v) for v in filters.values.get(name, [])}
                 present = np.array([c for i, c in enumerate(present) if i < limit or c in chosen], dtype=np.int64)
         else:
@@ -217,6 +224,13 @@ def _facet_counts(idx: FacetIndex, base: np.ndarray, masks: dict[str, np.ndarray
     return out
 
 
+def _iso_date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(value[:10]) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 # ---- page items --------------------------------------------------------------------------------------
 
 
@@ -228,15 +242,18 @@ def _hits(session: Session, idx: FacetIndex, positions: list[int], scores: np.nd
         r = rows.get(rid)
         if r is None:
             continue
-        snippet = highlight(query, r.abstract, r.description, r.title)
+        # a snippet from whichever text field matched (the abstract's start when none did)
+        snippet = highlight(query, r.abstract, r.description, r.aliases.replace(" ; ", "; "), r.title)
+        keywords = [k for k in r.keywords.split(" ; ") if k]
         data = r.data or {}
         hits.append(Hit(
             dataset_id=idx.kind.subject(r.subject_id), title=r.title, custodian=r.owner,
             member_group=data.get("member_group"), snippet=snippet, score=round(float(scores[p]), 4),
-            abstract=r.abstract, keywords=[k for k in r.keywords.split(" ; ") if k],
+            abstract=r.abstract, keywords=keywords, matched_keywords=matched(query, keywords),
             medallion=data.get("medallion") or "", quality_score=r.quality,
             population_size=data.get("population_size"), start_date=r.start_date, end_date=r.end_date,
             updated_at=r.updated_at, kind=r.kind, subject_id=r.subject_id,
+            record_date=_iso_date(data.get("record_date")), record_version=data.get("record_version"),
         ))
     return hits
 
@@ -300,10 +317,12 @@ def search(session: Session, q: str = "", filters: Filters | None = None, *, sor
     if not total:
         notes.append(f"no {label} match" + (" this search" if q.strip() else " these filters"))
     page_positions = [int(p) for p in ordered[start:start + per_page]] if start < total else []
+    hidden: dict[str, int] = {}
+    counts = _facet_counts(idx, text_mask, masks, filters, hidden)
     return Result(
         total=total, page=page, per_page=per_page, sort=sort,
         items=_hits(session, idx, page_positions, scores, query),
-        facets=_facet_counts(idx, text_mask, masks, filters), notes=notes, query=query,
+        facets=counts, notes=notes, query=query, facets_hidden=hidden,
     )
 
 

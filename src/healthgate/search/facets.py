@@ -14,7 +14,7 @@ import dataclasses
 import threading
 import weakref
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from itertools import chain
 from typing import Any
 
@@ -115,11 +115,22 @@ class Facet:
         return np.bincount(self.codes[mask[self.positions]], minlength=len(self.labels))
 
 
+def _record_date(value: Any) -> float | None:
+    """A record's own date (``data["record_date"]``, ISO) as a timestamp: sorts "recently updated"."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(value[:10]), time(), UTC).timestamp()
+    except ValueError:
+        return None
+
+
 def _days(d: date | None) -> int | None:
     return d.toordinal() if d else None
 
 
-_LISTS = ("entry_ids", "subject_ids", "titles", "visible_l", "updated_l", "quality_l", "start_l", "end_l")
+_LISTS = ("entry_ids", "subject_ids", "titles", "visible_l", "updated_l", "put_l", "quality_l", "start_l",
+          "end_l")
 
 
 @dataclass
@@ -136,6 +147,7 @@ class FacetIndex:
     titles: list[str] = field(default_factory=list)
     visible_l: list[bool] = field(default_factory=list)
     updated_l: list[float] = field(default_factory=list)
+    put_l: list[float] = field(default_factory=list)
     quality_l: list[float] = field(default_factory=list)
     start_l: list[int] = field(default_factory=list)
     end_l: list[int] = field(default_factory=list)
@@ -143,7 +155,8 @@ class FacetIndex:
     head: HeadIndex = field(default_factory=HeadIndex)
     # numpy views, built once per snapshot
     visible: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
-    updated: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    updated: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the record's own date, else put time
+    put: np.ndarray = field(default_factory=lambda: np.zeros(0))  # when the entry was put (publication)
     quality: np.ndarray = field(default_factory=lambda: np.zeros(0))
     start: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     end: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
@@ -219,7 +232,9 @@ class FacetIndex:
         self.head.put(pos, row["title"], row["aliases"], row["keywords"])
         self.visible_l[pos] = bool(row["visible"])
         updated = row["updated_at"]
-        self.updated_l[pos] = updated.timestamp() if isinstance(updated, datetime) else 0.0
+        self.put_l[pos] = updated.timestamp() if isinstance(updated, datetime) else 0.0
+        own = _record_date(data.get("record_date"))
+        self.updated_l[pos] = own if own is not None else self.put_l[pos]
         self.quality_l[pos] = float(row["quality"] or 0.0)
         start, end = _days(row["start_date"]), _days(row["end_date"])
         self.start_l[pos] = start if start is not None else NO_DATE_START
@@ -232,6 +247,7 @@ class FacetIndex:
     def _rebuild(self) -> None:
         self.visible = np.array(self.visible_l, dtype=bool)
         self.updated = np.array(self.updated_l, dtype=np.float64)
+        self.put = np.array(self.put_l, dtype=np.float64)
         self.quality = np.array(self.quality_l, dtype=np.float64)
         self.start = np.array(self.start_l, dtype=np.int64)
         self.end = np.array(self.end_l, dtype=np.int64)
@@ -294,11 +310,12 @@ def current(session: Session, kind: str = "dataset") -> tuple[FacetIndex, bool]:
 def warm(engine: Engine) -> None:
     """Build this process's snapshot of every declared kind now (at start-up), so that the first search is as
     fast as the hundredth."""
-    from sqlalchemy.orm import Session as _Session
+    from healthgate.search.engine import search
 
     for name in kinds.PROVIDERS:
-        with _Session(engine) as session:
+        with Session(engine) as session:
             current(session, name)
+            search(session, "", per_page=1, kind=name)  # and the code paths a search takes, once
 
 
 def reset() -> None:

@@ -126,6 +126,8 @@ class IndexItem:
     medallion: str
     updated_at: datetime
     facets: dict[str, Any]
+    record_date: date | None = None  # the record's own modified (or issued) date, from its document
+    record_version: str | None = None  # the record's own version label, from its document
 
 
 def index(session: Session, items: Sequence[IndexItem], *, fresh: bool = False) -> None:

@@ -27,8 +27,8 @@ class FacetSpec:
     """One facet of a kind.
 
     ``read`` gives an entry's raw values; ``normalise`` turns one into the value the facet counts and shows
-    (its label), or None to leave it out of the facet (the record keeps its original text); with ``fold``
-    labels differing only in case are one value. ``order`` is "count" (commonest first, then by label) or the
+    (its label), or None to leave it out of the facet (the record keeps its original text); labels with the
+    same ``fold`` (say, ignoring case and punctuation) are one value, shown by one of their spellings. ``order`` is "count" (commonest first, then by label) or the
     fixed list of labels in the order shown. Past ``limit`` values a facet offers "more"."""
 
     name: str
@@ -36,7 +36,7 @@ class FacetSpec:
     read: Callable[[Row], Iterable[Any]]
     multi: bool = True
     normalise: Callable[[str], str | None] = _same
-    fold: bool = False
+    fold: Callable[[str], str] | None = None  # labels with the same fold(label) are one value
     order: str | Sequence[str] = "count"
     limit: int | None = None
 
@@ -47,7 +47,7 @@ class FacetSpec:
         return self.normalise(" ".join(value.split()))
 
     def key(self, label: str) -> str:
-        return label.casefold() if self.fold else label
+        return self.fold(label) if self.fold else label
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ any domain's tables: a domain feeds its records in through ``search.index.put`` 
 
 The full-text index over the text fields is engine-specific, created by the migrations: on SQLite an FTS5
 table ``search_fts`` with this table as external content (rowid = ``id``), kept by the SQLite backend; on
-PostgreSQL a generated, weighted ``tsv`` column with a GIN index (``search/postgres.py``).
+PostgreSQL a narrow table ``search_tsv`` (entry id, weighted tsvector) with a GIN index (``search/postgres.py``).
 
 Entries are never deleted: a record withdrawn from public view keeps its entry with ``visible`` false, so
 every change is a row with a newer ``seq``. ``SearchState.generation`` is bumped by every change (the row

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from healthgate.search import engine
 from healthgate.search.api import FACET_PARAMS, parse_request
@@ -38,7 +38,12 @@ def _links(request: Request) -> dict[str, Any]:
     def with_page(n: int) -> str:
         return _url([(k, v) for k, v in pairs if k != "page"] + [("page", str(n))])
 
-    return {"without": without, "with_page": with_page}
+    def more(name: str, show: bool) -> str:
+        """Every value of a facet (or back to the commonest), returning to that facet."""
+        kept = [(k, v) for k, v in pairs if not (k == "more" and v == name)]
+        return _url(kept + ([("more", name)] if show else [])) + f"#facet-{name}"
+
+    return {"without": without, "with_page": with_page, "more": more}
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -50,8 +55,12 @@ def home(request: Request, session: SessionDep) -> HTMLResponse:
 
 
 @router.get("/search", response_class=HTMLResponse)
-def search_page(request: Request, session: SessionDep) -> HTMLResponse:
+def search_page(request: Request, session: SessionDep) -> Response:
+    pairs = request.query_params.multi_items()
+    if any(v == "" for _, v in pairs):  # a form's empty fields (date_from=&date_to=) make no URL of ours
+        return RedirectResponse(_url([(k, v) for k, v in pairs if v != ""]), status_code=303)
     args, notes = parse_request(request.query_params)
+    args["filters"].more = tuple(v for v in request.query_params.getlist("more") if v in FACET_LABELS)
     result = engine.search(session, **args)
     chips = [(FACET_LABELS[f], v, p) for p, f in FACET_PARAMS.items() for v in args["filters"].values.get(f, [])]
     for key, label in (("date_from", "Covers from"), ("date_to", "Covers to")):

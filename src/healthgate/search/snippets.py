@@ -67,3 +67,24 @@ def highlight(query: Query, *texts: str) -> str:
         out.append(html.escape(text[cursor:hi]))
         return ("…" if lo else "") + "".join(out) + ("…" if hi < len(text) else "")
     return html.escape(fallback[:300]) + ("…" if len(fallback) > 300 else "")
+
+
+def matched(query: Query, values: list[str]) -> list[str]:
+    """The values (a record's keywords) holding any of the query's words, each HTML-escaped with them in
+    <mark>: why a record matched when its text does not show it."""
+    stems, prefixes = _targets(query)
+    if not stems and not prefixes:
+        return []
+    out = []
+    for value in values:
+        spans = _hits(value, stems, prefixes)
+        if not spans:
+            continue
+        parts, cursor = [], 0
+        for s, e in spans:
+            parts.append(html.escape(value[cursor:s]))
+            parts.append(f"<mark>{html.escape(value[s:e])}</mark>")
+            cursor = e
+        parts.append(html.escape(value[cursor:]))
+        out.append("".join(parts))
+    return out
