@@ -98,7 +98,7 @@ def assess(doc: dict[str, Any], errors: list[FieldError], *, breakdown: bool = T
     filled_set = filled_fields(doc)
     filled_weight = sum(v for f, v in w.items() if f in filled_set)  # in file order: deterministic rounding
     error_weight = sum(v for f, v in w.items() if f in errors_by_field)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for f, weight in (w.items() if breakdown else ()):
         filled = f in filled_set
         errs = errors_by_field.get(f)

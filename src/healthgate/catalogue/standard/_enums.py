@@ -309,7 +309,7 @@ def group_dataset_types(types: Any, subtypes: Any, notes: list[str]) -> list[dic
             allowed[known[0]] = known[1]
         else:
             note(notes, "Dataset type", t)
-    lost = []
+    lost: list[Any] = []
     for s in subs:
         sub = SUBTYPES.get(norm(s)) if isinstance(s, str) else None
         homes = [name for name in groups if sub in allowed[name]]
@@ -318,7 +318,7 @@ def group_dataset_types(types: Any, subtypes: Any, notes: list[str]) -> list[dic
             ((name, options),) = owners.items()
             groups[name], allowed[name], homes = [], options, [name]
         for name in homes:
-            if sub not in groups[name]:
+            if sub is not None and sub not in groups[name]:
                 groups[name].append(sub)
         if not homes and sub not in ("Others", "Not applicable"):
             lost.append(s)

@@ -76,7 +76,8 @@ def extract(doc: dict[str, Any]) -> Extracted:
     coverage = _dict(doc.get("coverage"))
     population = summary.get("populationSize")
     end_raw = temporal.get("endDate")
-    types = origin.get("datasetType") if isinstance(origin.get("datasetType"), list) else []
+    raw_types = origin.get("datasetType")
+    types: list[Any] = raw_types if isinstance(raw_types, list) else []
     names = (_text(t.get("name")) if isinstance(t, dict) else _text(t) for t in types)
     data_types = list(dict.fromkeys(n for n in names if n))
     facets = {

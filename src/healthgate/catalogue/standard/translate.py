@@ -534,7 +534,8 @@ def _structural(value: Json, notes: list[str], synthetic: Json = None) -> dict[s
     tables = []
     for c in value if isinstance(value, list) else [value]:
         if isinstance(c, dict):
-            elements = c.get("elements") if isinstance(c.get("elements"), list) else []
+            raw = c.get("elements")
+            elements: list[Any] = raw if isinstance(raw, list) else []
             columns = [_column(e, notes) for e in elements if isinstance(e, dict)]
             tables.append({"name": c.get("name"), "description": c.get("description"), "columns": columns})
     return {"tables": tables, "syntheticDataWebLink": links}

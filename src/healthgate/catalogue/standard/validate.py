@@ -89,6 +89,8 @@ def unwrap(payload: object, schema_version: str | None = None) -> Submission:
         found = _GATEWAY_SCHEMA.search(marker) if isinstance(marker, str) else None
         if claimed is None and found and found.group(1) in ALIASES:
             claimed = found.group(1)
+    if not isinstance(doc, dict):  # (the envelope's metadata was checked above)
+        raise Invalid("not a metadata document", [FieldError("$.metadata", "expected a JSON object")])
     if schema_version is not None:
         return Submission(doc, normalise_version(schema_version, "schema_version"), False)
     if claimed is not None:
@@ -325,6 +327,7 @@ def validate(doc: object, version: str, *, limit: int = MAX_ERRORS, values: int 
     validator = _validator(ALIASES.get(version, version))
     found = _Collector(limit, MAX_PER_FIELD)
     many = values > RICH_ERRORS if values is not None else _more_values_than(doc, RICH_ERRORS)
+    rich: list[Any] | None
     if not many:  # a document of few values cannot have many errors: the usual case, kept cheap
         rich = list(validator.iter_errors(doc))
     else:
