@@ -7,8 +7,10 @@ whole file runs in well under two minutes on a laptop."""
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
@@ -22,6 +24,7 @@ from healthgate.clock import SystemClock
 from healthgate.config import Settings
 from healthgate.identity import service as identity
 from healthgate.identity.permissions import SYSTEM
+from healthgate.search import facets
 from tests.conftest import load_fixture
 
 EXAMPLES = 40
@@ -43,17 +46,37 @@ def _seed(session: Session, clock: SystemClock) -> None:
     service.create_draft(session, SYSTEM, team.id, load_fixture("hdruk-4.0.0-minimal.json"), clock=clock)
 
 
+def _settings(data_dir: Path, db: Path) -> Settings:
+    # limits off: schemathesis sends thousands of requests from one client on purpose
+    return Settings(data_dir=data_dir, database_url=f"sqlite:///{db}", base_url=BASE_URL, trusted_hosts="*",
+                    rate_limit_anonymous="off", rate_limit_expensive="off", rate_limit_failed_auth="off")
+
+
 @pytest.fixture(scope="module")
-def api(tmp_path_factory):
+def seeded(tmp_path_factory):
+    """A seeded database file to copy (the stateful test starts every run from a fresh copy) and its token."""
     tmp = tmp_path_factory.mktemp("schemathesis")
     clock = SystemClock()
-    # limits off: schemathesis sends thousands of requests from one client on purpose
-    app = create_app(Settings(data_dir=tmp, base_url=BASE_URL, rate_limit_anonymous="off", rate_limit_expensive="off",
-                              rate_limit_failed_auth="off", trusted_hosts="*"), clock=clock)
+    app = create_app(_settings(tmp, tmp / "seed.db"), clock=clock)
     with app.state.sessions.begin() as s:
         token = identity.create_token(s, SYSTEM, "schemathesis", is_admin=True, clock=clock)
         _seed(s, clock)
-    yield app, {"Authorization": f"Bearer {token}"}
+    app.state.engine.dispose()  # the last connection closed: the WAL is checkpointed into the file
+    return tmp, {"Authorization": f"Bearer {token}"}
+
+
+def _fresh_app(tmp: Path, name: str) -> Any:
+    db = tmp / f"{name}.db"
+    shutil.copyfile(tmp / "seed.db", db)
+    facets.reset()
+    return create_app(_settings(tmp, db), clock=SystemClock(), migrate_db=False)
+
+
+@pytest.fixture(scope="module")
+def api(seeded):
+    tmp, admin = seeded
+    app = _fresh_app(tmp, "fuzz")
+    yield app, admin
     app.state.engine.dispose()
 
 
@@ -125,12 +148,23 @@ def test_every_operation(case, calls):
     case.call_and_validate(**calls)
 
 
-def test_stateful(calls):
+def test_stateful(seeded):
+    """Each run of the state machine starts from the seeded database: a run's calls depend on the answers
+    to the calls before it, so hypothesis must see the same answers when it replays a run."""
+    tmp, admin = seeded
     answered: set[tuple[str, int]] = set()
+    runs = iter(range(10**6))
 
     class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+        def setup(self):
+            APP.target = _fresh_app(tmp, f"run{next(runs)}")
+
+        def teardown(self):
+            APP.target.state.engine.dispose()
+            APP.target = None
+
         def get_call_kwargs(self, case):
-            return dict(calls)
+            return {"headers": admin}
 
         def after_call(self, response, case):
             answered.add((case.operation.definition.raw.get("operationId", ""), response.status_code))
