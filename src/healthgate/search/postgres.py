@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from healthgate.search.models import SearchState
@@ -25,7 +25,6 @@ WEIGHTED = " || ".join(
     for col, w in [("title", "A"), ("aliases", "B"), ("keywords", "B"), ("abstract", "C"),
                    ("description", "D"), ("owner", "D")]
 )
-_IDS = bindparam("ids", expanding=True)
 
 
 def _tsquery(units: Sequence[Unit], params: dict[str, str], start: int = 0) -> str:
@@ -60,12 +59,12 @@ class PostgresBackend:
     def before_change(self, session: Session, kind: str, subject_ids: Sequence[str]) -> None:
         session.execute(
             text("DELETE FROM search_tsv WHERE id IN (SELECT id FROM search_entries WHERE kind = :kind "
-                 "AND subject_id IN :ids)").bindparams(_IDS), {"kind": kind, "ids": list(subject_ids)})
+                 "AND subject_id = ANY(CAST(:ids AS varchar[])))"), {"kind": kind, "ids": list(subject_ids)})
 
     def after_change(self, session: Session, kind: str, subject_ids: Sequence[str]) -> None:
         session.execute(
             text(f"INSERT INTO search_tsv (id, tsv) SELECT id, {WEIGHTED} FROM search_entries "
-                 "WHERE visible AND kind = :kind AND subject_id IN :ids").bindparams(_IDS),
+                 "WHERE visible AND kind = :kind AND subject_id = ANY(CAST(:ids AS varchar[]))"),
             {"kind": kind, "ids": list(subject_ids)})
 
     def _query(self, query: Query) -> tuple[str, dict[str, str]]:
