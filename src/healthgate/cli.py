@@ -133,7 +133,8 @@ def _run_import(sessions: sessionmaker[Session], paths: list[Path], *, team: str
         with transaction(sessions) as session:
             report = import_items(session, SYSTEM, items, clock=SystemClock(), team=team, dry_run=dry_run,
                                   partial=partial, accept_invalid=False,
-                                  progress=lambda n: progress.advance(task, n))
+                                  progress=lambda n: progress.advance(task, n),
+                                  max_bytes=Settings().max_document_bytes)
             progress.update(task, description="writing")
             if not report.written:
                 session.rollback()

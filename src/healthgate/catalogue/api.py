@@ -174,7 +174,8 @@ def create_dataset(
     ``strict=true``); publishing checks them again."""
     owner = identity.get_or_create_team(session, actor, team, member_group=member_group, clock=clock)
     dataset, checked = service.create_draft(session, actor, owner.id, doc, clock=clock,
-                                            schema_version=_version(schema_version), strict=strict)
+                                            schema_version=_version(schema_version), strict=strict,
+                                            max_bytes=request.app.state.settings.max_document_bytes)
     _mutable(response, dataset)
     response.headers["Location"] = http.absolute(request, f"/api/v1/datasets/{dataset.id}")
     return _draft_out(dataset, checked)
@@ -185,14 +186,14 @@ def create_dataset(
             responses={**problems(*WRITE_ERRORS, *BODY_ERRORS),
                        200: {"description": "The draft, checked", "headers": _ETAG, "links": _DATASET_LINKS}})
 def update_draft(
-    actor: WriterDep, dataset_id: DatasetId, doc: Document, response: Response,
+    actor: WriterDep, dataset_id: DatasetId, doc: Document, request: Request, response: Response,
     session: SessionDep, clock: ClockDep, schema_version: SchemaVersionQ = None, strict: bool = False,
     row_version: RowVersionQ = None, if_match: IfMatch = None,
 ) -> DraftOut:
     http.check_if_match(if_match, _etag(_visible(session, actor, dataset_id)))
     dataset, checked = service.update_draft(session, actor, dataset_id, doc, clock=clock,
                                             schema_version=_version(schema_version), expected_row_version=row_version,
-                                            strict=strict)
+                                            strict=strict, max_bytes=request.app.state.settings.max_document_bytes)
     _mutable(response, dataset)
     return _draft_out(dataset, checked)
 
@@ -254,7 +255,7 @@ def publish(
 
 def _status(dataset: Dataset, response: Response) -> StatusOut:
     _mutable(response, dataset)
-    return StatusOut(id=dataset.id, status=dataset.status.value,  # type: ignore[arg-type]
+    return StatusOut(id=dataset.id, status=dataset.status.value,
                      row_version=dataset.row_version, latest_version=dataset.latest_version)
 
 

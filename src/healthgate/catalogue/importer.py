@@ -80,10 +80,10 @@ def _team_name(item: ImportItem, override: str | None, checked: Checked) -> str 
     return name.strip() if isinstance(name, str) and name.strip() else None
 
 
-def _check_item(item: ImportItem) -> Checked | list[FieldError]:
+def _check_item(item: ImportItem, max_bytes: int | None = None) -> Checked | list[FieldError]:
     """Check one record; pure, so it can run in a worker process."""
     try:
-        check_size(item.payload, size=item.size)
+        check_size(item.payload, limit=max_bytes, size=item.size)
         checked = check(item.payload, item.schema_version)
         require_title(checked)
     except HealthgateError as exc:
@@ -94,15 +94,16 @@ def _check_item(item: ImportItem) -> Checked | list[FieldError]:
     return checked
 
 
-def _check_chunk(items: Sequence[ImportItem]) -> list[Checked | list[FieldError]]:
-    return [_check_item(i) for i in items]
+def _check_chunk(items: Sequence[ImportItem], max_bytes: int | None = None) -> list[Checked | list[FieldError]]:
+    return [_check_item(i, max_bytes) for i in items]
 
 
-def _checked_chunks(items: Sequence[ImportItem]) -> Iterator[list[tuple[ImportItem, Checked | list[FieldError]]]]:
+def _checked_chunks(items: Sequence[ImportItem],
+                    max_bytes: int | None = None) -> Iterator[list[tuple[ImportItem, Checked | list[FieldError]]]]:
     """Chunks of checked records, in order, so that a large import never holds two copies of everything."""
     for i in range(0, len(items), CHUNK):
         chunk = items[i:i + CHUNK]
-        yield list(zip(chunk, _check_chunk(chunk), strict=True))
+        yield list(zip(chunk, _check_chunk(chunk, max_bytes), strict=True))
 
 
 def _accept(
@@ -173,7 +174,7 @@ def _tally(results: list[ImportResult], report: ImportReport) -> None:
 def import_items(
     session: Session, actor: Actor, items: Sequence[ImportItem], *, clock: Clock, team: str | None = None,
     dry_run: bool = False, partial: bool = False, accept_invalid: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None, max_bytes: int | None = None,
 ) -> ImportReport:
     """Create or update (as a new version) one dataset per item, publishing each through
     ``catalogue.service.import_versions``.
@@ -187,7 +188,7 @@ def import_items(
     seen: dict[uuid.UUID, str] = {}
     savepoint = session.begin_nested()
     try:
-        for chunk in _checked_chunks(items):
+        for chunk in _checked_chunks(items, max_bytes):
             records = [r for item, result in chunk
                        if (r := _accept(item, result, team, accept_invalid, seen, report)) is not None]
             if records:

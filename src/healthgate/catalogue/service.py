@@ -63,13 +63,14 @@ def _draft_payload(checked: Checked) -> dict[str, Any]:
 def create_draft(
     session: Session, actor: Actor, team_id: uuid.UUID, payload: object, *, clock: Clock,
     schema_version: str | None = None, dataset_id: uuid.UUID | None = None, strict: bool = False,
+    max_bytes: int | None = None,
 ) -> tuple[Dataset, Checked]:
     """A new dataset holding a draft. Its persistent id is ``dataset_id``, else the document's UUID
     identifier, else a new UUID. A duplicate persistent id is a Conflict."""
     require(actor, Permission.DATASET_EDIT, team=team_id)
     if session.get(Team, team_id) is None:
         raise NotFound(f"no team {team_id}")
-    check_size(payload)
+    check_size(payload, limit=max_bytes)
     checked = check(payload, schema_version)
     require_title(checked)
     if strict and checked.errors:
@@ -103,11 +104,12 @@ def create_draft(
 def update_draft(
     session: Session, actor: Actor, dataset_id: uuid.UUID, payload: object, *, clock: Clock,
     schema_version: str | None = None, expected_row_version: int | None = None, strict: bool = False,
+    max_bytes: int | None = None,
 ) -> tuple[Dataset, Checked]:
     dataset = _load(session, dataset_id, for_update=True)
     require(actor, Permission.DATASET_EDIT, team=dataset.team_id)
     _check_version(dataset, expected_row_version)
-    check_size(payload)
+    check_size(payload, limit=max_bytes)
     checked = check(payload, schema_version)
     require_title(checked)
     if strict and checked.errors:

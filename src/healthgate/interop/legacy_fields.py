@@ -153,6 +153,8 @@ def parse_date(raw: str, column: str, conventions: dict[int, str] | None = None)
             return value_iso, notes + more
         return None, [f"{column} {short(raw)} is not a valid date, dropped"]
     if _MONTH_NAME.search(value) and re.search(r"\b\d{4}\b", value) and len(value) <= 40:
+        first: datetime | None
+        second: datetime | None
         try:
             first = dateparser.parse(value, dayfirst=True, default=datetime(1, 1, 1))
             second = dateparser.parse(value, dayfirst=True, default=datetime(1, 1, 2))

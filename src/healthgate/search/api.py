@@ -91,7 +91,7 @@ def search_datasets(
     filters = Filters(values={k: v for k, v in values.items() if v}, date_from=params.start(),
                       date_to=params.end())
     result = engine.search(session, params.q, filters, sort=params.sort, page=params.page,
-                           per_page=params.per_page)
+                           per_page=params.per_page, max_per_page=settings.max_per_page)
     nxt, prev = http.page_links(request, result.page, result.per_page, result.total)
     http.link_header(response, nxt, prev)
     return SearchOut.of(result, next=nxt, prev=prev)

@@ -14,6 +14,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from healthgate.config import DEFAULT_MAX_PER_PAGE
 from healthgate.search import backend
 from healthgate.search import facets as facet_index
 from healthgate.search.facets import FacetIndex
@@ -23,7 +24,6 @@ from healthgate.search.snippets import highlight, matched
 from healthgate.search.stem import stem
 
 SORTS = ("relevance", "title", "updated", "quality")
-MAX_PER_PAGE = 100
 RERANK = 200  # the top hits by text score get the title and phrase bonuses
 MATCH_CACHE = 512  # text matches kept per index snapshot
 FEW = 5  # fewer full matches than this and partial matches are shown after them
@@ -213,7 +213,7 @@ def _facet_counts(idx: FacetIndex, base: np.ndarray, masks: dict[str, np.ndarray
             present = np.array(sorted(present, key=lambda c: (
                 fixed.index(facet.labels[c]) if facet.labels[c] in fixed else len(fixed), facet.labels[c])),
                 dtype=np.int64)
-        entries = [
+        entries: list[dict[str, Any]] = [
             {"value": facet.labels[c], "count": int(counts[c]), "selected": facet.key(facet.labels[c]) in selected}
             for c in present
         ]
@@ -262,15 +262,16 @@ def _hits(session: Session, idx: FacetIndex, positions: list[int], scores: np.nd
 
 
 def search(session: Session, q: str = "", filters: Filters | None = None, *, sort: str | None = None,
-           page: int = 1, per_page: int = 20, kind: str = "dataset") -> Result:
+           page: int = 1, per_page: int = 20, kind: str = "dataset",
+           max_per_page: int = DEFAULT_MAX_PER_PAGE) -> Result:
     """Ranked, faceted search over the public records of a kind. Never raises on user input: oddities become
     notes."""
     filters = filters or Filters()
     query = parse(q)
     notes = list(query.notes)
-    if per_page > MAX_PER_PAGE:
-        notes.append(f"per_page is at most {MAX_PER_PAGE}")
-    per_page = max(1, min(per_page, MAX_PER_PAGE))
+    if per_page > max_per_page:
+        notes.append(f"per_page is at most {max_per_page}")
+    per_page = max(1, min(per_page, max_per_page))
     page = max(1, page)
     if sort not in SORTS:
         if sort:

@@ -12,15 +12,15 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from healthgate.search import backend
 from healthgate.search.models import SearchEntry, SearchState
 
-_ENTRIES = SearchEntry.__table__
+_ENTRIES = cast(Table, SearchEntry.__table__)
 
 
 @dataclass

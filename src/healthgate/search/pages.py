@@ -61,7 +61,7 @@ def search_page(request: Request, session: SessionDep) -> Response:
         return RedirectResponse(_url([(k, v) for k, v in pairs if v != ""]), status_code=303)
     args, notes = parse_request(request.query_params)
     args["filters"].more = tuple(v for v in request.query_params.getlist("more") if v in FACET_LABELS)
-    result = engine.search(session, **args)
+    result = engine.search(session, **args, max_per_page=request.app.state.settings.max_per_page)
     chips = [(FACET_LABELS[f], v, p) for p, f in FACET_PARAMS.items() for v in args["filters"].values.get(f, [])]
     for key, label in (("date_from", "Covers from"), ("date_to", "Covers to")):
         if request.query_params.get(key):

@@ -43,7 +43,7 @@ def _by_index(session: Session, sql: str, params: dict[str, str]) -> list[Any]:
     the index, but reading every tsvector costs several times the index's bitmap: seq scans are turned off
     for this one statement (and restored, so the rest of the caller's transaction plans as usual)."""
     before = session.execute(text(
-        "SELECT current_setting('enable_seqscan'), set_config('enable_seqscan', 'off', true)")).first()[0]
+        "SELECT current_setting('enable_seqscan'), set_config('enable_seqscan', 'off', true)")).one()[0]
     try:
         return list(session.execute(text(sql), params).all())
     finally:

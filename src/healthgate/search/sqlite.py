@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import bindparam, text
+from sqlalchemy import BindParameter, bindparam, text
 from sqlalchemy.orm import Session
 
 from healthgate.search.query import Query, Unit, fts_unit, to_fts5
@@ -20,7 +20,7 @@ TEXT_FIELDS = ("title", "aliases", "keywords", "abstract", "description", "owner
 _LIST = ", ".join(TEXT_FIELDS)
 # bm25 weights of the text fields, in TEXT_FIELDS order
 BM25 = "bm25(search_fts, 10.0, 6.0, 6.0, 3.0, 1.0, 2.0)"
-_IDS = bindparam("ids", expanding=True)
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 
 
 def _rows(session: Session, sql: str, *args: Any) -> list[Any]:
