@@ -260,3 +260,20 @@ def test_accented_words_are_found_either_way(db, clock):
         assert titles(search(s, "Sjögren")) == ["Sjögren syndrome cohort"]
         found = search(s, "sjogren syndrome")
         assert titles(found) == ["Sjögren syndrome cohort"] and not found.notes  # a full match, not a fallback
+
+
+def test_api_hits_say_why_they_matched_and_carry_the_record_dates(db, clock, tmp_path):
+    doc = load_fixture("hdruk-4.0.0-full.json")
+    keyword = doc["summary"]["keywords"][0]
+    with db.sessions.begin() as s:
+        team = identity.get_or_create_team(s, SYSTEM, doc["summary"]["dataCustodian"]["name"], member_group=None,
+                                           clock=clock)
+        ds, _ = service.create_draft(s, SYSTEM, team.id, {**doc, "identifier": None}, clock=clock)
+        service.publish(s, SYSTEM, ds.id, clock=clock, accept_invalid=True)
+    app = create_app(Settings(data_dir=tmp_path, database_url=db.url), clock=clock)
+    with TestClient(app) as c:
+        hit = c.get("/api/v1/search/datasets", params={"q": f'"{keyword}"'}).json()["items"][0]
+    assert [k.replace("<mark>", "").replace("</mark>", "") for k in hit["matched_keywords"]] == [keyword]
+    assert "<mark>" in hit["matched_keywords"][0]
+    assert hit["record_version"] == doc["version"]
+    assert hit["record_date"] is not None

@@ -89,13 +89,18 @@ class HitOut(BaseModel):
     start_date: date | None
     end_date: date | None
     updated_at: datetime | None
+    record_date: date | None = Field(None, description="the record's own modified (else issued) date")
+    record_version: str | None = Field(None, description="the record's own version label")
+    matched_keywords: list[str] = Field(default_factory=list, description="HTML: its keywords the query matched, the matching words in <mark>")
 
     @classmethod
     def of(cls, h: Hit) -> HitOut:
         return cls(id=h.dataset_id, title=h.title, custodian=h.custodian, member_group=h.member_group,
                    snippet=h.snippet, score=h.score, abstract=h.abstract, keywords=h.keywords,
                    medallion=h.medallion, quality_score=h.quality_score, population_size=h.population_size,
-                   start_date=h.start_date, end_date=h.end_date, updated_at=h.updated_at)
+                   start_date=h.start_date, end_date=h.end_date, updated_at=h.updated_at,
+                   record_date=h.record_date, record_version=h.record_version,
+                   matched_keywords=h.matched_keywords)
 
 
 class FacetCount(BaseModel):
