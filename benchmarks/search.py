@@ -100,7 +100,7 @@ def free_port() -> int:
 
 
 def load(url: str, items: list, chunk: int, label: str) -> None:
-    elapsed = ingest.run(url, items, chunk)
+    elapsed, _cpu = ingest.run(url, items, chunk)
     print(f"loaded {len(items):,} records into {label} in {elapsed:.1f} s ({len(items) / elapsed:,.0f}/s)")
 
 
