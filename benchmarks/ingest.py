@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 from healthgate import migrate
 from healthgate.catalogue.importer import ImportItem, import_items
 from healthgate.clock import SystemClock
+from healthgate.context import Context
 from healthgate.db import make_engine, make_sessionmaker, transaction
 from healthgate.identity.permissions import SYSTEM
 from healthgate.interop.sources import read_sources
@@ -65,7 +66,7 @@ def run(url: str, items: list[ImportItem], chunk: int) -> tuple[float, float]:
     start, cpu = time.perf_counter(), time.process_time()
     for i in range(0, len(items), chunk):  # one transaction per chunk, as a large catalogue would be loaded
         with transaction(sessions) as session:
-            report = import_items(session, SYSTEM, items[i:i + chunk], clock=SystemClock(), accept_invalid=True)
+            report = import_items(Context(session, SYSTEM, SystemClock()), items[i:i + chunk], accept_invalid=True)
             assert report.failed == 0, report.errors[:3]
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     engine.dispose()

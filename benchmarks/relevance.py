@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 from healthgate import migrate
 from healthgate.catalogue.importer import import_items
 from healthgate.clock import SystemClock
+from healthgate.context import Context
 from healthgate.db import make_engine, make_sessionmaker
 from healthgate.identity.permissions import SYSTEM
 from healthgate.search import backend, facets
@@ -53,7 +54,7 @@ def measure(url: str, label: str) -> None:
     items, errors, _ = read_sources([CORPUS])
     assert not errors
     with sessions.begin() as s:
-        import_items(s, SYSTEM, items, clock=SystemClock(), accept_invalid=True)
+        import_items(Context(s, SYSTEM, SystemClock()), items, accept_invalid=True)
     be = backend.for_engine(engine)
     shipped = be.rank_limit
     for name, limit in (("as shipped", shipped), ("in-memory scoring", 0)):

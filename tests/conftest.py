@@ -112,3 +112,25 @@ def db(request, tmp_path) -> Database:
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(datetime(2026, 1, 15, 9, 30, tzinfo=UTC))
+
+
+def make_token(session, clock, name: str = "test", *, admin: bool = False, roles=None, scope: str | None = None,
+               email: str | None = None) -> str:
+    """A person (an alliance admin, or holding ``roles``: {team_id: [Role, ...]}) and a token of theirs."""
+    import uuid as _uuid
+
+    from healthgate.context import Context
+    from healthgate.identity import tokens, users
+    from healthgate.identity.models import Membership
+    from healthgate.identity.permissions import SYSTEM
+
+    ctx = Context(session, SYSTEM, clock)
+    user = users.create_user(ctx, email or f"{_uuid.uuid4().hex[:12]}@example.org", name, is_admin=admin,
+                             verified=True)
+    for team_id, held in (roles or {}).items():
+        for role in held:
+            session.add(Membership(team_id=team_id, user_id=user.id, role=str(role), created_at=clock.now()))
+    session.flush()
+    if scope is None:
+        scope = "admin" if admin else ("write" if roles else "read")
+    return tokens.create_token(ctx, user, name, scope=scope, teams=list(roles or {}))

@@ -11,16 +11,14 @@ from fastapi.testclient import TestClient
 
 from healthgate.app import create_app
 from healthgate.config import Settings
-from healthgate.identity import service as identity
-from healthgate.identity.permissions import SYSTEM
-from tests.conftest import load_fixture
+from tests.conftest import load_fixture, make_token
 
 
 @contextmanager
 def _client(db, clock, tmp_path, **settings) -> Iterator[TestClient]:
     app = create_app(Settings(data_dir=tmp_path, database_url=db.url, **settings), clock=clock)
     with db.sessions.begin() as s:
-        token = identity.create_token(s, SYSTEM, "admin", is_admin=True, clock=clock)
+        token = make_token(s, clock, "admin", admin=True)
     try:
         with TestClient(app) as client:
             client.admin = {"Authorization": f"Bearer {token}"}  # type: ignore[attr-defined]
@@ -173,22 +171,22 @@ def test_every_route_declares_its_answers(client):
 
 def test_only_unique_violations_are_conflicts(db, clock, tmp_path):
     """A unique key taken by a concurrent writer is a 409; any other integrity error is a bug: 500, logged."""
-    from healthgate.identity.models import ApiToken
+    from healthgate.identity.models import Team
 
     app = create_app(Settings(data_dir=tmp_path, database_url=db.url), clock=clock)
 
-    def add(**token) -> None:
+    def add(**team) -> None:
         with app.state.sessions.begin() as s:
-            s.add(ApiToken(is_admin=False, created_at=clock.now(), **token))
+            s.add(Team(created_at=clock.now(), name_key=str(team["name"]), **team))
 
     @app.post("/api/v1/test/duplicate")
     def duplicate() -> None:
-        add(name="one", token_hash="same")
-        add(name="two", token_hash="same")
+        add(name="one", slug="same")
+        add(name="two", slug="same")
 
     @app.post("/api/v1/test/nameless")
     def nameless() -> None:
-        add(name=None, token_hash="nameless")
+        add(name=None, slug="nameless")
 
     with TestClient(app, raise_server_exceptions=False) as c:
         err = _problem(c.post("/api/v1/test/duplicate"), 409)

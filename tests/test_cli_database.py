@@ -12,7 +12,7 @@ UNREACHABLE = "postgresql+psycopg://nobody:s3cret-pw@127.0.0.1:1/x"
 
 @pytest.mark.parametrize("argv", [
     ["db", "upgrade"],
-    ["token", "create", "ci"],
+    ["token", "create", "ci", "--user", "ci@example.org"],
     ["export", "--format", "hdruk", "--out", "OUT"],
     ["import", "IN"],
     ["demo", "--no-serve"],

@@ -22,10 +22,11 @@ from healthgate.app import create_app
 from healthgate.catalogue import service
 from healthgate.clock import SystemClock
 from healthgate.config import Settings
+from healthgate.context import Context
 from healthgate.identity import service as identity
 from healthgate.identity.permissions import SYSTEM
 from healthgate.search import facets
-from tests.conftest import load_fixture
+from tests.conftest import load_fixture, make_token
 
 EXAMPLES = 40
 BASE_URL = "http://localhost"
@@ -34,16 +35,16 @@ SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, data
 
 
 def _seed(session: Session, clock: SystemClock) -> None:
-    team = identity.get_or_create_team(session, SYSTEM, "Seed team", member_group="ALLIANCE", clock=clock)
+    team = identity.get_or_create_team(Context(session, SYSTEM, clock), "Seed team", member_group="ALLIANCE")
     doc = load_fixture("hdruk-4.0.0-full.json")
     for i in range(3):
         d = {**doc, "identifier": None, "summary": {**doc["summary"], "title": f"Seeded cohort {i}"}}
-        ds, _ = service.create_draft(session, SYSTEM, team.id, d, clock=clock)
-        service.publish(session, SYSTEM, ds.id, clock=clock)
-    archived, _ = service.create_draft(session, SYSTEM, team.id, {**doc, "identifier": None}, clock=clock)
-    service.publish(session, SYSTEM, archived.id, clock=clock)
-    service.archive(session, SYSTEM, archived.id, clock=clock)
-    service.create_draft(session, SYSTEM, team.id, load_fixture("hdruk-4.0.0-minimal.json"), clock=clock)
+        ds, _ = service.create_draft(Context(session, SYSTEM, clock), team.id, d)
+        service.publish(Context(session, SYSTEM, clock), ds.id)
+    archived, _ = service.create_draft(Context(session, SYSTEM, clock), team.id, {**doc, "identifier": None})
+    service.publish(Context(session, SYSTEM, clock), archived.id)
+    service.archive(Context(session, SYSTEM, clock), archived.id)
+    service.create_draft(Context(session, SYSTEM, clock), team.id, load_fixture("hdruk-4.0.0-minimal.json"))
 
 
 def _settings(data_dir: Path, db: Path) -> Settings:
@@ -59,7 +60,7 @@ def seeded(tmp_path_factory):
     clock = SystemClock()
     app = create_app(_settings(tmp, tmp / "seed.db"), clock=clock)
     with app.state.sessions.begin() as s:
-        token = identity.create_token(s, SYSTEM, "schemathesis", is_admin=True, clock=clock)
+        token = make_token(s, clock, "schemathesis", admin=True)
         _seed(s, clock)
     app.state.engine.dispose()  # the last connection closed: the WAL is checkpointed into the file
     return tmp, {"Authorization": f"Bearer {token}"}

@@ -17,12 +17,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from healthgate import __version__, migrate
+from healthgate import __version__, context, migrate
 from healthgate.catalogue.importer import ImportReport
 from healthgate.clock import SystemClock
 from healthgate.config import Settings
+from healthgate.context import Context
 from healthgate.db import make_engine, make_sessionmaker, transaction
-from healthgate.errors import FieldError, HealthgateError
+from healthgate.errors import FieldError, HealthgateError, NotFound
 from healthgate.identity.permissions import SYSTEM
 
 app = typer.Typer(help="healthgate: a gateway for health data research.", no_args_is_help=True,
@@ -31,6 +32,7 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+DEMO_ADMIN = "admin@example.org"  # the demo's administrator account
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -105,13 +107,25 @@ def db_upgrade() -> None:
 
 @token_app.command("create")
 def token_create(name: Annotated[str, typer.Argument(help="what the token is for")],
-                 admin: Annotated[bool, typer.Option(help="an administrator token")] = True) -> None:
-    """Create an API token and print it (it is shown only once)."""
+                 user: Annotated[str, typer.Option(help="the owner's email address")],
+                 scope: Annotated[str, typer.Option(help="read, write or admin")] = "read",
+                 team: Annotated[list[str] | None, typer.Option(help="a team a write token may change "
+                                                                 "(id, slug or name; repeatable)")] = None) -> None:
+    """Create an API token for a person and print it (it is shown only once)."""
     from healthgate.identity import service as identity
+    from healthgate.identity import tokens, users
 
     sessions = make_sessionmaker(_engine(Settings()))
-    with transaction(sessions) as session:
-        token = identity.create_token(session, SYSTEM, name, is_admin=admin, clock=SystemClock())
+    try:
+        with transaction(sessions) as session:
+            ctx = context.system(session)
+            owner = users.find_by_email(ctx, user)
+            if owner is None:
+                raise NotFound(f"no account with email {user!r}", [FieldError("user", "no such account")])
+            teams = [identity.resolve_team(ctx, t).id for t in team or []]
+            token = tokens.create_token(ctx, owner, name, scope=scope, teams=teams)
+    except HealthgateError as exc:
+        _fail(exc)
     console.print(token)
 
 
@@ -131,7 +145,7 @@ def _run_import(sessions: sessionmaker[Session], paths: list[Path], *, team: str
                   console=err, disable=quiet or len(items) < 200, transient=True) as progress:
         task = progress.add_task("checking", total=len(items))
         with transaction(sessions) as session:
-            report = import_items(session, SYSTEM, items, clock=SystemClock(), team=team, dry_run=dry_run,
+            report = import_items(Context(session, SYSTEM, SystemClock()), items, team=team, dry_run=dry_run,
                                   partial=partial, accept_invalid=False,
                                   progress=lambda n: progress.advance(task, n),
                                   max_bytes=Settings().max_document_bytes)
@@ -216,7 +230,7 @@ def demo(port: Annotated[int, typer.Option()] = 8000, host: Annotated[str, typer
          no_serve: Annotated[bool, typer.Option("--no-serve", help="load the demo data and exit")] = False) -> None:
     """Load the real HDR UK Gateway corpus (605 datasets) once, then serve."""
     from healthgate.catalogue.models import Dataset
-    from healthgate.identity import service as identity
+    from healthgate.identity import tokens, users
 
     settings = Settings()
     settings.ensure_data_dir()
@@ -235,7 +249,10 @@ def demo(port: Annotated[int, typer.Option()] = 8000, host: Annotated[str, typer
     token_file = settings.data_dir / "admin-token"
     if not token_file.exists():
         with transaction(sessions) as session:
-            token = identity.create_token(session, SYSTEM, "demo admin", is_admin=True, clock=SystemClock())
+            ctx = context.system(session)
+            admin = users.find_by_email(ctx, DEMO_ADMIN) or users.create_user(
+                ctx, DEMO_ADMIN, "Demo administrator", is_admin=True, verified=True)
+            token = tokens.create_token(ctx, admin, "demo admin", scope="admin")
         token_file.write_text(token)
         token_file.chmod(0o600)
     token = token_file.read_text().strip()

@@ -8,16 +8,17 @@ from sqlalchemy import select, update
 
 from healthgate.audit import service as audit
 from healthgate.audit.models import AuditEvent
+from healthgate.context import Context
 from healthgate.identity.permissions import SYSTEM
 
 
 def _events(db, clock, subject):
     with db.sessions.begin() as s:
-        audit.record(s, SYSTEM, "thing.created", "thing", subject, {"n": 1}, at=clock.now(), new=True)
+        audit.record(Context(s, SYSTEM, clock), "thing.created", "thing", subject, {"n": 1}, at=clock.now(), new=True)
         clock.advance(minutes=1)
-        audit.record(s, SYSTEM, "thing.changed", "thing", subject, {"n": 2}, at=clock.now())
+        audit.record(Context(s, SYSTEM, clock), "thing.changed", "thing", subject, {"n": 2}, at=clock.now())
         clock.advance(minutes=1)
-        audit.record(s, SYSTEM, "thing.changed", "thing", subject, {"n": 3}, at=clock.now())
+        audit.record(Context(s, SYSTEM, clock), "thing.changed", "thing", subject, {"n": 3}, at=clock.now())
 
 
 def test_chain_verifies_and_detects_tampering(db, clock):

@@ -10,9 +10,7 @@ from fastapi.testclient import TestClient
 
 from healthgate.app import create_app
 from healthgate.config import Settings
-from healthgate.identity import service as identity
-from healthgate.identity.permissions import SYSTEM
-from tests.conftest import load_fixture
+from tests.conftest import load_fixture, make_token
 
 
 @pytest.fixture
@@ -20,7 +18,7 @@ def client(db, clock, tmp_path):
     settings = Settings(data_dir=tmp_path, database_url=db.url)
     app = create_app(settings, clock=clock)
     with db.sessions.begin() as s:
-        token = identity.create_token(s, SYSTEM, "test admin", is_admin=True, clock=clock)
+        token = make_token(s, clock, "test admin", admin=True)
     with TestClient(app) as c:
         c.admin = {"Authorization": f"Bearer {token}"}
         yield c

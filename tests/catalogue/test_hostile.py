@@ -12,16 +12,17 @@ from healthgate.audit import service as audit
 from healthgate.catalogue import service
 from healthgate.catalogue.importer import ImportItem, import_items
 from healthgate.config import Settings
+from healthgate.context import Context
 from healthgate.identity import service as identity
 from healthgate.identity.permissions import SYSTEM
-from tests.conftest import load_fixture
+from tests.conftest import load_fixture, make_token
 
 
 @pytest.fixture
 def client(db, clock, tmp_path):
     app = create_app(Settings(data_dir=tmp_path, database_url=db.url), clock=clock)
     with db.sessions.begin() as s:
-        token = identity.create_token(s, SYSTEM, "t", is_admin=True, clock=clock)
+        token = make_token(s, clock, "t", admin=True)
     with TestClient(app, raise_server_exceptions=False) as c:
         c.admin = {"Authorization": f"Bearer {token}"}
         yield c
@@ -66,20 +67,20 @@ def test_bad_record_fails_alone_in_a_partial_import(db, clock):
     odd = _minimal(identifier=None, provenance=5)
     items = [ImportItem("good.json", _minimal()), ImportItem("big.json", big), ImportItem("odd.json", odd)]
     with db.sessions.begin() as s:
-        report = import_items(s, SYSTEM, items, clock=clock, team="T", partial=True, accept_invalid=True)
+        report = import_items(Context(s, SYSTEM, clock), items, team="T", partial=True, accept_invalid=True)
     assert report.created == 2 and report.failed == 1
     assert report.errors[0].path.startswith("big.json")
 
 
 def test_reused_dataset_id_keeps_a_valid_audit_chain(db, clock):
     with db.sessions.begin() as s:
-        team = identity.get_or_create_team(s, SYSTEM, "T", member_group=None, clock=clock)
-        ds, _ = service.create_draft(s, SYSTEM, team.id, _minimal(), clock=clock)
-        service.discard_draft(s, SYSTEM, ds.id, clock=clock)
-        service.create_draft(s, SYSTEM, team.id, _minimal(), clock=clock)
-        service.discard_draft(s, SYSTEM, ds.id, clock=clock)
+        team = identity.get_or_create_team(Context(s, SYSTEM, clock), "T", member_group=None)
+        ds, _ = service.create_draft(Context(s, SYSTEM, clock), team.id, _minimal())
+        service.discard_draft(Context(s, SYSTEM, clock), ds.id)
+        service.create_draft(Context(s, SYSTEM, clock), team.id, _minimal())
+        service.discard_draft(Context(s, SYSTEM, clock), ds.id)
     with db.sessions.begin() as s:
-        import_items(s, SYSTEM, [ImportItem("a.json", _minimal())], clock=clock, team="T")
+        import_items(Context(s, SYSTEM, clock), [ImportItem("a.json", _minimal())], team="T")
     with db.sessions() as s:
         assert len(audit.history(s, "dataset", ds.id)) == 5
         assert audit.verify(s, "dataset", ds.id)
@@ -152,8 +153,8 @@ def test_documents_from_python_are_checked_too(db, clock):
     doc["summary"]["populationSize"] = float("nan")
     doc["summary"]["abstract"] = "half a pair \ud800"
     with db.sessions.begin() as s, pytest.raises(Invalid) as exc:
-        team = identity.get_or_create_team(s, SYSTEM, "T", member_group=None, clock=clock)
-        service.create_draft(s, SYSTEM, team.id, doc, clock=clock)
+        team = identity.get_or_create_team(Context(s, SYSTEM, clock), "T", member_group=None)
+        service.create_draft(Context(s, SYSTEM, clock), team.id, doc)
     assert {e.path for e in exc.value.errors} == {"$.summary.populationSize", "$.summary.abstract"}
 
 

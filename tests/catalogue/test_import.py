@@ -20,6 +20,8 @@ from healthgate.catalogue.importer import ImportItem, import_items
 from healthgate.catalogue.models import Dataset, DatasetVersion
 from healthgate.catalogue.standard.validate import schema
 from healthgate.cli import app
+from healthgate.clock import SystemClock
+from healthgate.context import Context
 from healthgate.errors import Conflict, Unauthorized
 from healthgate.identity import service as identity
 from healthgate.identity.models import Team
@@ -39,7 +41,7 @@ def test_real_corpus_imports_and_is_searchable(db, clock):
     items, errors, legacy = read_sources([CORPUS])
     assert not errors and legacy and len(items) == 605
     with db.sessions.begin() as s:
-        report = import_items(s, SYSTEM, items, clock=clock, accept_invalid=True)
+        report = import_items(Context(s, SYSTEM, clock), items, accept_invalid=True)
     assert report.created == 605 and report.failed == 0 and report.written
     with db.sessions() as s:
         assert service.list_public(s).total == 605
@@ -66,7 +68,7 @@ def test_real_corpus_imports_and_is_searchable(db, clock):
         assert "SAIL" in teams
     # importing the same file again changes nothing
     with db.sessions.begin() as s:
-        again = import_items(s, SYSTEM, items, clock=clock, accept_invalid=True)
+        again = import_items(Context(s, SYSTEM, clock), items, accept_invalid=True)
     assert again.created == 0 and again.unchanged == 605
 
 
@@ -82,7 +84,7 @@ def test_json_round_trip_and_export_validates(db, clock, tmp_path):
     items, errors, _ = read_sources([src])
     assert not errors and len(items) == 4
     with db.sessions.begin() as s:
-        report = import_items(s, SYSTEM, items, clock=clock, team="Test Team")
+        report = import_items(Context(s, SYSTEM, clock), items, team="Test Team")
     assert report.created == 4, report.errors
     with db.sessions() as s:
         docs = [v.document for v in service.iter_public_versions(s)]
@@ -99,18 +101,18 @@ def test_all_or_nothing_and_partial(db, clock):
     bad["summary"]["title"] = ""
     items = [good, ImportItem(source="bad.json", payload=bad)]
     with db.sessions.begin() as s:
-        report = import_items(s, SYSTEM, items, clock=clock, team="T")
+        report = import_items(Context(s, SYSTEM, clock), items, team="T")
     assert report.failed == 1 and not report.written and report.created == 1
     assert report.errors[0].path.startswith("bad.json: $.summary.title")
     with db.sessions() as s:
         assert _count(s, Dataset) == 0
     with db.sessions.begin() as s:
-        report = import_items(s, SYSTEM, items, clock=clock, team="T", dry_run=True, partial=True)
+        report = import_items(Context(s, SYSTEM, clock), items, team="T", dry_run=True, partial=True)
     assert report.dry_run and not report.written
     with db.sessions() as s:
         assert _count(s, Dataset) == 0
     with db.sessions.begin() as s:
-        report = import_items(s, SYSTEM, items, clock=clock, team="T", partial=True)
+        report = import_items(Context(s, SYSTEM, clock), items, team="T", partial=True)
     assert report.written and report.created == 1 and report.failed == 1
     with db.sessions() as s:
         assert _count(s, Dataset) == 1
@@ -120,7 +122,7 @@ def test_duplicate_persistent_id_in_one_batch(db, clock):
     doc = load_fixture("hdruk-4.0.0-minimal.json")
     items = [ImportItem(source="a.json", payload=doc), ImportItem(source="b.json", payload=doc)]
     with db.sessions.begin() as s:
-        report = import_items(s, SYSTEM, items, clock=clock, team="T")
+        report = import_items(Context(s, SYSTEM, clock), items, team="T")
     assert report.failed == 1 and not report.written
     assert report.errors[0].path == "b.json: $.identifier" and "a.json" in report.errors[0].message
 
@@ -129,23 +131,23 @@ def test_strict_json_import_names_the_schema_errors(db, clock):
     doc = load_fixture("hdruk-4.0.0-minimal.json")
     doc["modified"] = "yesterday"
     with db.sessions.begin() as s:
-        report = import_items(s, SYSTEM, [ImportItem(source="x.json", payload=doc)], clock=clock, team="T")
+        report = import_items(Context(s, SYSTEM, clock), [ImportItem(source="x.json", payload=doc)], team="T")
     assert report.failed == 1 and report.errors[0].path == "x.json: $.modified"
 
 
 def test_update_makes_a_new_version(db, clock):
     doc = load_fixture("hdruk-4.0.0-minimal.json")
     with db.sessions.begin() as s:
-        import_items(s, SYSTEM, [ImportItem(source="a.json", payload=doc)], clock=clock, team="T")
+        import_items(Context(s, SYSTEM, clock), [ImportItem(source="a.json", payload=doc)], team="T")
     doc["summary"]["abstract"] = "A revised abstract for this dataset."
     with db.sessions.begin() as s:
-        report = import_items(s, SYSTEM, [ImportItem(source="a.json", payload=doc)], clock=clock, team="T")
+        report = import_items(Context(s, SYSTEM, clock), [ImportItem(source="a.json", payload=doc)], team="T")
     assert report.updated == 1
     with db.sessions() as s:
-        v = service.latest_version(s, ANONYMOUS, uuid.UUID(doc["identifier"]))
+        v = service.latest_version(Context(s, ANONYMOUS, SystemClock()), uuid.UUID(doc["identifier"]))
         assert v.number == 2 and v.abstract == "A revised abstract for this dataset."
     with db.sessions.begin() as s:  # another team may not overwrite it
-        report = import_items(s, SYSTEM, [ImportItem(source="a.json", payload=doc)], clock=clock, team="Other")
+        report = import_items(Context(s, SYSTEM, clock), [ImportItem(source="a.json", payload=doc)], team="Other")
     assert report.failed == 1 and "belongs to team" in report.errors[0].message
 
 
@@ -199,24 +201,24 @@ def test_draft_import_publish_never_reverts_the_imported_change(db, clock):
     doc = _minimal()
     dataset_id = uuid.UUID(doc["identifier"])
     with db.sessions.begin() as s:
-        assert import_items(s, SYSTEM, [ImportItem("v1.json", doc)], clock=clock, team="T").created == 1
+        assert import_items(Context(s, SYSTEM, clock), [ImportItem("v1.json", doc)], team="T").created == 1
     with db.sessions.begin() as s:
-        service.update_draft(s, SYSTEM, dataset_id, _minimal("Edited in the web form."), clock=clock)
+        service.update_draft(Context(s, SYSTEM, clock), dataset_id, _minimal("Edited in the web form."))
     imported = _minimal("Changed by the custodian's own catalogue.")
     with db.sessions.begin() as s:
-        report = import_items(s, SYSTEM, [ImportItem("v2.json", imported)], clock=clock, team="T")
+        report = import_items(Context(s, SYSTEM, clock), [ImportItem("v2.json", imported)], team="T")
     assert report.failed == 1 and not report.written
     assert report.errors[0].path == "v2.json: $.identifier"
     assert str(dataset_id) in report.errors[0].message and "unpublished draft" in report.errors[0].message
     with db.sessions.begin() as s:  # the draft is still there and publishing it makes version 2
-        assert service.publish(s, SYSTEM, dataset_id, clock=clock).number == 2
+        assert service.publish(Context(s, SYSTEM, clock), dataset_id).number == 2
     with db.sessions.begin() as s:  # now the import goes through, as version 3 ...
-        report = import_items(s, SYSTEM, [ImportItem("v2.json", imported)], clock=clock, team="T")
+        report = import_items(Context(s, SYSTEM, clock), [ImportItem("v2.json", imported)], team="T")
     assert report.updated == 1 and report.written
     with db.sessions.begin() as s, pytest.raises(Conflict):  # ... and there is no stale draft to publish over it
-        service.publish(s, SYSTEM, dataset_id, clock=clock)
+        service.publish(Context(s, SYSTEM, clock), dataset_id)
     with db.sessions() as s:
-        latest = service.latest_version(s, ANONYMOUS, dataset_id)
+        latest = service.latest_version(Context(s, ANONYMOUS, SystemClock()), dataset_id)
         assert latest.number == 3 and latest.abstract == "Changed by the custodian's own catalogue."
         ds = s.get(Dataset, dataset_id)
         assert ds.draft is None and ds.row_version > 1
@@ -229,27 +231,26 @@ def test_partial_import_refuses_only_the_dataset_with_a_draft(db, clock):
     a, b = _minimal(), _minimal()
     b["identifier"] = str(uuid.uuid4())
     with db.sessions.begin() as s:
-        import_items(s, SYSTEM, [ImportItem("a.json", a), ImportItem("b.json", b)], clock=clock, team="T")
-        service.update_draft(s, SYSTEM, uuid.UUID(a["identifier"]), _minimal("A draft abstract."), clock=clock)
+        import_items(Context(s, SYSTEM, clock), [ImportItem("a.json", a), ImportItem("b.json", b)], team="T")
+        service.update_draft(Context(s, SYSTEM, clock), uuid.UUID(a["identifier"]), _minimal("A draft abstract."))
     a["summary"]["abstract"] = b["summary"]["abstract"] = "Both changed upstream."
     with db.sessions.begin() as s:
-        report = import_items(s, SYSTEM, [ImportItem("a.json", a), ImportItem("b.json", b)], clock=clock,
-                              team="T", partial=True)
+        report = import_items(Context(s, SYSTEM, clock), [ImportItem("a.json", a), ImportItem("b.json", b)], team="T", partial=True)
     assert report.written and report.updated == 1 and report.failed == 1
     assert report.errors[0].path == "a.json: $.identifier"
     with db.sessions() as s:
-        assert service.latest_version(s, ANONYMOUS, uuid.UUID(b["identifier"])).number == 2
-        assert service.latest_version(s, ANONYMOUS, uuid.UUID(a["identifier"])).number == 1
+        assert service.latest_version(Context(s, ANONYMOUS, SystemClock()), uuid.UUID(b["identifier"])).number == 2
+        assert service.latest_version(Context(s, ANONYMOUS, SystemClock()), uuid.UUID(a["identifier"])).number == 1
 
 
 def test_import_refuses_archived_datasets(db, clock):
     doc = _minimal()
     dataset_id = uuid.UUID(doc["identifier"])
     with db.sessions.begin() as s:
-        import_items(s, SYSTEM, [ImportItem("a.json", doc)], clock=clock, team="T")
-        service.archive(s, SYSTEM, dataset_id, clock=clock)
+        import_items(Context(s, SYSTEM, clock), [ImportItem("a.json", doc)], team="T")
+        service.archive(Context(s, SYSTEM, clock), dataset_id)
     with db.sessions.begin() as s:
-        report = import_items(s, SYSTEM, [ImportItem("a.json", _minimal("A new abstract upstream."))], clock=clock, team="T")
+        report = import_items(Context(s, SYSTEM, clock), [ImportItem("a.json", _minimal("A new abstract upstream."))], team="T")
     assert report.failed == 1 and "archived" in report.errors[0].message
     with db.sessions() as s:
         assert s.get(Dataset, dataset_id).latest_version == 1
@@ -257,8 +258,8 @@ def test_import_refuses_archived_datasets(db, clock):
 
 def test_import_checks_permission_per_team_and_audits_each_change(db, clock):
     with db.sessions.begin() as s:
-        mine = identity.get_or_create_team(s, SYSTEM, "Mine", member_group=None, clock=clock)
-        identity.get_or_create_team(s, SYSTEM, "Theirs", member_group=None, clock=clock)
+        mine = identity.get_or_create_team(Context(s, SYSTEM, clock), "Mine", member_group=None)
+        identity.get_or_create_team(Context(s, SYSTEM, clock), "Theirs", member_group=None)
     manager = Actor(name="manager", roles={mine.id: frozenset({Role.METADATA_MANAGER})})
     docs = [_minimal() for _ in range(4)]
     for d in docs:
@@ -266,11 +267,11 @@ def test_import_checks_permission_per_team_and_audits_each_change(db, clock):
     items = [ImportItem("mine-1.json", docs[0], team="Mine"), ImportItem("mine-2.json", docs[1], team="MINE "),
              ImportItem("theirs.json", docs[2], team="Theirs"), ImportItem("new.json", docs[3], team="New team")]
     with db.sessions.begin() as s:
-        report = import_items(s, manager, items, clock=clock, partial=True)
+        report = import_items(Context(s, manager, clock), items, partial=True)
     assert report.created == 2 and report.failed == 2
     assert [e.path for e in report.errors] == ["theirs.json: team", "new.json: team"]
     with db.sessions.begin() as s, pytest.raises(Unauthorized):
-        import_items(s, ANONYMOUS, items, clock=clock)
+        import_items(Context(s, ANONYMOUS, clock), items)
     with db.sessions() as s:
         assert {ds.team.name for ds in s.scalars(select(Dataset))} == {"Mine"}
         assert s.scalar(select(func.count()).select_from(Team)) == 2  # no team made for the refused record
@@ -301,9 +302,9 @@ def test_population_of_2_31_and_more_publishes(db, clock):
     doc = _minimal()
     doc["summary"]["populationSize"] = 2**31 + 7
     with db.sessions.begin() as s:
-        team = identity.get_or_create_team(s, SYSTEM, "T", member_group=None, clock=clock)
-        ds, _ = service.create_draft(s, SYSTEM, team.id, doc, clock=clock)
-        assert service.publish(s, SYSTEM, ds.id, clock=clock).population_size == 2**31 + 7
+        team = identity.get_or_create_team(Context(s, SYSTEM, clock), "T", member_group=None)
+        ds, _ = service.create_draft(Context(s, SYSTEM, clock), team.id, doc)
+        assert service.publish(Context(s, SYSTEM, clock), ds.id).population_size == 2**31 + 7
     with db.sessions() as s:
         hits = search_engine.search(s, "").items
         assert [h.population_size for h in hits] == [2**31 + 7]

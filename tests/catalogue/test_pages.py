@@ -14,10 +14,8 @@ from fastapi.testclient import TestClient
 
 from healthgate.app import create_app
 from healthgate.config import Settings
-from healthgate.identity import service as identity
-from healthgate.identity.permissions import SYSTEM
 from healthgate.web import site
-from tests.conftest import load_fixture
+from tests.conftest import load_fixture, make_token
 
 SM = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 
@@ -25,8 +23,8 @@ SM = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 def _client(db, clock, tmp_path, **settings):
     app = create_app(Settings(data_dir=tmp_path, database_url=db.url, **settings), clock=clock)
     with db.sessions.begin() as s:
-        admin = identity.create_token(s, SYSTEM, "test admin", is_admin=True, clock=clock)
-        other = identity.create_token(s, SYSTEM, "someone else", is_admin=False, clock=clock)
+        admin = make_token(s, clock, "test admin", admin=True)
+        other = make_token(s, clock, "someone else", admin=False)
     c = TestClient(app)
     c.admin = {"Authorization": f"Bearer {admin}"}
     c.other = {"Authorization": f"Bearer {other}"}
@@ -330,4 +328,4 @@ def test_version_history_names_the_publisher_only_to_the_team(client):
 
     for public in (history(), history(headers=client.other)):
         assert "SAIL" in public and "token:" not in public and "test admin" not in public
-    assert "token:test admin" in history(headers=client.admin)
+    assert "test admin" in history(headers=client.admin)

@@ -12,6 +12,8 @@ from sqlalchemy import func, select
 from healthgate.audit.models import AuditEvent
 from healthgate.catalogue import service
 from healthgate.catalogue.models import Dataset
+from healthgate.clock import SystemClock
+from healthgate.context import Context
 from healthgate.db import make_engine, make_sessionmaker
 from healthgate.errors import Forbidden, Invalid, NotFound
 from healthgate.identity import service as identity
@@ -22,7 +24,7 @@ from tests.conftest import load_fixture
 
 def _team(db, clock, name: str, actor: Actor = SYSTEM) -> Team:
     with db.sessions.begin() as s:
-        return identity.get_or_create_team(s, actor, name, member_group=None, clock=clock)
+        return identity.get_or_create_team(Context(s, actor, clock), name, member_group=None)
 
 
 def test_names_in_any_script_are_different_teams_with_readable_slugs(db, clock):
@@ -46,21 +48,21 @@ def test_resolve_team_by_id_slug_or_name(db, clock):
     other = _team(db, clock, "A E Team")
     with db.sessions() as s:
         for ref in (team.id, str(team.id), "a-e-team", " a&e  team", "A&E Team"):
-            assert identity.resolve_team(s, ANONYMOUS, ref).id == team.id, ref
-        assert identity.resolve_team(s, ANONYMOUS, "a-e-team-2").id == other.id
+            assert identity.resolve_team(Context(s, ANONYMOUS, SystemClock()), ref).id == team.id, ref
+        assert identity.resolve_team(Context(s, ANONYMOUS, SystemClock()), "a-e-team-2").id == other.id
         for ref in ("nobody", str(uuid.uuid4()), uuid.uuid4()):
             with pytest.raises(NotFound):
-                identity.resolve_team(s, ANONYMOUS, ref)
+                identity.resolve_team(Context(s, ANONYMOUS, SystemClock()), ref)
     with db.sessions.begin() as s:  # a team's id names it when creating datasets too; an unknown id is no name
-        assert identity.get_or_create_team(s, SYSTEM, str(team.id), member_group=None, clock=clock).id == team.id
+        assert identity.get_or_create_team(Context(s, SYSTEM, clock), str(team.id), member_group=None).id == team.id
         with pytest.raises(NotFound):
-            identity.get_or_create_team(s, SYSTEM, str(uuid.uuid4()), member_group=None, clock=clock)
+            identity.get_or_create_team(Context(s, SYSTEM, clock), str(uuid.uuid4()), member_group=None)
 
 
 @pytest.mark.parametrize("name", ["", "   ", "x" * 301, "bad\x00name", "bell\x07", "ﷺ" * 20])
 def test_bad_team_names_are_refused(db, clock, name):
     with db.sessions.begin() as s, pytest.raises(Invalid) as exc:
-        identity.get_or_create_team(s, SYSTEM, name, member_group=None, clock=clock)
+        identity.get_or_create_team(Context(s, SYSTEM, clock), name, member_group=None)
     assert exc.value.errors[0].path == "team"
 
 
@@ -88,8 +90,8 @@ def test_concurrent_creates_under_one_new_team_never_fail(db, clock):
         barrier.wait()
         try:
             with sessions.begin() as s:
-                team = identity.get_or_create_team(s, SYSTEM, "Brand New Team", member_group="G", clock=clock)
-                service.create_draft(s, SYSTEM, team.id, doc, clock=clock)
+                team = identity.get_or_create_team(Context(s, SYSTEM, clock), "Brand New Team", member_group="G")
+                service.create_draft(Context(s, SYSTEM, clock), team.id, doc)
                 teams.append(team.id)
         except BaseException as exc:  # noqa: BLE001  (every failure is counted)
             failures.append(exc)

@@ -8,6 +8,7 @@ import uuid
 
 from healthgate.catalogue import service
 from healthgate.catalogue.importer import ImportItem, import_items
+from healthgate.context import Context
 from healthgate.identity.permissions import SYSTEM
 from healthgate.interop import hdruk
 from healthgate.interop.sources import read_sources
@@ -35,8 +36,7 @@ def test_export_imports_back_unchanged(db, clock, tmp_path):
     for d in docs[:2]:
         d["identifier"] = str(uuid.uuid4())
     with db.sessions.begin() as s:
-        report = import_items(s, SYSTEM, [ImportItem(f"{i}.json", d) for i, d in enumerate(docs)], clock=clock,
-                              team="T")
+        report = import_items(Context(s, SYSTEM, clock), [ImportItem(f"{i}.json", d) for i, d in enumerate(docs)], team="T")
     assert report.created == 3, report.errors
     with db.sessions() as s:
         assert hdruk.export_folder(service.iter_public_versions(s), tmp_path / "out") == 3
@@ -45,5 +45,5 @@ def test_export_imports_back_unchanged(db, clock, tmp_path):
     items, errors, _ = read_sources([tmp_path / "out"])
     assert not errors
     with db.sessions.begin() as s:
-        again = import_items(s, SYSTEM, items, clock=clock, team="T")
+        again = import_items(Context(s, SYSTEM, clock), items, team="T")
     assert again.unchanged == 3 and again.created == again.updated == again.failed == 0, again.errors

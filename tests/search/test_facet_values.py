@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from healthgate.catalogue import service
+from healthgate.context import Context
 from healthgate.identity import service as identity
 from healthgate.identity.permissions import SYSTEM
 from healthgate.search.engine import Filters, search
@@ -66,11 +67,10 @@ def messy(db, clock):
     ]
     ids = {}
     with db.sessions.begin() as s:
-        team = identity.get_or_create_team(s, SYSTEM, "WESSEX", member_group="ALLIANCE", clock=clock)
+        team = identity.get_or_create_team(Context(s, SYSTEM, clock), "WESSEX", member_group="ALLIANCE")
         for i, (title, kw, place, custodian, modified) in enumerate(rows):
-            ds, _ = service.create_draft(s, SYSTEM, team.id, _doc(i, title, kw, place, custodian, modified),
-                                         clock=clock)
-            service.publish(s, SYSTEM, ds.id, clock=clock, accept_invalid=True)  # Gamma has no dates
+            ds, _ = service.create_draft(Context(s, SYSTEM, clock), team.id, _doc(i, title, kw, place, custodian, modified))
+            service.publish(Context(s, SYSTEM, clock), ds.id, accept_invalid=True)  # Gamma has no dates
             ids[title] = ds.id
             clock.advance(hours=1)
     return ids

@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 
 from healthgate import migrate
 from healthgate.catalogue import service
+from healthgate.context import Context
 from healthgate.db import make_engine, make_sessionmaker
 from healthgate.identity.permissions import SYSTEM
 from healthgate.search import facets
@@ -111,7 +112,7 @@ def test_first_schema_with_datasets_upgrades_and_searches(db, clock, tmp_path):
             s.execute(text("UPDATE dataset_versions SET document = :doc"),
                       {"doc": json.dumps(load_fixture("hdruk-4.0.0-minimal.json"))})
         with db.sessions.begin() as s:
-            service.unarchive(s, SYSTEM, ids[2], clock=clock)
+            service.unarchive(Context(s, SYSTEM, clock), ids[2])
         with db.sessions() as s:
             assert search(s, "").total == 3
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from healthgate.catalogue import service
+from healthgate.context import Context
 from healthgate.identity import service as identity
 from healthgate.identity.permissions import SYSTEM
 from healthgate.search import facets
@@ -26,12 +27,12 @@ def test_two_indexes_loaded_in_different_orders_give_the_same_pages(db, clock, c
                                                                       q, sort):
     # many exact ties: same title, text, team and publication time
     with db.sessions.begin() as s:
-        team = identity.get_or_create_team(s, SYSTEM, "Twins", member_group="ALLIANCE", clock=clock)
+        team = identity.get_or_create_team(Context(s, SYSTEM, clock), "Twins", member_group="ALLIANCE")
         for i in range(12):
-            ds, _ = service.create_draft(s, SYSTEM, team.id, _doc(100 + i, "Twin audit of children in Wales",
+            ds, _ = service.create_draft(Context(s, SYSTEM, clock), team.id, _doc(100 + i, "Twin audit of children in Wales",
                                                                    "Same words for every twin.", ["twins"],
-                                                                   1000, "2001-01-01", None, "Wales"), clock=clock)
-            service.publish(s, SYSTEM, ds.id, clock=clock)
+                                                                   1000, "2001-01-01", None, "Wales"))
+            service.publish(Context(s, SYSTEM, clock), ds.id)
     load = facets.load_rows
     facets.reset()
     with db.sessions() as s:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from healthgate.catalogue.importer import import_items
+from healthgate.context import Context
 from healthgate.identity.permissions import SYSTEM
 from healthgate.interop.sources import read_sources
 from healthgate.search import facets
@@ -45,7 +46,7 @@ def test_relevance(db, clock):
     items, errors, _ = read_sources([CORPUS])
     assert not errors
     with db.sessions.begin() as s:
-        import_items(s, SYSTEM, items, clock=clock, accept_invalid=True)
+        import_items(Context(s, SYSTEM, clock), items, accept_invalid=True)
     facets.reset()
     with db.sessions() as s:
         mrr, success, misses = evaluate(s)

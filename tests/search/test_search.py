@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from healthgate.app import create_app
 from healthgate.catalogue import service
 from healthgate.config import Settings
+from healthgate.context import Context
 from healthgate.db import make_engine, make_sessionmaker
 from healthgate.identity import service as identity
 from healthgate.identity.permissions import SYSTEM
@@ -55,10 +56,9 @@ def catalogue(db, clock):
     ids = []
     with db.sessions.begin() as s:
         for i, (title, abstract, kw, team, group, pop, start, end, geo) in enumerate(DATASETS):
-            t = identity.get_or_create_team(s, SYSTEM, team, member_group=group, clock=clock)
-            ds, _ = service.create_draft(s, SYSTEM, t.id, _doc(i, title, abstract, kw, pop, start, end, geo, team),
-                                         clock=clock)
-            service.publish(s, SYSTEM, ds.id, clock=clock)
+            t = identity.get_or_create_team(Context(s, SYSTEM, clock), team, member_group=group)
+            ds, _ = service.create_draft(Context(s, SYSTEM, clock), t.id, _doc(i, title, abstract, kw, pop, start, end, geo, team))
+            service.publish(Context(s, SYSTEM, clock), ds.id)
             ids.append(ds.id)
             clock.advance(hours=1)
     return ids
@@ -138,21 +138,21 @@ def test_index_follows_publish_archive_and_new_versions(db, clock, catalogue):
     with db.sessions() as s:
         assert search(s, "asthma").total == 1
     with db.sessions.begin() as s:
-        service.archive(s, SYSTEM, catalogue[1], clock=clock)
+        service.archive(Context(s, SYSTEM, clock), catalogue[1])
     with db.sessions() as s:
         assert search(s, "asthma").total == 0
         assert search(s, "").total == len(DATASETS) - 1
         assert {f["value"]: f["count"] for f in search(s, "").facets["custodian"]}["SAIL"] == 1
     with db.sessions.begin() as s:
-        service.unarchive(s, SYSTEM, catalogue[1], clock=clock)
+        service.unarchive(Context(s, SYSTEM, clock), catalogue[1])
         doc = _doc(1, "Welsh Childhood Wheeze Cohort", "Children with wheeze.", ["wheeze"], 45_000,
                    "2010-01-01", "2015-12-31", "Wales")
-        service.update_draft(s, SYSTEM, catalogue[1], doc, clock=clock)
-        service.publish(s, SYSTEM, catalogue[1], clock=clock)
+        service.update_draft(Context(s, SYSTEM, clock), catalogue[1], doc)
+        service.publish(Context(s, SYSTEM, clock), catalogue[1])
         # a draft of another dataset is never public
-        team = identity.get_or_create_team(s, SYSTEM, "SAIL", member_group="ALLIANCE", clock=clock)
-        service.create_draft(s, SYSTEM, team.id, _doc(99, "Secret Draft Asthma", "Draft only.", [], 1,
-                                                       "2010-01-01", None, "Wales"), clock=clock)
+        team = identity.get_or_create_team(Context(s, SYSTEM, clock), "SAIL", member_group="ALLIANCE")
+        service.create_draft(Context(s, SYSTEM, clock), team.id, _doc(99, "Secret Draft Asthma", "Draft only.", [], 1,
+                                                       "2010-01-01", None, "Wales"))
     with db.sessions() as s:
         assert search(s, "asthma").total == 0
         assert titles(search(s, "wheeze")) == ["Welsh Childhood Wheeze Cohort"]
@@ -167,7 +167,7 @@ def test_another_process_sees_changes(db, clock, catalogue):
         with other_sessions() as s:
             assert search(s, "").total == len(DATASETS)
         with db.sessions.begin() as s:
-            service.archive(s, SYSTEM, catalogue[0], clock=clock)
+            service.archive(Context(s, SYSTEM, clock), catalogue[0])
         with other_sessions() as s:
             r = search(s, "")
             assert r.total == len(DATASETS) - 1
@@ -225,11 +225,10 @@ def test_search_api_shape_and_odd_parameters(client):
 
 def test_escaping(db, clock, client):
     with db.sessions.begin() as s:
-        team = identity.get_or_create_team(s, SYSTEM, "Evil", member_group=None, clock=clock)
-        ds, _ = service.create_draft(s, SYSTEM, team.id, _doc(50, "<script>alert(1)</script> asthma",
-                                     "<img src=x onerror=alert(1)> asthma", [], 5, "2010-01-01", None, "Wales"),
-                                     clock=clock)
-        service.publish(s, SYSTEM, ds.id, clock=clock)
+        team = identity.get_or_create_team(Context(s, SYSTEM, clock), "Evil", member_group=None)
+        ds, _ = service.create_draft(Context(s, SYSTEM, clock), team.id, _doc(50, "<script>alert(1)</script> asthma",
+                                     "<img src=x onerror=alert(1)> asthma", [], 5, "2010-01-01", None, "Wales"))
+        service.publish(Context(s, SYSTEM, clock), ds.id)
     body = client.get("/api/v1/search/datasets?q=alert").json()
     assert "<script>" not in body["items"][0]["snippet"] and "<img" not in body["items"][0]["snippet"]
     page = client.get("/search?q=alert").text
@@ -252,10 +251,10 @@ def test_similar_api(client, catalogue):
 
 def test_accented_words_are_found_either_way(db, clock):
     with db.sessions.begin() as s:
-        team = identity.get_or_create_team(s, SYSTEM, "Rheum", member_group=None, clock=clock)
-        ds, _ = service.create_draft(s, SYSTEM, team.id, _doc(70, "Sjögren syndrome cohort", "Dry eyes and mouth.",
-                                     [], 300, "2010-01-01", None, "Sweden"), clock=clock)
-        service.publish(s, SYSTEM, ds.id, clock=clock)
+        team = identity.get_or_create_team(Context(s, SYSTEM, clock), "Rheum", member_group=None)
+        ds, _ = service.create_draft(Context(s, SYSTEM, clock), team.id, _doc(70, "Sjögren syndrome cohort", "Dry eyes and mouth.",
+                                     [], 300, "2010-01-01", None, "Sweden"))
+        service.publish(Context(s, SYSTEM, clock), ds.id)
     with db.sessions() as s:
         assert titles(search(s, "Sjögren")) == ["Sjögren syndrome cohort"]
         found = search(s, "sjogren syndrome")
@@ -266,10 +265,9 @@ def test_api_hits_say_why_they_matched_and_carry_the_record_dates(db, clock, tmp
     doc = load_fixture("hdruk-4.0.0-full.json")
     keyword = doc["summary"]["keywords"][0]
     with db.sessions.begin() as s:
-        team = identity.get_or_create_team(s, SYSTEM, doc["summary"]["dataCustodian"]["name"], member_group=None,
-                                           clock=clock)
-        ds, _ = service.create_draft(s, SYSTEM, team.id, {**doc, "identifier": None}, clock=clock)
-        service.publish(s, SYSTEM, ds.id, clock=clock, accept_invalid=True)
+        team = identity.get_or_create_team(Context(s, SYSTEM, clock), doc["summary"]["dataCustodian"]["name"], member_group=None)
+        ds, _ = service.create_draft(Context(s, SYSTEM, clock), team.id, {**doc, "identifier": None})
+        service.publish(Context(s, SYSTEM, clock), ds.id, accept_invalid=True)
     app = create_app(Settings(data_dir=tmp_path, database_url=db.url), clock=clock)
     with TestClient(app) as c:
         hit = c.get("/api/v1/search/datasets", params={"q": f'"{keyword}"'}).json()["items"][0]

@@ -22,12 +22,12 @@ from healthgate.app import create_app
 from healthgate.catalogue.importer import import_items
 from healthgate.clock import SystemClock
 from healthgate.config import Settings
+from healthgate.context import Context
 from healthgate.db import make_engine, make_sessionmaker, transaction
-from healthgate.identity import service as identity
 from healthgate.identity.permissions import SYSTEM
 from healthgate.interop.sources import read_sources
 from healthgate.migrate import upgrade
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, make_token
 
 CHROMIUM = "/usr/bin/chromium"
 ADMIN_TOKENS: dict[str, str] = {}  # server URL -> an admin token for the API (archiving in a journey)
@@ -52,8 +52,8 @@ def server(tmp_path_factory):
     items, errors, _ = read_sources([CORPUS])
     assert not errors
     with transaction(make_sessionmaker(engine)) as s:
-        import_items(s, SYSTEM, items, clock=SystemClock(), accept_invalid=True)
-        token = identity.create_token(s, SYSTEM, "browser admin", is_admin=True, clock=SystemClock())
+        import_items(Context(s, SYSTEM, SystemClock()), items, accept_invalid=True)
+        token = make_token(s, SystemClock(), "browser admin", admin=True)
     engine.dispose()
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))

@@ -5,16 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from healthgate.audit.models import AuditEvent
-
-if TYPE_CHECKING:
-    from healthgate.identity.permissions import Actor
+from healthgate.context import Context
 
 
 def _digest(prev: str | None, at: datetime, actor: str, action: str, subject: str, data: dict[str, Any]) -> str:
@@ -24,8 +22,7 @@ def _digest(prev: str | None, at: datetime, actor: str, action: str, subject: st
 
 
 def record(
-    session: Session,
-    actor: Actor,
+    ctx: Context,
     action: str,
     subject_type: str,
     subject_id: object,
@@ -39,17 +36,17 @@ def record(
     sid = str(subject_id)
     prev = None
     if not new:
-        prev = session.scalar(
+        prev = ctx.session.scalar(
             select(AuditEvent.hash)
             .where(AuditEvent.subject_type == subject_type, AuditEvent.subject_id == sid)
             .order_by(AuditEvent.id.desc())
             .limit(1)
         )
     event = AuditEvent(
-        at=at, actor=actor.name, action=action, subject_type=subject_type, subject_id=sid, data=data,
-        prev_hash=prev, hash=_digest(prev, at, actor.name, action, f"{subject_type}:{sid}", data),
+        at=at, actor=ctx.actor.name, action=action, subject_type=subject_type, subject_id=sid, data=data,
+        prev_hash=prev, hash=_digest(prev, at, ctx.actor.name, action, f"{subject_type}:{sid}", data),
     )
-    session.add(event)
+    ctx.session.add(event)
     return event
 
 
@@ -75,7 +72,7 @@ def verify(session: Session, subject_type: str, subject_id: object) -> bool:
 
 
 def record_new_many(
-    session: Session, actor: Actor, action: str, subject_type: str,
+    ctx: Context, action: str, subject_type: str,
     items: list[tuple[object, dict[str, Any]]], *, at: datetime,
 ) -> None:
     """The first event of many new subjects at once (bulk imports): one INSERT for all. The subjects must be
@@ -88,8 +85,8 @@ def record_new_many(
     for subject_id, data in items:
         sid, prev = str(subject_id), None
         rows.append({
-            "at": at, "actor": actor.name, "action": action, "subject_type": subject_type, "subject_id": sid,
+            "at": at, "actor": ctx.actor.name, "action": action, "subject_type": subject_type, "subject_id": sid,
             "data": data, "prev_hash": prev,
-            "hash": _digest(prev, at, actor.name, action, f"{subject_type}:{sid}", data),
+            "hash": _digest(prev, at, ctx.actor.name, action, f"{subject_type}:{sid}", data),
         })
-    session.connection().execute(insert(AuditEvent), rows)
+    ctx.session.connection().execute(insert(AuditEvent), rows)

@@ -27,11 +27,11 @@ from healthgate.catalogue.schemas import (
     VersionOut,
 )
 from healthgate.catalogue.standard.validate import ALIASES
+from healthgate.context import Context
 from healthgate.errors import FieldError, Invalid, NotFound, TooLarge
 from healthgate.identity import service as identity
-from healthgate.identity.permissions import Actor
 from healthgate.web import http
-from healthgate.web.deps import ActorDep, ClockDep, SessionDep, SettingsDep, WriterDep, get_actor
+from healthgate.web.deps import ContextDep, SessionDep, SettingsDep, WriterContextDep, get_actor
 from healthgate.web.openapi import DESCRIPTIONS, OPTIONAL_AUTH, problems
 
 # Every route checks a token that is sent (401 for a bad one), so an invented token never passes as a real one.
@@ -119,10 +119,10 @@ def _version(value: SchemaVersion | None) -> str | None:
     return value.value if value is not None else None
 
 
-def _visible(session: Any, actor: Actor, dataset_id: uuid.UUID) -> Dataset:
+def _visible(ctx: Context, dataset_id: uuid.UUID) -> Dataset:
     """The dataset if this actor may see it (404/410 otherwise): checked before any permission, so that a
     write to an id the caller may not see answers exactly as a write to an unknown id."""
-    return service.get_dataset(session, actor, dataset_id)
+    return service.get_dataset(ctx, dataset_id)
 
 
 def _etag(dataset: Dataset) -> str:
@@ -164,17 +164,15 @@ def _draft_out(dataset: Dataset, checked: metadata.Checked) -> DraftOut:
                         201: {"description": "Created: a dataset holding a draft", "links": _DATASET_LINKS,
                               "headers": {**_ETAG, "Location": {"schema": {"type": "string"}}}}})
 def create_dataset(
-    actor: WriterDep, doc: Document, request: Request, response: Response, session: SessionDep,
-    clock: ClockDep,
+    ctx: WriterContextDep, doc: Document, request: Request, response: Response,
     team: Annotated[str, Query(min_length=1, max_length=300, description="owning custodian team")],
     member_group: Annotated[str | None, Query(max_length=120)] = None,
     schema_version: SchemaVersionQ = None, strict: bool = False,
 ) -> DraftOut:
     """Create a dataset with a draft. Schema problems are reported in ``validation`` (or refused with
     ``strict=true``); publishing checks them again."""
-    owner = identity.get_or_create_team(session, actor, team, member_group=member_group, clock=clock)
-    dataset, checked = service.create_draft(session, actor, owner.id, doc, clock=clock,
-                                            schema_version=_version(schema_version), strict=strict,
+    owner = identity.get_or_create_team(ctx, team, member_group=member_group)
+    dataset, checked = service.create_draft(ctx, owner.id, doc, schema_version=_version(schema_version), strict=strict,
                                             max_bytes=request.app.state.settings.max_document_bytes)
     _mutable(response, dataset)
     response.headers["Location"] = http.absolute(request, f"/api/v1/datasets/{dataset.id}")
@@ -186,13 +184,11 @@ def create_dataset(
             responses={**problems(*WRITE_ERRORS, *BODY_ERRORS),
                        200: {"description": "The draft, checked", "headers": _ETAG, "links": _DATASET_LINKS}})
 def update_draft(
-    actor: WriterDep, dataset_id: DatasetId, doc: Document, request: Request, response: Response,
-    session: SessionDep, clock: ClockDep, schema_version: SchemaVersionQ = None, strict: bool = False,
+    ctx: WriterContextDep, dataset_id: DatasetId, doc: Document, request: Request, response: Response, schema_version: SchemaVersionQ = None, strict: bool = False,
     row_version: RowVersionQ = None, if_match: IfMatch = None,
 ) -> DraftOut:
-    http.check_if_match(if_match, _etag(_visible(session, actor, dataset_id)))
-    dataset, checked = service.update_draft(session, actor, dataset_id, doc, clock=clock,
-                                            schema_version=_version(schema_version), expected_row_version=row_version,
+    http.check_if_match(if_match, _etag(_visible(ctx, dataset_id)))
+    dataset, checked = service.update_draft(ctx, dataset_id, doc, schema_version=_version(schema_version), expected_row_version=row_version,
                                             strict=strict, max_bytes=request.app.state.settings.max_document_bytes)
     _mutable(response, dataset)
     return _draft_out(dataset, checked)
@@ -202,12 +198,12 @@ def update_draft(
             responses={**problems(401, 404, 410, 422), 304: {"description": DESCRIPTIONS_304},
                        200: {"description": "The draft", "headers": _ETAG}})
 def get_draft(
-    actor: WriterDep, dataset_id: DatasetId, response: Response, session: SessionDep,
+    ctx: WriterContextDep, dataset_id: DatasetId, response: Response,
     if_none_match: IfNoneMatch = None,
 ) -> Any:
     """The working copy, to its team only (authenticate first: drafts are never public)."""
-    dataset = _visible(session, actor, dataset_id)
-    if not service.can_see_private(actor, dataset) or dataset.draft is None:
+    dataset = _visible(ctx, dataset_id)
+    if not service.can_see_private(ctx.actor, dataset) or dataset.draft is None:
         raise NotFound(f"dataset {dataset_id} has no draft you can see")
     if http.not_modified(if_none_match, _etag(dataset)):
         return _not_modified(dataset)
@@ -224,12 +220,12 @@ def _not_modified(dataset: Dataset) -> Response:
 @router.delete("/datasets/{dataset_id}/draft", status_code=204, operation_id="discardDraft",
                responses={**problems(*WRITE_ERRORS), 204: {"description": "Discarded", "headers": _ETAG}})
 def discard_draft(
-    actor: WriterDep, dataset_id: DatasetId, session: SessionDep, clock: ClockDep,
+    ctx: WriterContextDep, dataset_id: DatasetId,
     if_match: IfMatch = None,
 ) -> Response:
-    http.check_if_match(if_match, _etag(_visible(session, actor, dataset_id)))
-    dataset = service.discard_draft(session, actor, dataset_id, clock=clock)
-    session.flush()
+    http.check_if_match(if_match, _etag(_visible(ctx, dataset_id)))
+    dataset = service.discard_draft(ctx, dataset_id)
+    ctx.session.flush()
     out = Response(status_code=204)
     out.headers["ETag"] = _etag(dataset)
     return out
@@ -239,16 +235,15 @@ def discard_draft(
              responses={**problems(*WRITE_ERRORS),
                         200: {"description": "The new version", "headers": _ETAG, "links": _VERSION_LINKS}})
 def publish(
-    actor: WriterDep, dataset_id: DatasetId, response: Response, session: SessionDep,
-    clock: ClockDep,
+    ctx: WriterContextDep, dataset_id: DatasetId, response: Response,
     accept_invalid: Annotated[bool, Query(description="publish even with schema errors (they lower the score)")]
     = False,
     row_version: RowVersionQ = None, if_match: IfMatch = None,
 ) -> VersionOut:
-    http.check_if_match(if_match, _etag(_visible(session, actor, dataset_id)))
-    version = service.publish(session, actor, dataset_id, clock=clock, accept_invalid=accept_invalid,
+    http.check_if_match(if_match, _etag(_visible(ctx, dataset_id)))
+    version = service.publish(ctx, dataset_id, accept_invalid=accept_invalid,
                               expected_row_version=row_version)
-    dataset = service.get_dataset(session, actor, dataset_id)
+    dataset = service.get_dataset(ctx, dataset_id)
     _mutable(response, dataset)
     return VersionOut.full(version, dataset, service.quality_report(version))
 
@@ -263,12 +258,11 @@ def _status(dataset: Dataset, response: Response) -> StatusOut:
              responses={**problems(*WRITE_ERRORS),
                         200: {"description": "Archived", "headers": _ETAG, "links": _DATASET_LINKS}})
 def archive(
-    actor: WriterDep, dataset_id: DatasetId, response: Response, session: SessionDep,
-    clock: ClockDep, if_match: IfMatch = None,
+    ctx: WriterContextDep, dataset_id: DatasetId, response: Response, if_match: IfMatch = None,
 ) -> StatusOut:
     """Withdraw a dataset from public view: its public routes answer 410 Gone, its team still sees it."""
-    http.check_if_match(if_match, _etag(_visible(session, actor, dataset_id)))
-    dataset = service.archive(session, actor, dataset_id, clock=clock)
+    http.check_if_match(if_match, _etag(_visible(ctx, dataset_id)))
+    dataset = service.archive(ctx, dataset_id)
     return _status(dataset, response)
 
 
@@ -276,11 +270,10 @@ def archive(
              responses={**problems(*WRITE_ERRORS),
                         200: {"description": "Back in view", "headers": _ETAG, "links": _DATASET_LINKS}})
 def unarchive(
-    actor: WriterDep, dataset_id: DatasetId, response: Response, session: SessionDep,
-    clock: ClockDep, if_match: IfMatch = None,
+    ctx: WriterContextDep, dataset_id: DatasetId, response: Response, if_match: IfMatch = None,
 ) -> StatusOut:
-    http.check_if_match(if_match, _etag(_visible(session, actor, dataset_id)))
-    dataset = service.unarchive(session, actor, dataset_id, clock=clock)
+    http.check_if_match(if_match, _etag(_visible(ctx, dataset_id)))
+    dataset = service.unarchive(ctx, dataset_id)
     return _status(dataset, response)
 
 
@@ -290,17 +283,17 @@ def unarchive(
                        200: {"description": "The latest published version; to its team, a never-published "
                              "dataset's draft summary (status draft)", "headers": _ETAG}})
 def get_dataset(
-    dataset_id: DatasetId, response: Response, session: SessionDep, actor: ActorDep,
+    dataset_id: DatasetId, response: Response, ctx: ContextDep,
     if_none_match: IfNoneMatch = None,
 ) -> Any:
     """The latest published version, or, to the dataset's own team, the summary of a draft never published."""
-    dataset = _visible(session, actor, dataset_id)
+    dataset = _visible(ctx, dataset_id)
     if http.not_modified(if_none_match, _etag(dataset)):
         return _not_modified(dataset)
     _mutable(response, dataset)
     if dataset.latest_version == 0:
         return _unpublished(dataset)
-    version = service.latest_version(session, actor, dataset_id)
+    version = service.latest_version(ctx, dataset_id)
     return VersionOut.full(version, dataset, service.quality_report(version))
 
 
@@ -319,12 +312,12 @@ def _unpublished(dataset: Dataset) -> UnpublishedDataset:
 @router.get("/datasets/{dataset_id}/versions", response_model=list[VersionListItem], operation_id="listVersions",
             openapi_extra=OPTIONAL_AUTH,
             responses=problems(401, 404, 410, 422))
-def list_versions(dataset_id: DatasetId, session: SessionDep, actor: ActorDep) -> list[VersionListItem]:
+def list_versions(dataset_id: DatasetId, ctx: ContextDep) -> list[VersionListItem]:
     return [
         VersionListItem(version=v.number, published_at=v.published_at, published_by=v.published_by, title=v.title,
                         quality_score=v.quality_score, medallion=v.medallion,
                         source_schema_version=v.source_schema_version)
-        for v in service.versions(session, actor, dataset_id)
+        for v in service.versions(ctx, dataset_id)
     ]
 
 
@@ -333,12 +326,12 @@ def list_versions(dataset_id: DatasetId, session: SessionDep, actor: ActorDep) -
             responses={**problems(401, 404, 410, 422), 304: {"description": DESCRIPTIONS_304},
                        200: {"description": "A published version: immutable", "headers": _ETAG}})
 def get_version(
-    dataset_id: DatasetId, number: Annotated[int, Path(ge=1, le=MAX_INT)], session: SessionDep,
-    actor: ActorDep, if_none_match: IfNoneMatch = None,
+    dataset_id: DatasetId, number: Annotated[int, Path(ge=1, le=MAX_INT)],
+    ctx: ContextDep, if_none_match: IfNoneMatch = None,
 ) -> Response:
     """One published version. Public versions never change: cache them (strong ``ETag``, ``immutable``)."""
-    dataset = _visible(session, actor, dataset_id)
-    version = service.version(session, actor, dataset_id, number)
+    dataset = _visible(ctx, dataset_id)
+    version = service.version(ctx, dataset_id, number)
     out = VersionOut.full(version, dataset, service.quality_report(version))
     body = out.model_dump_json().encode()
     etag = http.content_etag(body)
@@ -355,11 +348,11 @@ def get_version(
             openapi_extra=OPTIONAL_AUTH,
             responses=problems(401, 404, 410, 422))
 def diff(
-    dataset_id: DatasetId, session: SessionDep, actor: ActorDep,
+    dataset_id: DatasetId, ctx: ContextDep,
     from_version: Annotated[int, Query(alias="from", ge=1, le=MAX_INT)],
     to_version: Annotated[int, Query(alias="to", ge=1, le=MAX_INT)],
 ) -> DiffOut:
-    changes = service.diff_versions(session, actor, dataset_id, from_version, to_version)
+    changes = service.diff_versions(ctx, dataset_id, from_version, to_version)
     return DiffOut.model_validate({"from": from_version, "to": to_version, "changes": changes})
 
 

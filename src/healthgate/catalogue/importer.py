@@ -13,14 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 
 from healthgate.catalogue import service
 from healthgate.catalogue.metadata import Checked, check, check_size, require_title
 from healthgate.catalogue.service import ImportRecord, ImportResult, Outcome, persistent_id
-from healthgate.clock import Clock
+from healthgate.context import Context
 from healthgate.errors import FieldError, HealthgateError
-from healthgate.identity.permissions import Actor, Permission, require
+from healthgate.identity.permissions import Permission, require
 
 CHUNK = 500  # records per checked chunk and per INSERT batch
 
@@ -137,20 +136,20 @@ def _accept(
     return ImportRecord(item.source, dataset_id, result, team_name, item.member_group)
 
 
-def _store(session: Session, actor: Actor, records: list[ImportRecord], clock: Clock) -> list[ImportResult]:
+def _store(ctx: Context, records: list[ImportRecord]) -> list[ImportResult]:
     """Hand a chunk to the catalogue service in a savepoint. If the database refuses any of it, undo the
     chunk and store its records one by one, each in its own savepoint, so that a bad record fails alone."""
     if len(records) > 1:
         try:
-            with session.begin_nested():
-                return service.import_versions(session, actor, records, clock=clock)
+            with ctx.session.begin_nested():
+                return service.import_versions(ctx, records)
         except DBAPIError:
             pass
     results = []
     for r in records:
         try:
-            with session.begin_nested():
-                results.extend(service.import_versions(session, actor, [r], clock=clock))
+            with ctx.session.begin_nested():
+                results.extend(service.import_versions(ctx, [r]))
         except DBAPIError as exc:
             reason = str(exc.orig).strip().splitlines()[0][:200] if exc.orig is not None else type(exc).__name__
             results.append(ImportResult(r, Outcome.REFUSED, errors=[
@@ -172,7 +171,7 @@ def _tally(results: list[ImportResult], report: ImportReport) -> None:
 
 
 def import_items(
-    session: Session, actor: Actor, items: Sequence[ImportItem], *, clock: Clock, team: str | None = None,
+    ctx: Context, items: Sequence[ImportItem], *, team: str | None = None,
     dry_run: bool = False, partial: bool = False, accept_invalid: bool = False,
     progress: Callable[[int], None] | None = None, max_bytes: int | None = None,
 ) -> ImportReport:
@@ -182,17 +181,17 @@ def import_items(
     Without ``partial``, any failed record means nothing is written. A dry run does everything a real run
     does, writes included, and then undoes it: both report the same. Writes go into a savepoint of the
     caller's transaction, released only when the import succeeds; the caller commits."""
-    if not actor.authenticated:
-        require(actor, Permission.DATASET_IMPORT)  # each team's permissions are checked by the service
+    if not ctx.actor.authenticated:
+        require(ctx.actor, Permission.DATASET_IMPORT)  # each team's permissions are checked by the service
     report = ImportReport(dry_run=dry_run)
     seen: dict[uuid.UUID, str] = {}
-    savepoint = session.begin_nested()
+    savepoint = ctx.session.begin_nested()
     try:
         for chunk in _checked_chunks(items, max_bytes):
             records = [r for item, result in chunk
                        if (r := _accept(item, result, team, accept_invalid, seen, report)) is not None]
             if records:
-                _tally(_store(session, actor, records, clock), report)
+                _tally(_store(ctx, records), report)
             if progress:
                 progress(len(chunk))
     except BaseException:

@@ -12,15 +12,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy.orm import Session
 
 from healthgate.catalogue import service
 from healthgate.catalogue.diff import diff, item_key, list_delta
+from healthgate.context import Context
 from healthgate.errors import NotFound
-from healthgate.identity.permissions import Actor
 from healthgate.interop.schemaorg import dataset_jsonld, script_tag_json
 from healthgate.search import engine as search_engine
-from healthgate.web.deps import ActorDep, SessionDep
+from healthgate.web.deps import ContextDep
 from healthgate.web.templates import render, site_url
 
 router = APIRouter(include_in_schema=False)
@@ -44,8 +43,8 @@ def _parse_id(raw: str) -> uuid.UUID:
                        "0f8fad5b-d9cb-469f-a165-70867728950e.") from None
 
 
-def _record(session: Session, actor: Actor, raw_id: str) -> service.PublicRecord:
-    record = service.public_record(session, actor, _parse_id(raw_id))
+def _record(ctx: Context, raw_id: str) -> service.PublicRecord:
+    record = service.public_record(ctx, _parse_id(raw_id))
     if record.latest is None:
         raise NotFound(f"dataset {record.dataset.id} has no published version yet")
     return record
@@ -53,9 +52,9 @@ def _record(session: Session, actor: Actor, raw_id: str) -> service.PublicRecord
 
 @router.get("/datasets/{dataset_id}", response_class=HTMLResponse)
 def dataset_page(
-    request: Request, dataset_id: str, session: SessionDep, actor: ActorDep, version: VersionQ = None,
+    request: Request, dataset_id: str, ctx: ContextDep, version: VersionQ = None,
 ) -> HTMLResponse:
-    record = _record(session, actor, dataset_id)
+    record = _record(ctx, dataset_id)
     dataset, latest = record.dataset, record.latest
     assert latest is not None
     v = record.version(version) if version else latest
@@ -66,7 +65,7 @@ def dataset_page(
         dataset=dataset, v=v, latest=latest, record=record, sections=SECTIONS, versions=record.versions,
         quality=service.quality_report(v), can_edit=record.team_view, base_url=base,
         jsonld=script_tag_json(dataset_jsonld(dataset, v, base)) if active else None,
-        similar=search_engine.similar(session, dataset.id, 5) if active else [],
+        similar=search_engine.similar(ctx.session, dataset.id, 5) if active else [],
     )
 
 
@@ -92,11 +91,11 @@ def diff_rows(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @router.get("/datasets/{dataset_id}/diff", response_class=HTMLResponse)
 def diff_page(
-    request: Request, dataset_id: str, session: SessionDep, actor: ActorDep,
+    request: Request, dataset_id: str, ctx: ContextDep,
     from_version: Annotated[int, Query(alias="from", ge=1, le=2**31 - 1)],
     to_version: Annotated[int, Query(alias="to", ge=1, le=2**31 - 1)],
 ) -> HTMLResponse:
-    record = _record(session, actor, dataset_id)
+    record = _record(ctx, dataset_id)
     a, b = record.version(from_version), record.version(to_version)
     changes = diff(a.document, b.document)  # the versions the record holds: public, archived or not
     return render(request, "diff.html", status_code=410 if record.archived else 200, dataset=record.dataset,

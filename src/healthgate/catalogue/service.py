@@ -19,7 +19,7 @@ from healthgate.catalogue.diff import diff
 from healthgate.catalogue.metadata import Checked, check, check_size, require_title
 from healthgate.catalogue.models import Dataset, DatasetStatus, DatasetVersion
 from healthgate.catalogue.standard.validate import CANONICAL, validate
-from healthgate.clock import Clock
+from healthgate.context import Context
 from healthgate.errors import Conflict, FieldError, Forbidden, Gone, Invalid, NotFound
 from healthgate.identity import service as identity
 from healthgate.identity.models import Team
@@ -61,14 +61,13 @@ def _draft_payload(checked: Checked) -> dict[str, Any]:
 
 
 def create_draft(
-    session: Session, actor: Actor, team_id: uuid.UUID, payload: object, *, clock: Clock,
-    schema_version: str | None = None, dataset_id: uuid.UUID | None = None, strict: bool = False,
+    ctx: Context, team_id: uuid.UUID, payload: object, *, schema_version: str | None = None, dataset_id: uuid.UUID | None = None, strict: bool = False,
     max_bytes: int | None = None,
 ) -> tuple[Dataset, Checked]:
     """A new dataset holding a draft. Its persistent id is ``dataset_id``, else the document's UUID
     identifier, else a new UUID. A duplicate persistent id is a Conflict."""
-    require(actor, Permission.DATASET_EDIT, team=team_id)
-    if session.get(Team, team_id) is None:
+    require(ctx.actor, Permission.DATASET_EDIT, on=team_id)
+    if ctx.session.get(Team, team_id) is None:
         raise NotFound(f"no team {team_id}")
     check_size(payload, limit=max_bytes)
     checked = check(payload, schema_version)
@@ -76,8 +75,8 @@ def create_draft(
     if strict and checked.errors:
         raise Invalid("the document does not follow its schema", checked.errors)
     new_id = dataset_id or persistent_id(checked) or uuid.uuid4()
-    now = clock.now()
-    shell = session.get(Dataset, new_id)
+    now = ctx.clock.now()
+    shell = ctx.session.get(Dataset, new_id)
     if shell is not None:
         if shell.team_id != team_id or shell.latest_version or shell.draft is not None:
             raise Conflict("duplicate persistent id",
@@ -85,8 +84,8 @@ def create_draft(
         shell.draft = _draft_payload(checked)
         shell.draft_schema_version = checked.schema_version
         shell.draft_updated_at = now
-        session.flush()
-        audit.record(session, actor, "dataset.created", "dataset", new_id,
+        ctx.session.flush()
+        audit.record(ctx, "dataset.created", "dataset", new_id,
                      {"team": str(team_id), "schema_version": checked.schema_version}, at=now)
         return shell, checked
     dataset = Dataset(
@@ -94,45 +93,44 @@ def create_draft(
         draft_schema_version=checked.schema_version, draft_updated_at=now, latest_version=0,
         created_at=now, updated_at=now,
     )
-    session.add(dataset)
-    session.flush()
-    audit.record(session, actor, "dataset.created", "dataset", new_id,
+    ctx.session.add(dataset)
+    ctx.session.flush()
+    audit.record(ctx, "dataset.created", "dataset", new_id,
                  {"team": str(team_id), "schema_version": checked.schema_version}, at=now, new=True)
     return dataset, checked
 
 
 def update_draft(
-    session: Session, actor: Actor, dataset_id: uuid.UUID, payload: object, *, clock: Clock,
-    schema_version: str | None = None, expected_row_version: int | None = None, strict: bool = False,
+    ctx: Context, dataset_id: uuid.UUID, payload: object, *, schema_version: str | None = None, expected_row_version: int | None = None, strict: bool = False,
     max_bytes: int | None = None,
 ) -> tuple[Dataset, Checked]:
-    dataset = _load(session, dataset_id, for_update=True)
-    require(actor, Permission.DATASET_EDIT, team=dataset.team_id)
+    dataset = _load(ctx.session, dataset_id, for_update=True)
+    require(ctx.actor, Permission.DATASET_EDIT, on=dataset)
     _check_version(dataset, expected_row_version)
     check_size(payload, limit=max_bytes)
     checked = check(payload, schema_version)
     require_title(checked)
     if strict and checked.errors:
         raise Invalid("the document does not follow its schema", checked.errors)
-    now = clock.now()
+    now = ctx.clock.now()
     dataset.draft = _draft_payload(checked)
     dataset.draft_schema_version = checked.schema_version
     dataset.draft_updated_at = now
-    session.flush()
-    audit.record(session, actor, "dataset.draft_updated", "dataset", dataset.id,
+    ctx.session.flush()
+    audit.record(ctx, "dataset.draft_updated", "dataset", dataset.id,
                  {"schema_version": checked.schema_version, "schema_errors": len(checked.errors)}, at=now)
     return dataset, checked
 
 
-def discard_draft(session: Session, actor: Actor, dataset_id: uuid.UUID, *, clock: Clock) -> Dataset:
+def discard_draft(ctx: Context, dataset_id: uuid.UUID) -> Dataset:
     """Drop the working copy. A dataset never published stays as an empty, private shell, so that its id and
     its audit history stay together; creating a draft with that id again takes the shell up."""
-    dataset = _load(session, dataset_id, for_update=True)
-    require(actor, Permission.DATASET_EDIT, team=dataset.team_id)
+    dataset = _load(ctx.session, dataset_id, for_update=True)
+    require(ctx.actor, Permission.DATASET_EDIT, on=dataset)
     if dataset.draft is None:
         raise Conflict("there is no draft to discard")
-    now = clock.now()
-    audit.record(session, actor, "dataset.draft_discarded", "dataset", dataset.id, {}, at=now)
+    now = ctx.clock.now()
+    audit.record(ctx, "dataset.draft_discarded", "dataset", dataset.id, {}, at=now)
     dataset.draft = None
     dataset.draft_schema_version = None
     dataset.draft_updated_at = None
@@ -163,16 +161,15 @@ def index_item(dataset_id: uuid.UUID, team: Team, version_id: uuid.UUID, checked
 
 
 def publish(
-    session: Session, actor: Actor, dataset_id: uuid.UUID, *, clock: Clock,
-    accept_invalid: bool = False, expected_row_version: int | None = None,
+    ctx: Context, dataset_id: uuid.UUID, *, accept_invalid: bool = False, expected_row_version: int | None = None,
 ) -> DatasetVersion:
     """Turn the draft into the next immutable version and make it public and searchable.
 
     A document that breaks its schema is refused (Invalid, every error listed) unless ``accept_invalid``:
     then it is published with its problems recorded and a quality score that shows them."""
-    search_index.lock(session)
-    dataset = _load(session, dataset_id, for_update=True)
-    require(actor, Permission.DATASET_PUBLISH, team=dataset.team_id)
+    search_index.lock(ctx.session)
+    dataset = _load(ctx.session, dataset_id, for_update=True)
+    require(ctx.actor, Permission.DATASET_PUBLISH, on=dataset)
     _check_version(dataset, expected_row_version)
     if dataset.draft is None:
         raise Conflict("there is no draft to publish", [FieldError("draft", "edit the dataset first")])
@@ -182,13 +179,13 @@ def publish(
     require_title(checked)
     if checked.errors and not accept_invalid:
         raise Invalid("the document does not follow its schema", checked.errors)
-    number, now = dataset.latest_version + 1, clock.now()
-    [version_id] = _write_versions(session, actor, [_NewVersion(
+    number, now = dataset.latest_version + 1, ctx.clock.now()
+    [version_id] = _write_versions(ctx, [_NewVersion(
         dataset.id, dataset.team, number, checked, dataset.row_version, "dataset.published",
         {"version": number, "quality_score": checked.quality["score"], "schema_errors": len(checked.errors)},
     )], now)
     _published(dataset, number, now)
-    version = session.get(DatasetVersion, version_id)
+    version = ctx.session.get(DatasetVersion, version_id)
     assert version is not None
     return version
 
@@ -219,12 +216,12 @@ _DATASETS = cast(Table, Dataset.__table__)
 _VERSIONS = cast(Table, DatasetVersion.__table__)
 
 
-def _write_versions(session: Session, actor: Actor, new: list[_NewVersion], now: Any) -> list[uuid.UUID]:
+def _write_versions(ctx: Context, new: list[_NewVersion], now: Any) -> list[uuid.UUID]:
     """Write versions and everything that goes with them, for one dataset or thousands: the dataset rows
     (draft cleared, status active), the version rows, the search entries and one audit event per dataset.
     Set-based (Core executemany, one round trip per table), so publishing one and importing many are the
     same code. The caller holds the index lock and has checked permission, state and documents."""
-    conn = session.connection()
+    conn = ctx.session.connection()
     creates = [n for n in new if n.row_version is None]
     updates = [n for n in new if n.row_version is not None]
     if creates:
@@ -244,17 +241,17 @@ def _write_versions(session: Session, actor: Actor, new: list[_NewVersion], now:
         )
         if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(updates):
             raise Conflict("a dataset changed while it was being published; try again")
-    rows = [version_row(n.dataset_id, n.team, n.number, n.checked, actor, now) for n in new]
+    rows = [version_row(n.dataset_id, n.team, n.number, n.checked, ctx.actor, now) for n in new]
     conn.execute(insert(_VERSIONS), rows)
     for first in (True, False):
-        search_index.index(session, [index_item(n.dataset_id, n.team, row["id"], n.checked, now)
+        search_index.index(ctx.session, [index_item(n.dataset_id, n.team, row["id"], n.checked, now)
                                      for n, row in zip(new, rows, strict=True) if (n.number == 1) == first],
                            fresh=first)
     for action in dict.fromkeys(n.action for n in creates):
-        audit.record_new_many(session, actor, action, "dataset",
+        audit.record_new_many(ctx, action, "dataset",
                               [(n.dataset_id, n.data) for n in creates if n.action == action], at=now)
     for n in updates:
-        audit.record(session, actor, n.action, "dataset", n.dataset_id, n.data, at=now)
+        audit.record(ctx, n.action, "dataset", n.dataset_id, n.data, at=now)
     return [row["id"] for row in rows]
 
 
@@ -285,8 +282,7 @@ class ImportResult:
 
 
 def import_versions(
-    session: Session, actor: Actor, records: Sequence[ImportRecord], *, clock: Clock,
-) -> list[ImportResult]:
+    ctx: Context, records: Sequence[ImportRecord]) -> list[ImportResult]:
     """Publish many documents at once: ``publish`` for each record, set-based.
 
     Every invariant of ``publish`` holds, per record: the actor needs ``dataset:import`` and
@@ -296,20 +292,20 @@ def import_versions(
     published or discarded first. A document equal to the latest version is left alone. Each change is one
     audit event (``dataset.imported``). Refusals are returned, not raised, each naming its record; database
     errors propagate (the caller isolates them with savepoints)."""
-    if not actor.authenticated:
-        require(actor, Permission.DATASET_IMPORT)
-    search_index.lock(session)
-    existing = {ds.id: ds for ds in session.scalars(
+    if not ctx.actor.authenticated:
+        require(ctx.actor, Permission.DATASET_IMPORT)
+    search_index.lock(ctx.session)
+    existing = {ds.id: ds for ds in ctx.session.scalars(
         select(Dataset).where(Dataset.id.in_([r.dataset_id for r in records]))
         .with_for_update(of=Dataset).execution_options(populate_existing=True))} if records else {}
     published = [i for i, ds in existing.items() if ds.latest_version]
-    latest_docs = {i: doc for i, doc in session.execute(
+    latest_docs = {i: doc for i, doc in ctx.session.execute(
         select(DatasetVersion.dataset_id, DatasetVersion.document)
         .join(Dataset, (Dataset.id == DatasetVersion.dataset_id) & (Dataset.latest_version == DatasetVersion.number))
         .where(Dataset.id.in_(published))
     )} if published else {}
-    now = clock.now()
-    known = identity.teams_by_name(session, {r.team for r in records if r.dataset_id not in existing})
+    now = ctx.clock.now()
+    known = identity.teams_by_name(ctx.session, {r.team for r in records if r.dataset_id not in existing})
     decided: dict[str, Team | FieldError] = {}
     results: list[ImportResult] = []
     new: list[_NewVersion] = []
@@ -321,7 +317,7 @@ def import_versions(
                            else ImportResult(r, Outcome.REFUSED, errors=[FieldError(f"{r.source}: $.identifier",
                                                                                     refusal)]))
             continue
-        team = _import_team(session, actor, r, ds, known, decided, clock)
+        team = _import_team(ctx, r, ds, known, decided)
         if isinstance(team, FieldError):
             results.append(ImportResult(r, Outcome.REFUSED, errors=[team]))
             continue
@@ -332,7 +328,7 @@ def import_versions(
                                "dataset.imported", data))
         results.append(ImportResult(r, Outcome.UPDATED if ds is not None else Outcome.CREATED, number))
     if new:
-        _write_versions(session, actor, new, now)
+        _write_versions(ctx, new, now)
         for n in new:
             if n.row_version is not None:
                 _published(existing[n.dataset_id], n.number, now)
@@ -358,8 +354,8 @@ def _refusal(ds: Dataset | None, r: ImportRecord, latest_docs: dict[uuid.UUID, A
 _name_key = lru_cache(maxsize=1024)(identity.name_key)
 
 
-def _import_team(session: Session, actor: Actor, r: ImportRecord, ds: Dataset | None, known: dict[str, Team],
-                 decided: dict[str, Team | FieldError], clock: Clock) -> Team | FieldError:
+def _import_team(ctx: Context, r: ImportRecord, ds: Dataset | None, known: dict[str, Team],
+                 decided: dict[str, Team | FieldError]) -> Team | FieldError:
     """The record's team (the dataset's own, or for a new dataset the named team, created if need be), or
     why the actor may not import into it. ``known``: teams already read, by name key; ``decided``: answers
     so far, by dataset team id or name key."""
@@ -367,9 +363,9 @@ def _import_team(session: Session, actor: Actor, r: ImportRecord, ds: Dataset | 
     if key not in decided:
         try:
             team = ds.team if ds is not None else known.get(key) or identity.get_or_create_team(
-                session, actor, r.team, member_group=r.member_group, clock=clock)
-            require(actor, Permission.DATASET_IMPORT, team=team.id)
-            require(actor, Permission.DATASET_PUBLISH, team=team.id)
+                ctx, r.team, member_group=r.member_group)
+            require(ctx.actor, Permission.DATASET_IMPORT, on=team.id)
+            require(ctx.actor, Permission.DATASET_PUBLISH, on=team.id)
             decided[key] = team
         except (Forbidden, Invalid, NotFound) as exc:
             decided[key] = FieldError("team", f"{r.team!r}: {exc.detail}")
@@ -377,16 +373,16 @@ def _import_team(session: Session, actor: Actor, r: ImportRecord, ds: Dataset | 
     return FieldError(f"{r.source}: team", found.message) if isinstance(found, FieldError) else found
 
 
-def _set_archived(session: Session, actor: Actor, dataset_id: uuid.UUID, archived: bool, clock: Clock) -> Dataset:
-    search_index.lock(session)
-    dataset = _load(session, dataset_id, for_update=True)
-    require(actor, Permission.DATASET_ARCHIVE, team=dataset.team_id)
-    now = clock.now()
+def _set_archived(ctx: Context, dataset_id: uuid.UUID, archived: bool) -> Dataset:
+    search_index.lock(ctx.session)
+    dataset = _load(ctx.session, dataset_id, for_update=True)
+    require(ctx.actor, Permission.DATASET_ARCHIVE, on=dataset)
+    now = ctx.clock.now()
     if archived:
         if dataset.status == DatasetStatus.ARCHIVED:
             raise Conflict("the dataset is already archived")
         dataset.status = DatasetStatus.ARCHIVED
-        search_index.remove(session, [dataset.id])
+        search_index.remove(ctx.session, [dataset.id])
     else:
         if dataset.status != DatasetStatus.ARCHIVED:
             raise Conflict("the dataset is not archived")
@@ -394,23 +390,23 @@ def _set_archived(session: Session, actor: Actor, dataset_id: uuid.UUID, archive
             dataset.status = DatasetStatus.DRAFT
         else:
             dataset.status = DatasetStatus.ACTIVE
-            latest = get_version(session, dataset.id, dataset.latest_version)
+            latest = get_version(ctx.session, dataset.id, dataset.latest_version)
             checked = check({"schemaVersion": latest.source_schema_version,
                              "metadata": latest.source_document or latest.document})
-            search_index.index(session, [index_item(dataset.id, dataset.team, latest.id, checked, now)])
+            search_index.index(ctx.session, [index_item(dataset.id, dataset.team, latest.id, checked, now)])
     dataset.updated_at = now
-    session.flush()
-    audit.record(session, actor, "dataset.archived" if archived else "dataset.unarchived", "dataset", dataset.id,
+    ctx.session.flush()
+    audit.record(ctx, "dataset.archived" if archived else "dataset.unarchived", "dataset", dataset.id,
                  {}, at=now)
     return dataset
 
 
-def archive(session: Session, actor: Actor, dataset_id: uuid.UUID, *, clock: Clock) -> Dataset:
-    return _set_archived(session, actor, dataset_id, True, clock)
+def archive(ctx: Context, dataset_id: uuid.UUID) -> Dataset:
+    return _set_archived(ctx, dataset_id, True)
 
 
-def unarchive(session: Session, actor: Actor, dataset_id: uuid.UUID, *, clock: Clock) -> Dataset:
-    return _set_archived(session, actor, dataset_id, False, clock)
+def unarchive(ctx: Context, dataset_id: uuid.UUID) -> Dataset:
+    return _set_archived(ctx, dataset_id, False)
 
 
 # ---- reads -------------------------------------------------------------------------------------------
@@ -422,21 +418,21 @@ def quality_report(version: DatasetVersion) -> dict[str, Any]:
 
 
 def can_see_private(actor: Actor, dataset: Dataset) -> bool:
-    return actor.can(Permission.DATASET_VIEW_DRAFT, team=dataset.team_id)
+    return actor.can(Permission.DATASET_VIEW_DRAFT, dataset)
 
 
-def get_dataset(session: Session, actor: Actor, dataset_id: uuid.UUID) -> Dataset:
+def get_dataset(ctx: Context, dataset_id: uuid.UUID) -> Dataset:
     """A dataset the actor may see: public ones to everyone, drafts and archived ones to their team.
 
     A never-published dataset is NotFound to everyone else; an archived one that was public is Gone, naming
     its last title and custodian so that cited links still say what they pointed at."""
-    dataset = session.get(Dataset, dataset_id)
+    dataset = ctx.session.get(Dataset, dataset_id)
     if dataset is None:
         raise NotFound(f"no dataset {dataset_id}")
-    if dataset.status == DatasetStatus.ACTIVE or can_see_private(actor, dataset):
+    if dataset.status == DatasetStatus.ACTIVE or can_see_private(ctx.actor, dataset):
         return dataset
     if dataset.status == DatasetStatus.ARCHIVED and dataset.latest_version:
-        last = get_version(session, dataset_id, dataset.latest_version)
+        last = get_version(ctx.session, dataset_id, dataset.latest_version)
         raise Gone(f"dataset {dataset_id} ({last.title!r}, custodian {last.custodian or dataset.team.name}) "
                    "has been archived by its custodian")
     raise NotFound(f"no dataset {dataset_id}")
@@ -451,23 +447,23 @@ def get_version(session: Session, dataset_id: uuid.UUID, number: int) -> Dataset
     return version
 
 
-def latest_version(session: Session, actor: Actor, dataset_id: uuid.UUID) -> DatasetVersion:
-    dataset = get_dataset(session, actor, dataset_id)
+def latest_version(ctx: Context, dataset_id: uuid.UUID) -> DatasetVersion:
+    dataset = get_dataset(ctx, dataset_id)
     if dataset.latest_version == 0:
         raise NotFound(f"dataset {dataset_id} has no published version yet")
-    return get_version(session, dataset_id, dataset.latest_version)
+    return get_version(ctx.session, dataset_id, dataset.latest_version)
 
 
-def versions(session: Session, actor: Actor, dataset_id: uuid.UUID) -> list[DatasetVersion]:
-    get_dataset(session, actor, dataset_id)
-    return list(session.scalars(
+def versions(ctx: Context, dataset_id: uuid.UUID) -> list[DatasetVersion]:
+    get_dataset(ctx, dataset_id)
+    return list(ctx.session.scalars(
         select(DatasetVersion).where(DatasetVersion.dataset_id == dataset_id).order_by(DatasetVersion.number.desc())
     ))
 
 
-def version(session: Session, actor: Actor, dataset_id: uuid.UUID, number: int) -> DatasetVersion:
-    get_dataset(session, actor, dataset_id)
-    return get_version(session, dataset_id, number)
+def version(ctx: Context, dataset_id: uuid.UUID, number: int) -> DatasetVersion:
+    get_dataset(ctx, dataset_id)
+    return get_version(ctx.session, dataset_id, number)
 
 
 @dataclass
@@ -501,17 +497,17 @@ def list_public(session: Session, *, page: int = 1, per_page: int = 20, team_id:
     return Page(total=total, page=page, per_page=per_page, items=items)
 
 
-def drafts(session: Session, actor: Actor, team_id: uuid.UUID) -> list[Dataset]:
-    require(actor, Permission.DATASET_VIEW_DRAFT, team=team_id)
-    return list(session.scalars(
+def drafts(ctx: Context, team_id: uuid.UUID) -> list[Dataset]:
+    require(ctx.actor, Permission.DATASET_VIEW_DRAFT, on=team_id)
+    return list(ctx.session.scalars(
         select(Dataset).where(Dataset.team_id == team_id, Dataset.draft.is_not(None)).order_by(Dataset.updated_at)
     ))
 
 
-def diff_versions(session: Session, actor: Actor, dataset_id: uuid.UUID, a: int, b: int) -> list[dict[str, Any]]:
+def diff_versions(ctx: Context, dataset_id: uuid.UUID, a: int, b: int) -> list[dict[str, Any]]:
     """What changed from version ``a`` to version ``b`` of a dataset, field by field (canonical form)."""
-    get_dataset(session, actor, dataset_id)
-    return diff(get_version(session, dataset_id, a).document, get_version(session, dataset_id, b).document)
+    get_dataset(ctx, dataset_id)
+    return diff(get_version(ctx.session, dataset_id, a).document, get_version(ctx.session, dataset_id, b).document)
 
 
 def iter_public_versions(session: Session, batch: int = 500) -> Iterator[DatasetVersion]:
@@ -550,14 +546,14 @@ class PublicRecord:
         raise NotFound(f"dataset {self.dataset.id} has no version {number}")
 
 
-def public_record(session: Session, actor: Actor, dataset_id: uuid.UUID) -> PublicRecord:
+def public_record(ctx: Context, dataset_id: uuid.UUID) -> PublicRecord:
     """A dataset that has been published, for its page, to anyone, even once archived: a withdrawn dataset's
     cited links still say what it was. A dataset never published is seen by its team only."""
-    dataset = session.get(Dataset, dataset_id)
-    team_view = dataset is not None and can_see_private(actor, dataset)
+    dataset = ctx.session.get(Dataset, dataset_id)
+    team_view = dataset is not None and can_see_private(ctx.actor, dataset)
     if dataset is None or (dataset.latest_version == 0 and not team_view):
         raise NotFound(f"no dataset {dataset_id}")
-    found = list(session.scalars(
+    found = list(ctx.session.scalars(
         select(DatasetVersion).where(DatasetVersion.dataset_id == dataset_id).order_by(DatasetVersion.number.desc())
     ))
     return PublicRecord(dataset=dataset, versions=found, archived=dataset.status == DatasetStatus.ARCHIVED,

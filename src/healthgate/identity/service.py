@@ -1,11 +1,9 @@
-"""Teams and API tokens."""
+"""Teams: names, slugs, lookup and creation. People are in identity.users, tokens in identity.tokens."""
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import re
-import secrets
 import unicodedata
 import uuid
 from collections.abc import Iterable
@@ -14,10 +12,10 @@ from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
 from healthgate.audit import service as audit
-from healthgate.clock import Clock
+from healthgate.context import Context
 from healthgate.errors import FieldError, Invalid, NotFound
-from healthgate.identity.models import ApiToken, Team
-from healthgate.identity.permissions import ANONYMOUS, Actor, Permission, require
+from healthgate.identity.models import Team
+from healthgate.identity.permissions import Permission, require
 
 TOKEN_PREFIX = "hg_"
 
@@ -56,13 +54,13 @@ def _team_id(ref: str) -> uuid.UUID | None:
         return None
 
 
-def resolve_team(session: Session, actor: Actor, ref: str | uuid.UUID) -> Team:
+def resolve_team(ctx: Context, ref: str | uuid.UUID) -> Team:
     """The team ``ref`` names: its id (UUID), else its slug, else its name (compared by ``name_key``).
     Teams are public (custodians publish under their name), so any actor may resolve one."""
     team_id = ref if isinstance(ref, uuid.UUID) else _team_id(ref)
-    team = session.get(Team, team_id) if team_id is not None else None
+    team = ctx.session.get(Team, team_id) if team_id is not None else None
     if team is None and isinstance(ref, str):
-        team = session.scalar(select(Team).where(Team.slug == ref.strip())) or session.scalar(
+        team = ctx.session.scalar(select(Team).where(Team.slug == ref.strip())) or ctx.session.scalar(
             select(Team).where(Team.name_key == name_key(ref)))
     if team is None:
         raise NotFound(f"no team {str(ref)[:300]!r}", [FieldError("team", "no team with this id, slug or name")])
@@ -88,67 +86,39 @@ _INSERT_TEAM = text(
 
 
 def get_or_create_team(
-    session: Session, actor: Actor, name: str, *, member_group: str | None, clock: Clock
-) -> Team:
+    ctx: Context, name: str, *, member_group: str | None) -> Team:
     """The team called ``name`` (compared by ``name_key``; or the team whose id ``name`` is), created with a
     unique slug if there is none. Safe to call concurrently: creators of one team all get the same row.
-    Creating a team needs ``team:manage``."""
+    Creating a team needs ``team:create``."""
     team_id = _team_id(name or "")
     if team_id is not None:
-        return resolve_team(session, actor, team_id)
+        return resolve_team(ctx, team_id)
     name = _checked_name(name)
     key = name_key(name)
-    team = session.scalar(select(Team).where(Team.name_key == key))
+    team = ctx.session.scalar(select(Team).where(Team.name_key == key))
     if team is not None:
         return team
-    require(actor, Permission.TEAM_MANAGE)
+    require(ctx.actor, Permission.TEAM_CREATE)
     base = slugify(name)
-    taken = set(session.scalars(select(Team.slug).where(Team.slug.startswith(base, autoescape=True))))
-    now = clock.now()
+    taken = set(ctx.session.scalars(select(Team.slug).where(Team.slug.startswith(base, autoescape=True))))
+    now = ctx.clock.now()
     for n in itertools.count(1):
         slug = base if n == 1 else f"{base}-{n}"
         if slug in taken:
             continue
         # INSERT ... ON CONFLICT DO NOTHING: a concurrent creator of the same team makes this a no-op (and we
         # read its row), one of another team with the same slug sends us to the next suffix.
-        new_id = session.execute(_INSERT_TEAM, {"id": uuid.uuid4(), "slug": slug, "name": name, "name_key": key,
+        new_id = ctx.session.execute(_INSERT_TEAM, {"id": uuid.uuid4(), "slug": slug, "name": name, "name_key": key,
                                                 "member_group": member_group, "created_at": now}).scalar()
         if new_id is None:
-            team = session.scalar(select(Team).where(Team.name_key == key))
+            team = ctx.session.scalar(select(Team).where(Team.name_key == key))
             if team is not None:
                 return team
             taken.add(slug)
             continue
-        audit.record(session, actor, "team.created", "team", new_id,
+        audit.record(ctx, "team.created", "team", new_id,
                      {"name": name, "slug": slug, "member_group": member_group}, at=now, new=True)
-        team = session.get(Team, new_id)
+        team = ctx.session.get(Team, new_id)
         assert team is not None
         return team
     raise AssertionError("unreachable")
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def create_token(session: Session, actor: Actor, name: str, *, is_admin: bool, clock: Clock) -> str:
-    """A new bearer token; the plain value is returned once and never stored."""
-    require(actor, Permission.TEAM_MANAGE)
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(name=name, token_hash=_hash(token), is_admin=is_admin, created_at=clock.now())
-    session.add(row)
-    session.flush()
-    audit.record(session, actor, "token.created", "api_token", row.id, {"name": name, "is_admin": is_admin},
-                 at=clock.now(), new=True)
-    return token
-
-
-def actor_for_token(session: Session, token: str | None) -> Actor:
-    if not token:
-        return ANONYMOUS
-    row = session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == _hash(token), ApiToken.revoked_at.is_(None))
-    )
-    if row is None:
-        return ANONYMOUS
-    return Actor(name=f"token:{row.name}", is_admin=row.is_admin)

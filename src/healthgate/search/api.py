@@ -12,6 +12,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from healthgate.catalogue import service
+from healthgate.clock import SystemClock
+from healthgate.context import Context
 from healthgate.errors import FieldError, Invalid
 from healthgate.identity.permissions import ANONYMOUS
 from healthgate.search import engine
@@ -103,5 +105,5 @@ def similar_datasets(
     dataset_id: uuid.UUID, session: SessionDep, limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> SimilarOut:
     """Public datasets most like this one."""
-    service.latest_version(session, ANONYMOUS, dataset_id)  # 404 unless public, 410 if archived
+    service.latest_version(Context(session, ANONYMOUS, SystemClock()), dataset_id)  # 404 unless public, 410 if archived
     return SimilarOut(items=[HitOut.of(h) for h in engine.similar(session, dataset_id, limit)])
