@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from healthgate.audit import service as audit
 from healthgate.context import Context
-from healthgate.errors import FieldError, Forbidden, Invalid
+from healthgate.errors import FieldError, Forbidden, Invalid, NotFound
 from healthgate.identity.models import ApiToken, User
 from healthgate.identity.permissions import Permission
 
@@ -56,4 +56,22 @@ def find_token(ctx: Context, token: str) -> ApiToken | None:
                                                     ApiToken.revoked_at.is_(None)))
     if row is None or (row.expires_at is not None and row.expires_at <= ctx.now()):
         return None
+    return row
+
+
+def list_tokens(ctx: Context, owner: User) -> list[ApiToken]:
+    """A person's tokens, newest first (their own, or anyone's for an alliance admin)."""
+    if ctx.actor.user_id != owner.id and not ctx.actor.can(Permission.USER_MANAGE):
+        raise Forbidden("you may only list your own tokens")
+    return list(ctx.session.scalars(select(ApiToken).where(ApiToken.user_id == owner.id)
+                                    .order_by(ApiToken.created_at.desc())))
+
+
+def revoke_token(ctx: Context, token_id: uuid.UUID) -> ApiToken:
+    row = ctx.session.get(ApiToken, token_id)
+    if row is None or (row.user_id != ctx.actor.user_id and not ctx.actor.can(Permission.USER_MANAGE)):
+        raise NotFound(f"no token {token_id}")
+    if row.revoked_at is None:
+        row.revoked_at = ctx.now()
+        audit.record(ctx, "token.revoked", "api_token", row.id, {}, at=ctx.now())
     return row

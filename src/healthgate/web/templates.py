@@ -29,6 +29,14 @@ env.filters["record_date"] = record_date
 env.globals["count_fields"] = frozenset({"populationSize", "count", "frequency", "measuredValue"})
 env.tests["descriptor"] = lambda v: (  # a DatasetDescriptor: {title, url, pid}, as linkage sections hold
     isinstance(v, dict) and bool(v) and set(v) <= {"title", "url", "pid"} and bool(v.get("title") or v.get("url")))
+
+def _csrf_token(request: Request) -> str:
+    from healthgate.web.csrf import csrf_token
+
+    return csrf_token(request)
+
+
+env.globals["csrf_token"] = _csrf_token
 templates = Jinja2Templates(env=env)
 
 
