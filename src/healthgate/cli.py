@@ -18,6 +18,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from healthgate import __version__, context, migrate
+from healthgate.audit import keys as audit_keys
 from healthgate.catalogue.importer import ImportReport
 from healthgate.clock import SystemClock
 from healthgate.config import Settings
@@ -75,6 +76,7 @@ def _engine(settings: Settings) -> Engine:
         if settings.is_sqlite:
             settings.ensure_data_dir()
         engine = make_engine(url)
+        audit_keys.bind(engine, settings)
         migrate.upgrade(engine)
     except (SQLAlchemyError, OSError, ImportError) as exc:
         if engine is not None:
