@@ -18,6 +18,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from healthgate import __version__, context, migrate
+from healthgate.audit import cli as audit_cli
 from healthgate.audit import keys as audit_keys
 from healthgate.catalogue.importer import ImportReport
 from healthgate.clock import SystemClock
@@ -33,6 +34,7 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+app.add_typer(audit_cli.app, name="audit")
 DEMO_ADMIN = "admin@example.org"  # the demo's administrator account
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
