@@ -203,6 +203,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.include_router(catalogue_api.router)
     app.include_router(search_pages.router)
     app.include_router(catalogue_pages.router)
+    from healthgate.audit import api as audit_api
+    from healthgate.audit import pages as audit_pages
+
+    app.include_router(audit_api.router)
+    app.include_router(audit_pages.router)
     from healthgate.web import site as site_pages  # robots.txt, sitemap.xml, favicon.ico
 
     app.include_router(site_pages.router)
