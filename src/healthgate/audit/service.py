@@ -211,8 +211,7 @@ def iter_events(ctx: Context, filters: Filters, *, batch: int = 2000) -> Iterato
     require(ctx.actor, Permission.AUDIT_VIEW)
     stmt = (select(AuditEvent).where(*filters.clauses()).order_by(AuditEvent.seq)
             .execution_options(yield_per=batch))
-    for event in ctx.session.scalars(stmt):
-        yield event
+    yield from ctx.session.scalars(stmt)
 
 
 def get_event(ctx: Context, event_id: int) -> AuditEvent | None:
