@@ -109,6 +109,16 @@ def db(request, tmp_path) -> Database:
     yield Database(url, engine, make_sessionmaker(engine))
 
 
+TEST_SECRET_KEY = "healthgate test secret key"  # the audit chain's key wherever a test has no app of its own
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _audit_key():
+    from healthgate.audit import keys
+
+    keys.set_default(TEST_SECRET_KEY)
+
+
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(datetime(2026, 1, 15, 9, 30, tzinfo=UTC))

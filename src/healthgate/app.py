@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 
 from healthgate import __version__, migrate, search
+from healthgate.audit import keys as audit_keys
 from healthgate.catalogue.schemas import Problem, ProblemError
 from healthgate.clock import Clock, SystemClock
 from healthgate.config import Settings
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     if settings.is_sqlite:
         settings.ensure_data_dir()
     engine = make_engine(settings.resolved_database_url)
+    audit_keys.bind(engine, settings)  # the audit chain's key, before a migration may re-chain the log
     if migrate_db:
         migrate.upgrade(engine)
 
@@ -201,6 +203,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.include_router(catalogue_api.router)
     app.include_router(search_pages.router)
     app.include_router(catalogue_pages.router)
+    from healthgate.audit import api as audit_api
+    from healthgate.audit import pages as audit_pages
+
+    app.include_router(audit_api.router)
+    app.include_router(audit_pages.router)
     from healthgate.web import site as site_pages  # robots.txt, sitemap.xml, favicon.ico
 
     app.include_router(site_pages.router)

@@ -18,6 +18,8 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from healthgate import __version__, context, migrate
+from healthgate.audit import cli as audit_cli
+from healthgate.audit import keys as audit_keys
 from healthgate.catalogue.importer import ImportReport
 from healthgate.clock import SystemClock
 from healthgate.config import Settings
@@ -32,6 +34,7 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+app.add_typer(audit_cli.app, name="audit")
 DEMO_ADMIN = "admin@example.org"  # the demo's administrator account
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -75,6 +78,7 @@ def _engine(settings: Settings) -> Engine:
         if settings.is_sqlite:
             settings.ensure_data_dir()
         engine = make_engine(url)
+        audit_keys.bind(engine, settings)
         migrate.upgrade(engine)
     except (SQLAlchemyError, OSError, ImportError) as exc:
         if engine is not None:

@@ -1,24 +1,84 @@
-"""Record and verify audit events. Called by every service operation that changes state."""
+"""Record audit events and read them back. Every service operation that changes state calls ``record`` (or
+``record_new_many`` for a bulk import) in the caller's transaction.
+
+Appending takes the chain's head row (a row lock on PostgreSQL, the write lock on SQLite), numbers and hashes
+the new entries after it and moves the head, all in the caller's transaction: concurrent writers queue on
+the head for the rest of their transaction, so the chain has one order and no forks."""
 
 from __future__ import annotations
 
-import hashlib
 import json
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-import orjson
-from sqlalchemy import insert, select
+from sqlalchemy import ColumnElement, Connection, Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from healthgate.audit.models import AuditEvent
+from healthgate.audit import actions, chain, keys
+from healthgate.audit.models import AuditEvent, AuditHead
 from healthgate.context import Context
+from healthgate.identity.permissions import Actor, Permission, require
+
+_EVENTS = cast(Table, AuditEvent.__table__)
+_HEAD = cast(Table, AuditHead.__table__)
+HEAD_ID = 1
+
+# Keys that name a secret, and values that look like one: never written to the log.
+SECRET_KEYS = frozenset({
+    "password", "new_password", "old_password", "password_hash", "secret", "secret_key", "client_secret",
+    "token", "token_hash", "api_token", "access_token", "refresh_token", "id_token", "session", "session_id",
+    "cookie", "csrf_token", "code", "code_verifier", "nonce", "state",
+})
+_SECRET_VALUE = re.compile(r"^(hg_[A-Za-z0-9_-]{16,}|\$argon2(id|i|d)\$)")
 
 
-def _digest(prev: str | None, at: datetime, actor: str, action: str, subject: str, data: dict[str, Any]) -> str:
-    body = orjson.dumps([prev, at.isoformat(), actor, action, subject, data], option=orjson.OPT_SORT_KEYS,
-                        default=str)
-    return hashlib.sha256(body).hexdigest()
+class SecretInAuditData(ValueError):
+    """A programming error: audit data carried something that looks like a password, token or session id."""
+
+
+def _refuse_secrets(value: Any, path: str) -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if str(k).lower() in SECRET_KEYS and v not in (None, "", [], {}):
+                raise SecretInAuditData(f"audit data may not hold secrets ({path}.{k})")
+            _refuse_secrets(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _refuse_secrets(v, f"{path}[{i}]")
+    elif isinstance(value, str) and _SECRET_VALUE.match(value):
+        raise SecretInAuditData(f"audit data may not hold secrets ({path} looks like a token or password hash)")
+
+
+def _row(actor: Actor, action: str, subject_type: str, subject_id: object, data: dict[str, Any],
+         at: datetime) -> dict[str, Any]:
+    return {"at": at, "actor_id": actor.user_id, "actor": actor.name[:300], "token_id": actor.token_id,
+            "action": action, "subject_type": subject_type, "subject_id": str(subject_id), "data": data}
+
+
+def _append(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> None:
+    """Chain ``rows`` after the head and move the head, in the connection's transaction."""
+    key = keys.for_connection(conn)
+    # The UPDATE takes the head's lock (PostgreSQL: the row; SQLite: the database write lock) before the read,
+    # so that two writers never read the same head.
+    locked = conn.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(seq=_HEAD.c.seq))
+    head = conn.execute(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == HEAD_ID)).one_or_none()
+    if locked.rowcount != 1 or head is None:
+        raise RuntimeError("the audit log's head row is missing; run `healthgate audit verify`")
+    start, prev = head.seq, head.hash
+    seq = start
+    for row in rows:
+        seq += 1
+        row["seq"], row["prev_hash"] = seq, prev
+        row["hash"] = prev = chain.entry_hash(key, **row)
+    conn.execute(insert(_EVENTS), rows)
+    moved = conn.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ID, _HEAD.c.seq == start).values(
+        seq=seq, hash=prev, mac=chain.head_mac(key, seq, prev), key_id=keys.key_id(key), updated_at=now))
+    if moved.rowcount != 1:  # cannot happen while the lock above holds; refuse rather than fork the chain
+        raise RuntimeError("the audit log's head moved under a held lock")
 
 
 def record(
@@ -28,65 +88,147 @@ def record(
     subject_id: object,
     data: dict[str, Any] | None = None,
     *,
-    at: datetime,
+    at: datetime | None = None,
     new: bool = False,
-) -> AuditEvent:
-    """Append an event in the caller's transaction. ``new=True`` says the subject has no earlier events."""
-    data = json.loads(json.dumps(data or {}, default=str))
-    sid = str(subject_id)
-    prev = None
-    if not new:
-        prev = ctx.session.scalar(
-            select(AuditEvent.hash)
-            .where(AuditEvent.subject_type == subject_type, AuditEvent.subject_id == sid)
-            .order_by(AuditEvent.id.desc())
-            .limit(1)
-        )
-    event = AuditEvent(
-        at=at, actor=ctx.actor.name, action=action, subject_type=subject_type, subject_id=sid, data=data,
-        prev_hash=prev, hash=_digest(prev, at, ctx.actor.name, action, f"{subject_type}:{sid}", data),
-    )
-    ctx.session.add(event)
-    return event
-
-
-def history(session: Session, subject_type: str, subject_id: object) -> list[AuditEvent]:
-    return list(
-        session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.subject_type == subject_type, AuditEvent.subject_id == str(subject_id))
-            .order_by(AuditEvent.id)
-        )
-    )
-
-
-def verify(session: Session, subject_type: str, subject_id: object) -> bool:
-    """True when the subject's chain is intact (no event edited, removed or reordered)."""
-    prev = None
-    for e in history(session, subject_type, subject_id):
-        expected = _digest(prev, e.at, e.actor, e.action, f"{subject_type}:{e.subject_id}", e.data)
-        if e.prev_hash != prev or e.hash != expected:
-            return False
-        prev = e.hash
-    return True
+) -> None:
+    """Append one event in the caller's transaction: who acted (``ctx.actor``), ``action`` (declared in
+    ``audit.actions``), on what, and what changed (``data``: JSON values, never a secret). ``new`` is
+    accepted for older callers and means nothing now: every event joins the one chain."""
+    del new
+    actions.check(action)
+    plain = json.loads(json.dumps(data or {}, default=str))
+    _refuse_secrets(plain, "$")
+    at = at or ctx.now()
+    _append(ctx.session.connection(), [_row(ctx.actor, action, subject_type, subject_id, plain, at)], ctx.now())
 
 
 def record_new_many(
     ctx: Context, action: str, subject_type: str,
-    items: list[tuple[object, dict[str, Any]]], *, at: datetime,
+    items: Sequence[tuple[object, dict[str, Any]]], *, at: datetime,
 ) -> None:
-    """The first event of many new subjects at once (bulk imports): one INSERT for all. The subjects must be
-    new: a dataset id, once used, keeps its row (see catalogue.service.discard_draft), so the importer
-    only calls this for ids it has never seen.
-    ``data`` must already be plain JSON values."""
+    """One event for each of many subjects at once (bulk imports): one lock, one INSERT for all, one head
+    update. ``data`` must already be plain JSON values."""
     if not items:
         return
-    rows = []
-    for subject_id, data in items:
-        sid, prev = str(subject_id), None
-        rows.append({
-            "at": at, "actor": ctx.actor.name, "action": action, "subject_type": subject_type, "subject_id": sid,
-            "data": data, "prev_hash": prev,
-            "hash": _digest(prev, at, ctx.actor.name, action, f"{subject_type}:{sid}", data),
-        })
-    ctx.session.connection().execute(insert(AuditEvent), rows)
+    actions.check(action)
+    for _, data in items:
+        _refuse_secrets(data, "$")
+    rows = [_row(ctx.actor, action, subject_type, subject_id, data, at) for subject_id, data in items]
+    _append(ctx.session.connection(), rows, ctx.now())
+
+
+def history(session: Session, subject_type: str, subject_id: object) -> list[AuditEvent]:
+    """A subject's events, oldest first."""
+    return list(session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.subject_type == subject_type, AuditEvent.subject_id == str(subject_id))
+        .order_by(AuditEvent.seq)
+    ))
+
+
+def verify(session: Session, subject_type: str | None = None, subject_id: object = None) -> bool:
+    """True when the whole log is intact; with a subject, when no problem touches that subject's entries or
+    the log as a whole (see ``audit.verify.verify_log`` for the report naming each broken entry)."""
+    from healthgate.audit.verify import verify_log
+
+    report = verify_log(session)
+    if subject_type is None:
+        return report.ok
+    subject = (subject_type, str(subject_id))
+    return not any(p.subject is None or p.subject == subject for p in report.problems)
+
+
+# ---- reads for admins: browse, filter, export ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    """``actor``: a person's id, or text found in the actor's label; ``action``: one action, or every action of
+    a noun ("dataset." or "dataset.*"); ``since``/``until``: times, ``until`` exclusive."""
+
+    actor: str | None = None
+    action: str | None = None
+    subject_type: str | None = None
+    subject_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        e, out = AuditEvent, []
+        if self.actor:
+            try:
+                out.append(e.actor_id == uuid.UUID(self.actor.strip()))
+            except ValueError:
+                out.append(func.lower(e.actor).contains(self.actor.strip().lower(), autoescape=True))
+        if self.action:
+            action = self.action.strip()
+            if action.endswith(("*", ".")):
+                out.append(e.action.startswith(action.rstrip("*"), autoescape=True))
+            else:
+                out.append(e.action == action)
+        if self.subject_type:
+            out.append(e.subject_type == self.subject_type.strip())
+        if self.subject_id:
+            out.append(e.subject_id == self.subject_id.strip())
+        if self.since:
+            out.append(e.at >= self.since)
+        if self.until:
+            out.append(e.at < self.until)
+        return out
+
+    def query(self) -> dict[str, str]:
+        """The filters as URL query parameters (for page links)."""
+        out = {k: getattr(self, k) for k in ("actor", "action", "subject_type", "subject_id")}
+        out |= {k: getattr(self, k).isoformat() for k in ("since", "until") if getattr(self, k)}
+        return {k: v for k, v in out.items() if v}
+
+
+@dataclass
+class EventPage:
+    items: list[AuditEvent]
+    total: int
+    before: int | None  # this page's cursor (None: the newest)
+    next_before: int | None  # the cursor of the next (older) page, None when this is the last
+
+
+def events_page(ctx: Context, filters: Filters, *, before: int | None = None, limit: int = 50) -> EventPage:
+    """Events matching ``filters``, newest first, ``limit`` at a time; ``before``: the ``seq`` to start below."""
+    require(ctx.actor, Permission.AUDIT_VIEW)
+    limit = max(1, min(limit, 1000))
+    where = filters.clauses()
+    total = ctx.session.scalar(select(func.count()).select_from(AuditEvent).where(*where)) or 0
+    stmt = select(AuditEvent).where(*where)
+    if before is not None:
+        stmt = stmt.where(AuditEvent.seq < before)
+    items = list(ctx.session.scalars(stmt.order_by(AuditEvent.seq.desc()).limit(limit + 1)))
+    more = len(items) > limit
+    items = items[:limit]
+    return EventPage(items, total, before, items[-1].seq if more and items else None)
+
+
+def iter_events(ctx: Context, filters: Filters, *, batch: int = 2000) -> Iterator[AuditEvent]:
+    """Every event matching ``filters``, oldest first, streamed (exports)."""
+    require(ctx.actor, Permission.AUDIT_VIEW)
+    stmt = (select(AuditEvent).where(*filters.clauses()).order_by(AuditEvent.seq)
+            .execution_options(yield_per=batch))
+    yield from ctx.session.scalars(stmt)
+
+
+def get_event(ctx: Context, event_id: int) -> AuditEvent | None:
+    require(ctx.actor, Permission.AUDIT_VIEW)
+    return ctx.session.get(AuditEvent, event_id)
+
+
+def acted_as(ctx: Context, subject_type: str, subject_id: object, action: str) -> list[tuple[datetime, str]]:
+    """When and by whom (display label) ``action`` was done to a subject: for its own team's eyes only (the
+    caller checks), oldest first."""
+    rows = ctx.session.execute(
+        select(AuditEvent.at, AuditEvent.actor)
+        .where(AuditEvent.subject_type == subject_type, AuditEvent.subject_id == str(subject_id),
+               AuditEvent.action == action)
+        .order_by(AuditEvent.seq))
+    return [(r.at, r.actor) for r in rows]
+
+
+def head_row(session: Session) -> AuditHead | None:
+    return session.get(AuditHead, HEAD_ID)

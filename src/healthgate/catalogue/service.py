@@ -142,7 +142,8 @@ def version_row(dataset_id: uuid.UUID, team: Team, number: int, checked: Checked
     """The columns of a new published version."""
     x = checked.extracted
     return {
-        "id": uuid.uuid4(), "dataset_id": dataset_id, "number": number, "published_at": now, "published_by": actor.name,
+        "id": uuid.uuid4(), "dataset_id": dataset_id, "number": number, "published_at": now,
+        "published_by": team.name,  # public: the team that published, never a person or token (see the audit log)
         "source_schema_version": checked.schema_version,
         "source_document": None if checked.source is checked.canonical else checked.source,
         "document": checked.canonical, "schema_valid": checked.valid,

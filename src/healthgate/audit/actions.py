@@ -1,0 +1,76 @@
+"""Every action the audit log may record, declared once: ``audit.record`` refuses any other.
+
+A new state change adds one line here (``"noun.past_tense": "what happened"``) in the same change that
+records it; ``tests/audit/test_actions.py`` finds every action the code records and fails on one that is
+not declared, so a missing line shows in CI, never at run time."""
+
+from __future__ import annotations
+
+ACTIONS: dict[str, str] = {
+    # audit log itself
+    "audit.rechained": "The whole log was re-chained under a new key (after verifying it under the old one)",
+    # people and sign-in
+    "user.created": "An account was created",
+    "user.updated": "An account's details were changed",
+    "user.profile_updated": "A person changed their profile or what it shows publicly",
+    "user.email_verified": "A person verified their email address",
+    "user.password_set": "A password was set or changed",
+    "user.password_reset_requested": "A password reset email was asked for",
+    "user.password_reset": "A password was reset with an emailed token",
+    "user.locked": "An account was locked after too many failed sign-ins",
+    "user.unlocked": "A locked account was unlocked",
+    "user.disabled": "An account was disabled",
+    "user.enabled": "A disabled account was enabled again",
+    "user.admin_granted": "A person became an alliance admin",
+    "user.admin_revoked": "A person stopped being an alliance admin",
+    "user.affiliation_set": "A person's affiliation to an organisation was set or cleared",
+    "user.orcid_set": "A person's ORCID iD was set or cleared",
+    "user.accreditation_submitted": "A person submitted evidence of accredited-researcher status",
+    "user.accreditation_verified": "An admin verified a person's accredited-researcher status",
+    "user.accreditation_revoked": "An admin revoked a person's accredited-researcher status",
+    "user.oidc_linked": "An OpenID Connect identity was linked to an account",
+    "user.oidc_unlinked": "An OpenID Connect identity was unlinked from an account",
+    "session.started": "A person signed in",
+    "session.ended": "A person signed out",
+    "session.ended_all": "A person was signed out everywhere",
+    "email_token.issued": "A single-use email token (verification, reset, invitation) was issued",
+    "email_token.used": "A single-use email token was used",
+    # API tokens
+    "token.created": "An API token was created",
+    "token.revoked": "An API token was revoked",
+    # organisations and teams
+    "organisation.created": "An organisation was created",
+    "organisation.updated": "An organisation's details were changed",
+    "organisation.merged": "A duplicate organisation was merged into another",
+    "team.created": "A custodian team was created",
+    "team.updated": "A team's details were changed",
+    "team.member_added": "A person was given a role in a team",
+    "team.member_removed": "A person's role in a team was removed",
+    "team.member_invited": "A person was invited by email to a role in a team",
+    "team.invitation_accepted": "An invitation to a team was accepted",
+    # catalogue
+    "dataset.created": "A dataset was created with a draft",
+    "dataset.draft_updated": "A dataset's draft was changed",
+    "dataset.draft_discarded": "A dataset's draft was discarded",
+    "dataset.published": "A draft became a new published version",
+    "dataset.imported": "A bulk import published a version",
+    "dataset.archived": "A dataset was withdrawn from public view",
+    "dataset.unarchived": "An archived dataset was made public again",
+    # outbox
+    "outbox.queued": "A message was queued for delivery",
+    "outbox.dead": "A message could not be delivered after every retry",
+}
+
+
+class UndeclaredAction(ValueError):
+    """A programming error: the code tried to record an action that ``ACTIONS`` does not declare."""
+
+
+def check(action: str) -> str:
+    if action not in ACTIONS:
+        raise UndeclaredAction(f"audit action {action!r} is not declared in healthgate.audit.actions.ACTIONS")
+    return action
+
+
+def describe(action: str) -> str:
+    return ACTIONS.get(action, action)
