@@ -57,13 +57,16 @@ def worker(
         stop.set()
         run.wake()
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, on_signal)
-    err.print(f"outbox worker {run.name} started ({run.sender.describe()})", highlight=False)
-    thread = threading.Thread(target=body, name="healthgate-outbox-worker")
-    thread.start()
-    while thread.is_alive():
-        thread.join(0.5)
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        err.print(f"outbox worker {run.name} started ({run.sender.describe()})", highlight=False)
+        thread = threading.Thread(target=body, name="healthgate-outbox-worker")
+        thread.start()
+        while thread.is_alive():
+            thread.join(0.5)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     tally = result[0] if result else Tally()
     err.print(f"outbox worker {run.name} stopped: sent {tally.sent}, retried {tally.retried}, dead {tally.dead}, "
               f"lost {tally.lost}", highlight=False)

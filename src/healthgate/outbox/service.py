@@ -82,7 +82,7 @@ class Counts:
 def counts(ctx: Context) -> Counts:
     require(ctx.actor, Permission.OUTBOX_MANAGE)
     by_status = dict(ctx.session.execute(
-        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).tuples().all())
+        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
     oldest = ctx.session.scalar(select(func.min(OutboxMessage.created_at))
                                 .where(OutboxMessage.status == "pending"))
     return Counts(by_status.get("pending", 0), by_status.get("sent", 0), by_status.get("dead", 0), oldest)

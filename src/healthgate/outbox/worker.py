@@ -104,7 +104,9 @@ def worker_name() -> str:
 
 
 @dataclass
-class _Batch:
+class Batch:
+    """Messages one claim took, and until when this worker holds them."""
+
     messages: list[Claimed]
     lease_until: datetime
     tally: Tally = field(default_factory=Tally)
@@ -160,11 +162,21 @@ class Worker:
                        or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= now))
                 .limit(1)) is not None
 
-    def run_once(self, stop: threading.Event | None = None) -> Tally:
-        """Claim one batch and deliver it (releasing what is left of it if ``stop`` is set on the way)."""
+    def claim_batch(self) -> Batch:
+        lease_until = self.clock.now() + self.policy.lease
         claimed = self.claim()
-        batch = _Batch(claimed, self.clock.now() + self.policy.lease)
+        batch = Batch(claimed, lease_until)
         batch.tally.claimed = len(claimed)
+        return batch
+
+    def run_once(self, stop: threading.Event | None = None) -> Tally:
+        """Claim one batch and deliver it."""
+        return self.deliver(self.claim_batch(), stop)
+
+    def deliver(self, batch: Batch, stop: threading.Event | None = None) -> Tally:
+        """Deliver a claimed batch, message by message, each outcome in its own transaction; what is left when
+        ``stop`` is set is given back."""
+        claimed = batch.messages
         for i, message in enumerate(claimed):
             if stop is not None and stop.is_set():
                 self.release([m.id for m in claimed[i:]])
@@ -202,7 +214,7 @@ class Worker:
                         total.add(self.drain(stop))
                     failures = 0
                     wait = poll_seconds
-                except Exception as exc:  # a worker survives a database outage
+                except Exception as exc:  # noqa: BLE001 -- a worker survives a database outage
                     failures += 1
                     wait = min(poll_seconds * 2 ** min(failures, 6), 60.0)
                     log.warning("outbox worker %s: %s: %s (retrying in %.0f s)", self.name, type(exc).__name__,
@@ -222,7 +234,7 @@ class Worker:
 
     # -- leases and outcomes ---------------------------------------------------------------------------------
 
-    def _still_mine(self, batch: _Batch, rest: list[int], message: Claimed) -> bool:
+    def _still_mine(self, batch: Batch, rest: list[int], message: Claimed) -> bool:
         """Renew the lease on the rest of the batch when less than half of it remains; False if this message
         is no longer ours (the lease ran out and another worker took it)."""
         now = self.clock.now()
