@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -47,14 +47,14 @@ class _Handler:
     def __init__(self, sink: SmtpSink):
         self.sink = sink
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 (aiosmtpd's name)
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         for needle, reply in self.sink.refuse.items():
             if needle in address:
                 return reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server, session, envelope):
         with self.sink.lock:
             if self.sink.fail_data > 0:
                 self.sink.fail_data -= 1
@@ -90,7 +90,7 @@ class SmtpSink:
             self.users.get(auth_data.login.decode()) == auth_data.password.decode()
         return AuthResult(success=ok)
 
-    def __enter__(self) -> SmtpSink:
+    def __enter__(self) -> Self:
         self.controller.start()
         return self
 
