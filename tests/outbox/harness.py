@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.message
+import email.policy
 import os
 import signal
 import socket
@@ -61,7 +62,7 @@ class _Handler:
                 return "451 4.3.0 try again later (the sink was told to refuse)"
             raw = envelope.original_content or envelope.content
             self.sink.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
-                                               email.message_from_bytes(raw), raw))
+                                               email.message_from_bytes(raw, policy=email.policy.default), raw))
         return "250 OK queued"
 
 
@@ -88,7 +89,7 @@ class SmtpSink:
     def _authenticate(self, server, session, envelope, mechanism, auth_data):
         ok = isinstance(auth_data, LoginPassword) and self.users is not None and \
             self.users.get(auth_data.login.decode()) == auth_data.password.decode()
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)
 
     def __enter__(self) -> Self:
         self.controller.start()
