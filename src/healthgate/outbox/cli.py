@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from healthgate import context
 from healthgate.config import Settings
@@ -90,15 +89,17 @@ def dead(limit: Annotated[int, typer.Option(min=1, help="most messages to list")
     sessions = _sessions(Settings())
     with transaction(sessions) as session:
         rows = service.dead_messages(context.system(session), limit)
-        table = Table("id", "kind", "to", "attempts", "created", "last error")
-        for row in rows:
-            to = row.payload.get("to") if isinstance(row.payload, dict) else None
-            table.add_row(str(row.id), row.kind, str(to or ""), str(row.attempts),
-                          f"{row.created_at:%Y-%m-%d %H:%M}", row.last_error or "")
-    if rows:
-        console.print(table)
-    else:
+        lines = [f"{row.id}\t{row.kind}\tto {_recipient(row.payload)}\t{row.attempts} attempts\t"
+                 f"queued {row.created_at:%Y-%m-%d %H:%M}\t{row.last_error or ''}" for row in rows]
+    for line in lines:
+        console.print(line, highlight=False, markup=False)
+    if not lines:
         console.print("no dead messages")
+
+
+def _recipient(payload: Any) -> str:
+    to = payload.get("to") if isinstance(payload, dict) else None
+    return ", ".join(to) if isinstance(to, list) else str(to or "-")
 
 
 @app.command("retry")
