@@ -28,6 +28,7 @@ SHARED = ROOT.parent / "shared" / "data"
 CORPUS = Path(str(resources.files("healthgate").joinpath("data/hdruk-gateway-datasets-2022.csv")))
 FIXTURES = Path(__file__).parent / "catalogue" / "fixtures"
 PG_URL = os.environ.get("HEALTHGATE_TEST_POSTGRES_URL")
+os.environ.setdefault("HEALTHGATE_WORKER", "off")  # apps made by tests run no outbox worker unless a test asks
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
     not PG_URL, reason="HEALTHGATE_TEST_POSTGRES_URL is not set"))]
 

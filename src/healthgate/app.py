@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,6 +33,7 @@ from healthgate.errors import (
     TooManyRequests,
     Unauthorized,
 )
+from healthgate.outbox import inline as outbox_inline
 from healthgate.web import http, openapi, ratelimit, templates
 
 PROBLEM = openapi.PROBLEM
@@ -129,8 +131,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         search.warm(engine)  # the search snapshot is built at start-up, not by the first search
-        yield
-        engine.dispose()
+        worker = outbox_inline.start(settings, _app.state.sessions, _app.state.clock)  # HEALTHGATE_WORKER
+        try:
+            yield
+        finally:
+            if worker is not None:
+                await asyncio.to_thread(worker.stop)  # the message being sent finishes; the rest is given back
+            engine.dispose()
 
     app = FastAPI(
         lifespan=lifespan,

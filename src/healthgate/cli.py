@@ -27,6 +27,7 @@ from healthgate.context import Context
 from healthgate.db import make_engine, make_sessionmaker, transaction
 from healthgate.errors import FieldError, HealthgateError, NotFound
 from healthgate.identity.permissions import SYSTEM
+from healthgate.outbox import cli as outbox_cli
 
 app = typer.Typer(help="healthgate: a gateway for health data research.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -35,6 +36,7 @@ token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_cli.app, name="audit")
+outbox_cli.register(app)  # healthgate worker, healthgate outbox status|dead|retry
 DEMO_ADMIN = "admin@example.org"  # the demo's administrator account
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import secrets
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Defaults, for code that runs without a Settings object (library calls, tests); the running server and the
@@ -38,6 +39,19 @@ class Settings(BaseSettings):
     rate_limit_expensive: str = "120/minute"
     rate_limit_failed_auth: str = "20/minute"
     rate_limit_storage: str = "memory://"
+    # The outbox worker (docs/outbox.md): "inline" runs it in a thread of `healthgate serve`; "off" leaves
+    # delivery to separate `healthgate worker` processes. Email goes by SMTP when smtp_host is set, else it is
+    # printed to standard output (the console sender, for development).
+    worker: Literal["inline", "off"] = "inline"
+    worker_poll_seconds: float = Field(default=1.0, gt=0, le=3600)
+    outbox_max_attempts: int = Field(default=8, ge=1, le=100)
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    email_from: str = "healthgate <healthgate@localhost>"
 
     @cached_property
     def resolved_database_url(self) -> str:

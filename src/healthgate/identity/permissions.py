@@ -24,6 +24,7 @@ class Permission(enum.StrEnum):
     ORGANISATION_MANAGE = "organisation:manage"  # create, edit and merge organisations (alliance admin)
     USER_MANAGE = "user:manage"  # accounts, admin status, accreditation (alliance admin)
     AUDIT_VIEW = "audit:view"  # browse and export the whole audit log (alliance admin)
+    OUTBOX_MANAGE = "outbox:manage"  # see the outbox and send dead messages again (alliance admin)
     # Access requests (issue: data access requests) are checked on the application, not only the team.
     APPLICATION_MANAGE = "application:manage"
     APPLICATION_REVIEW = "application:review"

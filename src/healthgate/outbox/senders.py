@@ -1,0 +1,229 @@
+"""How an email leaves healthgate: by SMTP (production) or printed to standard output (the console sender,
+the default when no SMTP host is configured).
+
+A sender raises ``TransientFailure`` for a problem that may go away (connection refused, time-out, a 4xx
+reply: the worker retries later with backoff) and ``PermanentFailure`` for one that will not (a 5xx reply,
+an address or header that cannot be sent: the message is dead at once, its error kept).
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from typing import Any, Protocol, TextIO
+
+from healthgate.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryFailure(Exception):
+    """A message could not be delivered; ``str(exc)`` is what the outbox keeps as its last error."""
+
+
+class TransientFailure(DeliveryFailure):
+    """Try again later."""
+
+
+class PermanentFailure(DeliveryFailure):
+    """Never try again: the message is dead."""
+
+
+@dataclass(frozen=True, slots=True)
+class Email:
+    """One email as the outbox holds it: ``outbox_id`` and ``created_at`` name it (its Message-ID is made from
+    them, so a receiver can recognise a redelivery)."""
+
+    outbox_id: int
+    to: tuple[str, ...]
+    subject: str
+    body: str
+    created_at: datetime
+    html: str | None = None
+    reply_to: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_payload(cls, outbox_id: int, created_at: datetime, payload: dict[str, Any]) -> Email:
+        """The email an outbox payload describes; a payload that cannot be an email is a PermanentFailure."""
+        to = payload.get("to")
+        recipients = (to,) if isinstance(to, str) else tuple(to) if isinstance(to, list) else ()
+        if not recipients or not all(isinstance(r, str) and r.strip() for r in recipients):
+            raise PermanentFailure("the message has no recipient ('to' must be an address or a list of them)")
+        subject, body = payload.get("subject"), payload.get("body")
+        if not isinstance(subject, str) or not isinstance(body, str):
+            raise PermanentFailure("the message needs a text 'subject' and 'body'")
+        html = payload.get("html")
+        reply_to = payload.get("reply_to")
+        return cls(outbox_id, recipients, subject, body, created_at,
+                   html if isinstance(html, str) else None, reply_to if isinstance(reply_to, str) else None)
+
+    def message_id(self, sender: str) -> str:
+        domain = parseaddr(sender)[1].rpartition("@")[2] or "healthgate.invalid"
+        return f"<outbox.{self.outbox_id}.{int(self.created_at.timestamp())}@{domain}>"
+
+    def to_message(self, sender: str) -> EmailMessage:
+        """The RFC 5322 message; a header that cannot be written (a line break in the subject, a malformed
+        address) is a PermanentFailure naming the header."""
+        msg = EmailMessage()
+        for name, value in (("From", sender), ("To", ", ".join(self.to)), ("Subject", self.subject),
+                            ("Date", format_datetime(self.created_at)),
+                            ("Message-ID", self.message_id(sender)),
+                            ("X-Healthgate-Outbox-Id", str(self.outbox_id)),
+                            *((("Reply-To", self.reply_to),) if self.reply_to else ())):
+            try:
+                msg[name] = value
+            except (ValueError, IndexError, TypeError) as exc:
+                raise PermanentFailure(f"the {name} header cannot be sent: {exc}") from None
+        msg.set_content(self.body)
+        if self.html is not None:
+            msg.add_alternative(self.html, subtype="html")
+        for header in ("To", "From", "Reply-To"):
+            if header in msg:
+                try:
+                    addresses: Sequence[Address] = msg[header].addresses
+                    if not addresses or any(not a.addr_spec or "@" not in a.addr_spec for a in addresses):
+                        raise ValueError("not an email address")
+                except (ValueError, IndexError, AttributeError) as exc:
+                    raise PermanentFailure(f"the {header} address {msg[header]!s:.200} is malformed: {exc}") \
+                        from None
+        return msg
+
+
+class Sender(Protocol):
+    """Delivers emails. A worker thread owns its sender; ``close`` ends any connection kept between sends."""
+
+    def send(self, email: Email) -> None: ...
+
+    def close(self) -> None: ...
+
+    def describe(self) -> str: ...
+
+
+class ConsoleSender:
+    """Prints each email in full to a stream (standard output by default). For development: emails carry
+    single-use links (verification, password reset), so production configures SMTP instead."""
+
+    def __init__(self, sender: str, stream: TextIO | None = None):
+        self.sender = sender
+        self.stream = stream
+        self._lock = threading.Lock()
+
+    def send(self, email: Email) -> None:
+        msg = email.to_message(self.sender)
+        stream = self.stream or sys.stdout
+        with self._lock:
+            stream.write(f"----- email (outbox {email.outbox_id}) -----\n{msg.as_string()}\n"
+                         f"----- end of email (outbox {email.outbox_id}) -----\n")
+            stream.flush()
+
+    def close(self) -> None:
+        pass
+
+    def describe(self) -> str:
+        return "console (emails are printed to standard output)"
+
+
+class SmtpSender:
+    """SMTP with optional STARTTLS and login; one connection is kept across the sends of a batch."""
+
+    def __init__(self, host: str, port: int, sender: str, *, username: str | None = None,
+                 password: str | None = None, starttls: bool = True, timeout: float = 30.0,
+                 tls_context: ssl.SSLContext | None = None):
+        self.host, self.port, self.sender = host, port, sender
+        self.username, self.password = username, password
+        self.starttls, self.timeout = starttls, timeout
+        self.tls_context = tls_context
+        self._conn: smtplib.SMTP | None = None
+
+    def describe(self) -> str:
+        return f"smtp://{self.host}:{self.port}" + (" (STARTTLS)" if self.starttls else "")
+
+    def _connect(self) -> smtplib.SMTP:
+        conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        try:
+            conn.ehlo()
+            if self.starttls:
+                conn.starttls(context=self.tls_context or ssl.create_default_context())
+                conn.ehlo()
+            if self.username:
+                conn.login(self.username, self.password or "")
+        except BaseException:
+            _quietly_close(conn)
+            raise
+        return conn
+
+    def send(self, email: Email) -> None:
+        msg = email.to_message(self.sender)
+        for reuse in (True, False):
+            fresh = self._conn is None
+            try:
+                if self._conn is None:
+                    self._conn = self._connect()
+                refused = self._conn.send_message(msg)
+            except smtplib.SMTPServerDisconnected as exc:
+                self.close()
+                if reuse and not fresh:  # the kept connection had gone stale: one more try on a new one
+                    continue
+                raise TransientFailure(f"the SMTP server closed the connection: {exc}") from None
+            except smtplib.SMTPAuthenticationError as exc:  # the settings are wrong: retried once they are fixed
+                self.close()
+                raise TransientFailure(f"the SMTP server refused the login: {exc.smtp_code}") from None
+            except smtplib.SMTPRecipientsRefused as exc:
+                self.close()
+                raise _failure("every recipient was refused", exc.recipients) from None
+            except smtplib.SMTPResponseException as exc:
+                self.close()
+                reply = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) \
+                    else str(exc.smtp_error)
+                kind = PermanentFailure if 500 <= exc.smtp_code < 600 else TransientFailure
+                raise kind(f"the SMTP server answered {exc.smtp_code} {reply}") from None
+            except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+                self.close()
+                raise TransientFailure(f"cannot deliver through {self.host}:{self.port}: "
+                                       f"{type(exc).__name__}: {exc}") from None
+            if refused:  # some recipients accepted, some refused: keep what was said about the others
+                raise PermanentFailure(_refusals("some recipients were refused", refused))
+            return
+
+    def close(self) -> None:
+        if self._conn is not None:
+            _quietly_close(self._conn)
+            self._conn = None
+
+
+def _refusals(prefix: str, refused: dict[str, tuple[int, bytes]]) -> str:
+    parts = [f"{addr}: {code} {reply.decode(errors='replace')}" for addr, (code, reply) in refused.items()]
+    return f"{prefix} ({'; '.join(parts)})"
+
+
+def _failure(prefix: str, refused: dict[str, tuple[int, bytes]]) -> DeliveryFailure:
+    """Refused recipients: permanent only if every refusal was a 5xx."""
+    permanent = all(500 <= code < 600 for code, _ in refused.values())
+    return (PermanentFailure if permanent else TransientFailure)(_refusals(prefix, refused))
+
+
+def _quietly_close(conn: smtplib.SMTP) -> None:
+    try:
+        conn.quit()
+    except (smtplib.SMTPException, OSError):
+        conn.close()
+
+
+def sender_from_settings(settings: Settings, stream: TextIO | None = None) -> Sender:
+    """SMTP when ``smtp_host`` is set, else the console sender."""
+    if settings.smtp_host:
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        return SmtpSender(settings.smtp_host, settings.smtp_port, settings.email_from,
+                          username=settings.smtp_username, password=password, starttls=settings.smtp_starttls,
+                          timeout=settings.smtp_timeout_seconds)
+    return ConsoleSender(settings.email_from, stream)
