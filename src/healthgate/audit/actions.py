@@ -59,6 +59,7 @@ ACTIONS: dict[str, str] = {
     # outbox
     "outbox.queued": "A message was queued for delivery",
     "outbox.dead": "A message could not be delivered after every retry",
+    "outbox.retried": "A dead message was queued to be sent again",
 }
 
 
