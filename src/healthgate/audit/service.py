@@ -219,15 +219,15 @@ def get_event(ctx: Context, event_id: int) -> AuditEvent | None:
     return ctx.session.get(AuditEvent, event_id)
 
 
-def acted_as(ctx: Context, subject_type: str, subject_id: object, action: str) -> list[tuple[datetime, str]]:
-    """When and by whom (display label) ``action`` was done to a subject: for its own team's eyes only (the
-    caller checks), oldest first."""
+def publishers(ctx: Context, dataset: Any) -> dict[int, str]:
+    """Who (their display name) published each version of a dataset: for its own team's eyes only (public
+    pages name the team)."""
+    require(ctx.actor, Permission.DATASET_VIEW_DRAFT, on=dataset)
     rows = ctx.session.execute(
-        select(AuditEvent.at, AuditEvent.actor)
-        .where(AuditEvent.subject_type == subject_type, AuditEvent.subject_id == str(subject_id),
-               AuditEvent.action == action)
-        .order_by(AuditEvent.seq))
-    return [(r.at, r.actor) for r in rows]
+        select(AuditEvent.actor, AuditEvent.data)
+        .where(AuditEvent.subject_type == "dataset", AuditEvent.subject_id == str(dataset.id),
+               AuditEvent.action.in_(("dataset.published", "dataset.imported"))))
+    return {r.data["version"]: r.actor for r in rows if isinstance(r.data.get("version"), int)}
 
 
 def head_row(session: Session) -> AuditHead | None:
