@@ -391,9 +391,10 @@ def submit_accreditation(ctx: Context, user: User, evidence: str, expires_on: da
     return user
 
 
-def decide_accreditation(ctx: Context, user: User, *, approve: bool, reason: str = "") -> User:
+def decide_accreditation(ctx: Context, user_id: uuid.UUID, *, approve: bool, reason: str = "") -> User:
     """An alliance admin verifies (or refuses) the evidence a person gave."""
     require(ctx.actor, Permission.USER_MANAGE)
+    user = get_user(ctx, user_id)
     if not user.accreditation_evidence:
         raise Conflict("there is no accreditation to decide on", [FieldError("evidence", "none given")])
     if approve:
@@ -417,6 +418,12 @@ def pending_accreditations(ctx: Context) -> list[User]:
     return list(ctx.session.scalars(select(User).where(User.accreditation_evidence.is_not(None),
                                                        User.accreditation_verified_at.is_(None))
                                     .order_by(User.created_at)))
+
+
+def affiliation_choices(ctx: Context) -> list[Organisation]:
+    """The organisations a person may name as their affiliation (merged duplicates left out), by name."""
+    return list(ctx.session.scalars(select(Organisation).where(Organisation.merged_into_id.is_(None))
+                                    .order_by(Organisation.name_key)))
 
 
 def public_profile(ctx: Context, user_id: uuid.UUID | str) -> dict[str, Any]:
