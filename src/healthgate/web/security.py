@@ -8,7 +8,9 @@
 - ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: same-origin`` (links in emails carry tokens in their
   query; no other site is told the address a visitor came from), ``X-Frame-Options: DENY`` for old browsers,
   ``Cross-Origin-Opener-Policy: same-origin``, a ``Permissions-Policy`` that turns off what healthgate never uses,
-  and ``Strict-Transport-Security`` when the site is served over https.
+  and ``Strict-Transport-Security`` when the site is served over https;
+- ``Cache-Control: private, no-store`` on any answer to a request that carries the session cookie (pages greet
+  the signed-in person by name; no shared cache may keep them), unless the route chose its own.
 """
 
 from __future__ import annotations
@@ -62,9 +64,14 @@ class SecurityHeadersMiddleware:
             await self._hashed(scope, receive, send)
             return
 
+        personal = _has_session_cookie(scope)
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                self._add(MutableHeaders(scope=message), CSP)
+                headers = MutableHeaders(scope=message)
+                self._add(headers, CSP)
+                if personal and "cache-control" not in headers:
+                    headers["Cache-Control"] = "private, no-store"
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -99,6 +106,15 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, buffer)
+
+
+def _has_session_cookie(scope: Scope) -> bool:
+    from healthgate.identity.sessions import COOKIE
+
+    for name, value in scope.get("headers") or ():
+        if name == b"cookie" and COOKIE.encode() + b"=" in value:
+            return True
+    return False
 
 
 # Query parameters and path segments that carry secrets in links (email tokens, OIDC codes and state).
