@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
+from starlette.routing import Match
 
 from healthgate.context import Context
 from healthgate.db import transaction
@@ -70,8 +71,11 @@ def _safe_next(target: str | None) -> str | None:
 
 
 def _landing(request: Request) -> str:
-    paths = {getattr(r, "path", None) for r in request.app.router.routes}
-    return "/workspace" if "/workspace" in paths else "/account"
+    """Where a person goes after signing in: their workspace (once that part is installed), else their account."""
+    scope = {"type": "http", "path": "/workspace", "method": "GET"}
+    if any(r.matches(scope)[0] == Match.FULL for r in request.app.router.routes):
+        return "/workspace"
+    return "/account"
 
 
 def _me(ctx: Context) -> User:
