@@ -69,7 +69,7 @@ def test_register_verify_sign_in_account_and_sign_out(client, db):
     cookie = SimpleCookie(r.headers["set-cookie"])["healthgate_session"]
     assert cookie["httponly"] and cookie["samesite"] == "lax" and not cookie["secure"] and cookie["path"] == "/"
     home = client.get("/")
-    header = re.search(r'<nav class="account".*?</nav>', home.text, re.S).group(0)
+    header = re.search(r'<nav class="account".*?</nav>', home.text, re.DOTALL).group(0)
     assert "Ann Example" in header and 'href="/workspace"' in header and "Sign out" in header
     assert home.headers["cache-control"] == "private, no-store"  # personalised: no shared cache keeps it
     account = client.get("/account")

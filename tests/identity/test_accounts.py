@@ -69,9 +69,8 @@ def test_register_verify_and_sign_in(db, clock):
         token = _last_link(s, "ann@example.org", "/verify-email")
     with db.sessions.begin() as s:
         users.verify_email(_ctx(s, clock), token, LINKS)
-    with db.sessions.begin() as s:
-        with pytest.raises(Invalid, match="already been used"):
-            users.verify_email(_ctx(s, clock), token, LINKS)
+    with db.sessions.begin() as s, pytest.raises(Invalid, match="already been used"):
+        users.verify_email(_ctx(s, clock), token, LINKS)
     with db.sessions.begin() as s:
         result = users.authenticate(_ctx(s, clock), "ann@EXAMPLE.org", PASSWORD)
         assert result.user is not None and result.user.id == user.id
@@ -150,9 +149,8 @@ def test_password_reset_link_works_once_and_ends_every_session(db, clock):
         token = _last_link(s, "ann@example.org", "/reset-password")
         assert s.scalar(select(OutboxMessage).where(OutboxMessage.payload.is_not(None))
                         .order_by(OutboxMessage.id.desc())).payload["to"] == "ann@example.org"
-    with db.sessions.begin() as s:
-        with pytest.raises(Invalid, match="password is too weak"):
-            users.reset_password(_ctx(s, clock), token, "short", LINKS)  # a refused password spends nothing
+    with db.sessions.begin() as s, pytest.raises(Invalid, match="password is too weak"):
+        users.reset_password(_ctx(s, clock), token, "short", LINKS)  # a refused password spends nothing
     with db.sessions.begin() as s:
         users.reset_password(_ctx(s, clock), token, "a brand new passphrase", LINKS)
     with db.sessions.begin() as s:
@@ -175,17 +173,14 @@ def test_reset_links_expire_are_signed_and_bound_to_their_purpose(db, clock):
     value, _, signature = token.partition(".")
     for bad, says in [(value + "." + signature[::-1], "not valid"), (value, "not valid"),
                       (token + "x", "not valid"), (verify, "not valid")]:
-        with db.sessions.begin() as s:
-            with pytest.raises(Invalid, match=says):
-                users.reset_password(_ctx(s, clock), bad, "a brand new passphrase", LINKS)
-    with db.sessions.begin() as s:  # another site's key does not make this site's tokens
-        with pytest.raises(Invalid, match="not valid"):
-            users.reset_password(_ctx(s, clock), token, "a brand new passphrase",
-                                 users.Links(LINKS.base_url, "another key" * 4))
+        with db.sessions.begin() as s, pytest.raises(Invalid, match=says):
+            users.reset_password(_ctx(s, clock), bad, "a brand new passphrase", LINKS)
+    other_site = users.Links(LINKS.base_url, "another key" * 4)  # its key does not make this site's tokens
+    with db.sessions.begin() as s, pytest.raises(Invalid, match="not valid"):
+        users.reset_password(_ctx(s, clock), token, "a brand new passphrase", other_site)
     clock.advance(hours=1, seconds=1)
-    with db.sessions.begin() as s:
-        with pytest.raises(Invalid, match="expired"):
-            users.reset_password(_ctx(s, clock), token, "a brand new passphrase", LINKS)
+    with db.sessions.begin() as s, pytest.raises(Invalid, match="expired"):
+        users.reset_password(_ctx(s, clock), token, "a brand new passphrase", LINKS)
     with db.sessions() as s:  # only hashes are stored
         assert token not in json.dumps([r.token_hash for r in s.scalars(select(EmailToken))])
 
@@ -201,9 +196,8 @@ def test_a_newer_reset_link_replaces_the_older_and_requests_are_capped(db, clock
         assert s.scalar(select(EmailToken.id).where(EmailToken.purpose == "reset").limit(1)) is not None
         count = len(s.scalars(select(EmailToken).where(EmailToken.purpose == "reset")).all())
         assert count == users.RESET_REQUESTS_PER_HOUR
-    with db.sessions.begin() as s:
-        with pytest.raises(Invalid, match="replaced by a newer one"):
-            users.reset_password(_ctx(s, clock), first, "a brand new passphrase", LINKS)
+    with db.sessions.begin() as s, pytest.raises(Invalid, match="replaced by a newer one"):
+        users.reset_password(_ctx(s, clock), first, "a brand new passphrase", LINKS)
 
 
 def test_changing_a_password_needs_the_current_one(db, clock):

@@ -123,14 +123,14 @@ def test_templates_have_no_inline_script_and_the_docs_page_allows_only_its_own(a
     from importlib import resources
 
     root = resources.files("healthgate.web") / "templates"
-    inline = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*application/ld\+json)[^>]*>", re.I)
-    handlers = re.compile(r"\son[a-z]+\s*=", re.I)
+    inline = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*application/ld\+json)[^>]*>", re.IGNORECASE)
+    handlers = re.compile(r"\son[a-z]+\s*=", re.IGNORECASE)
     for path in _walk(root):
         text = path.read_text()
         assert not inline.search(text), f"inline script in {path.name}"
         assert not handlers.search(text), f"inline event handler in {path.name}"
     docs = TestClient(app).get("/api/v1/docs")
-    scripts = re.findall(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", docs.text, re.S)
+    scripts = re.findall(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", docs.text, re.DOTALL)
     assert scripts
     csp = docs.headers["content-security-policy"]
     for script in scripts:
