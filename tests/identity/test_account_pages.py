@@ -216,3 +216,31 @@ def test_an_admin_verifies_accreditation_in_the_browser(client, db, clock, tmp_p
                                                                 "decision": "verify"})
         assert r.status_code == 303
     assert "verified" in client.get("/account").text
+
+
+def test_a_team_invitation_is_carried_through_registration_to_the_first_sign_in(client, db, monkeypatch):
+    """The organisations part provides ``members.accept_invite(ctx, user, token)``; the account pages carry
+    the invitation from /register through the confirmation link to the sign-in that accepts it."""
+    from healthgate.identity import members
+
+    accepted = []
+    monkeypatch.setattr(members, "accept_invite", lambda ctx, user, token: accepted.append((user.email, token)),
+                        raising=False)
+    page = client.get("/register?invite=INVITE-123&email=eve@example.org")
+    assert 'name="invite" value="INVITE-123"' in page.text and 'value="eve@example.org"' in page.text
+    client.post("/register", data={"email": "eve@example.org", "name": "Eve", "password": PASSWORD,
+                                   "password_again": PASSWORD, "invite": "INVITE-123"})
+    with db.sessions() as s:
+        body = s.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first().payload["body"]
+    link = re.search(r"/verify-email\?(\S+)", body).group(1)
+    assert "invite=INVITE-123" in link
+    token = re.search(r"token=([^&\s]+)", link).group(1)
+    verify = client.get(f"/verify-email?{link}")
+    assert 'name="invite" value="INVITE-123"' in verify.text
+    r = client.post("/verify-email", data={"token": token, "invite": "INVITE-123"})
+    assert r.headers["location"].endswith("/login?verified=1&invite=INVITE-123")
+    login = client.get("/login?verified=1&invite=INVITE-123")
+    assert 'name="invite" value="INVITE-123"' in login.text
+    assert accepted == []
+    assert sign_in(client, "eve@example.org", invite="INVITE-123").status_code == 303
+    assert accepted == [("eve@example.org", "INVITE-123")]

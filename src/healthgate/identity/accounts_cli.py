@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from sqlalchemy.orm import Session, sessionmaker
 
 from healthgate import context
 from healthgate.config import Settings
@@ -35,7 +36,7 @@ def _fail(exc: HealthgateError) -> None:
     fail(exc)
 
 
-def _sessions():  # type: ignore[no-untyped-def]
+def _sessions() -> sessionmaker[Session]:
     from healthgate.cli import _engine
 
     return make_sessionmaker(_engine(Settings()))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -105,8 +106,13 @@ def _accept_invite(ctx: Context, user: User, invite: str | None) -> None:
     from healthgate.identity import members
 
     accept = getattr(members, "accept_invite", None)
-    if accept is not None:
-        accept(ctx.as_actor(ctx.actor), user, invite)
+    if accept is None:
+        return
+    try:
+        with ctx.session.begin_nested():  # a spent or expired invitation does not stop the sign-in
+            accept(ctx, user, invite)
+    except HealthgateError:
+        pass
 
 
 # --- sign in, sign out ---------------------------------------------------------------------------------------
@@ -183,7 +189,7 @@ def register(request: Request, ctx: ContextDep, email: Annotated[str, Form(max_l
         return render(request, "identity/register.html", status_code=422, form=form, invite=invite,
                       errors={"password_again": ["the two passwords differ"]})
     try:
-        users.register(ctx, email, name, password, links(request))
+        users.register(ctx, email, name, password, links(request), invite or None)
     except Invalid as exc:
         return render(request, "identity/register.html", status_code=422, form=form, invite=invite,
                       errors=_by_field(exc))
@@ -192,15 +198,19 @@ def register(request: Request, ctx: ContextDep, email: Annotated[str, Form(max_l
 
 
 @router.get("/verify-email", response_class=HTMLResponse)
-def verify_email_form(request: Request, ctx: ContextDep, token: str = "") -> HTMLResponse:
+def verify_email_form(request: Request, ctx: ContextDep, token: str = "", invite: str = "") -> HTMLResponse:
     """Show a button, not verify on GET: mail scanners that follow links must not spend the token."""
-    return render(request, "identity/verify_email.html", token=token)
+    return render(request, "identity/verify_email.html", token=token, invite=invite)
 
 
 @router.post("/verify-email")
-def verify_email(request: Request, ctx: ContextDep, token: Annotated[str, Form(max_length=200)] = "") -> Response:
+def verify_email(request: Request, ctx: ContextDep, token: Annotated[str, Form(max_length=200)] = "",
+                 invite: Annotated[str, Form(max_length=400)] = "") -> Response:
+    """Confirm the address; a team invitation that came along is accepted at the sign-in that follows."""
     users.verify_email(ctx, token, links(request))
-    return _redirect(request, "/account?verified=1" if signed_in(request) else "/login?verified=1")
+    if signed_in(request):
+        return _redirect(request, "/account?verified=1")
+    return _redirect(request, "/login?" + urlencode({"verified": 1, **({"invite": invite} if invite else {})}))
 
 
 # --- forgotten and reset passwords ------------------------------------------------------------------------------

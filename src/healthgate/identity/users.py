@@ -85,8 +85,9 @@ class Links:
     base_url: str
     key: str
 
-    def url(self, path: str, token: str) -> str:
-        return f"{self.base_url.rstrip('/')}{path}?{urlencode({'token': token})}"
+    def url(self, path: str, token: str, **extra: str | None) -> str:
+        query = {"token": token, **{k: v for k, v in extra.items() if v}}
+        return f"{self.base_url.rstrip('/')}{path}?{urlencode(query)}"
 
 
 def _as_self(ctx: Context, user: User) -> Context:
@@ -108,15 +109,17 @@ def checked_name(name: str) -> str:
     return name
 
 
-def _send_verification(ctx: Context, user: User, links: Links) -> None:
+def _send_verification(ctx: Context, user: User, links: Links, invite: str | None = None) -> None:
+    """Email a confirmation link (carrying a team invitation along, if the person registered with one)."""
     token = email_tokens.issue(_as_self(ctx, user), user, "verify", key=links.key)
     outbox.enqueue_email(ctx, user.email, "Confirm your email address for healthgate",
                          f"Hello {user.name},\n\nTo confirm that this is your email address, open this link "
-                         f"within three days:\n\n{links.url('/verify-email', token)}\n\n"
+                         f"within three days:\n\n{links.url('/verify-email', token, invite=invite)}\n\n"
                          "If you did not create a healthgate account, you can ignore this email.\n")
 
 
-def register(ctx: Context, email: str, name: str, password: str, links: Links) -> User | None:
+def register(ctx: Context, email: str, name: str, password: str, links: Links,
+             invite: str | None = None) -> User | None:
     """Anyone may register. A new address gets an account (unverified) and a verification email. An address
     that already has an account gets an email saying so instead, and the caller sees the same answer (None
     instead of the user), so registering never tells a stranger who has an account."""
@@ -138,7 +141,7 @@ def register(ctx: Context, email: str, name: str, password: str, links: Links) -
     ctx.session.add(user)
     ctx.session.flush()
     audit.record(_as_self(ctx, user), "user.registered", "user", user.id, {}, at=now, new=True)
-    _send_verification(ctx, user, links)
+    _send_verification(ctx, user, links, invite)
     return user
 
 
