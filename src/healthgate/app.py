@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import Response
 from starlette.routing import Match
@@ -34,7 +35,7 @@ from healthgate.errors import (
     Unauthorized,
 )
 from healthgate.outbox import inline as outbox_inline
-from healthgate.web import http, openapi, ratelimit, templates
+from healthgate.web import csrf, http, openapi, ratelimit, security, templates
 
 PROBLEM = openapi.PROBLEM
 log = logging.getLogger(__name__)
@@ -218,10 +219,18 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     from healthgate.web import site as site_pages  # robots.txt, sitemap.xml, favicon.ico
 
     app.include_router(site_pages.router)
+    from healthgate.identity import pages as identity_pages  # register, sign in/out, account, people
+
+    app.include_router(identity_pages.router)
     app.mount("/static", StaticFiles(packages=[("healthgate.web", "static")]), name="static")
     openapi.install(app)
     # Outermost first: unknown hosts are refused before anything else, then per-client limits are counted.
     app.add_middleware(ratelimit.RateLimitMiddleware, limits=app.state.rate_limits,
                        on_refusal=refusal_response)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts(), www_redirect=False)
+    # CSRF on every unsafe browser request (innermost, after hosts and limits are checked); security headers on
+    # every response, refusals included (outermost).
+    app.user_middleware.append(Middleware(csrf.CSRFMiddleware, on_refusal=error_response))
+    app.add_middleware(security.SecurityHeadersMiddleware, https=settings.base_url.lower().startswith("https://"))
+    security.install_log_filter()
     return app

@@ -26,6 +26,7 @@ from healthgate.config import Settings
 from healthgate.context import Context
 from healthgate.db import make_engine, make_sessionmaker, transaction
 from healthgate.errors import FieldError, HealthgateError, NotFound
+from healthgate.identity import accounts_cli as _users_cli
 from healthgate.identity.permissions import SYSTEM
 from healthgate.outbox import cli as outbox_cli
 
@@ -37,6 +38,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_cli.app, name="audit")
 outbox_cli.register(app)  # healthgate worker, healthgate outbox status|dead|retry
+app.add_typer(_users_cli.app, name="users")
 DEMO_ADMIN = "admin@example.org"  # the demo's administrator account
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -231,6 +233,25 @@ def serve(host: Annotated[str, typer.Option()] = "127.0.0.1", port: Annotated[in
     _serve(Settings(), host, port)
 
 
+def _demo_admin_password(sessions: sessionmaker[Session], settings: Settings) -> str:
+    """The demo admin's password: made once, kept in the data directory (readable by its owner only)."""
+    import secrets
+
+    from healthgate.identity import users
+
+    path = settings.data_dir / "admin-password"
+    if not path.exists():
+        password = secrets.token_urlsafe(12)
+        with transaction(sessions) as session:
+            ctx = context.system(session)
+            admin = users.find_by_email(ctx, DEMO_ADMIN) or users.create_user(
+                ctx, DEMO_ADMIN, "Demo administrator", is_admin=True, verified=True)
+            users.set_password(ctx, admin, password)
+        path.write_text(password)
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 @app.command()
 def demo(port: Annotated[int, typer.Option()] = 8000, host: Annotated[str, typer.Option()] = "127.0.0.1",
          no_serve: Annotated[bool, typer.Option("--no-serve", help="load the demo data and exit")] = False) -> None:
@@ -262,10 +283,12 @@ def demo(port: Annotated[int, typer.Option()] = 8000, host: Annotated[str, typer
         token_file.write_text(token)
         token_file.chmod(0o600)
     token = token_file.read_text().strip()
+    password = _demo_admin_password(sessions, settings)
     url = f"http://{host}:{port}/"
     console.print(f"\n[bold]healthgate demo[/bold] at {url}\n"
                   f"  browse the datasets:  {url}\n"
                   f"  the JSON API:         {url}api/v1/datasets   (docs: {url}api/v1/docs)\n"
+                  f"  sign in at {url}login as {DEMO_ADMIN}, password: {password}\n"
                   f"  admin token for writes (keep it private): {token}\n"
                   f"    curl -H 'Authorization: Bearer {token}' -X POST {url}api/v1/validate -d @dataset.json\n")
     if not no_serve:

@@ -3,5 +3,6 @@
 from healthgate.audit import models as audit_models  # noqa: F401
 from healthgate.catalogue import models as catalogue_models  # noqa: F401
 from healthgate.identity import models as identity_models  # noqa: F401
+from healthgate.identity import throttle as identity_throttle  # noqa: F401
 from healthgate.outbox import models as outbox_models  # noqa: F401
 from healthgate.search import models as search_models  # noqa: F401

@@ -36,7 +36,14 @@ def _csrf_token(request: Request) -> str:
     return csrf_token(request)
 
 
+def _signed_in(request: Request) -> Any:
+    from healthgate.identity.pages import signed_in
+
+    return signed_in(request)
+
+
 env.globals["csrf_token"] = _csrf_token
+env.globals["signed_in"] = _signed_in  # the person the page header greets (identity.pages.signed_in)
 templates = Jinja2Templates(env=env)
 
 
