@@ -1,7 +1,7 @@
 """accounts: sign-in throttling
 
-Revision ID: 0005_accounts
-Revises: 0004
+Revision ID: 0006_accounts
+Revises: 0005_audit
 Create Date: 2026-11-24 04:30:00
 
 ``login_throttles``: failed sign-ins in a row per (hashed) email address, and the lock they earned.
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0005_accounts'
-down_revision = '0004'
+revision = '0006_accounts'
+down_revision = '0005_audit'
 branch_labels = None
 depends_on = None
 
