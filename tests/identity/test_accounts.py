@@ -315,3 +315,28 @@ def test_a_disabled_account_cannot_sign_in_nor_keep_a_session(db, clock):
         assert sessions.user_of(_ctx(s, clock), cookie) is None
         assert users.authenticate(_ctx(s, clock), "ann@example.org", PASSWORD).error == users.WRONG
         assert s.scalar(select(LoginSession.id)) is not None
+
+
+def test_concurrent_failed_sign_ins_are_all_counted(db, clock):
+    """Four first failures for one address at once: one row, four failures, no error for anyone."""
+    import threading
+
+    barrier, errors = threading.Barrier(4), []
+
+    def fail_once() -> None:
+        try:
+            barrier.wait()
+            with db.sessions.begin() as s:
+                assert users.authenticate(_ctx(s, clock), "race@example.org", "wrong password").error == users.WRONG
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=fail_once) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with db.sessions() as s:
+        (row,) = s.scalars(select(throttle.LoginThrottle)).all()
+        assert row.failures == 4 and row.locked_until is None

@@ -8,7 +8,8 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, String, delete, select
+from sqlalchemy import Integer, String, and_, case, delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from healthgate.context import Context
@@ -43,23 +44,30 @@ def locked_until(ctx: Context, email_key: str) -> datetime | None:
 
 
 def failed(ctx: Context, email_key: str) -> tuple[int, datetime | None]:
-    """Count one failed sign-in; returns (failures in a row, the lock's end if this one locked the address)."""
-    key = key_of(email_key)
-    row = ctx.session.scalar(select(LoginThrottle).where(LoginThrottle.key == key).with_for_update())
-    now = ctx.now()
-    if row is None:
-        row = LoginThrottle(key=key, failures=0, last_failed_at=now)
-        ctx.session.add(row)
-    elif row.locked_until is not None and row.locked_until <= now:
-        row.failures, row.locked_until = 0, None  # an expired lock starts a new count
-    row.failures += 1
-    row.last_failed_at = now
-    if row.failures >= MAX_FAILURES:
+    """Count one failed sign-in; returns (failures in a row, the lock's end if the address is now locked).
+
+    The count is one ``UPDATE ... SET failures = failures + 1`` (an expired lock starts a new count), so
+    concurrent failures on either database are all counted; the first failure inserts the row, and a
+    concurrent first failure that loses the insert counts on the winner's row."""
+    key, now, t = key_of(email_key), ctx.now(), LoginThrottle
+    expired = and_(t.locked_until.is_not(None), t.locked_until <= now)
+    bump = (update(t).where(t.key == key)
+            .values(failures=case((expired, 1), else_=t.failures + 1),
+                    locked_until=case((expired, None), else_=t.locked_until), last_failed_at=now)
+            .execution_options(synchronize_session=False))
+    if (getattr(ctx.session.execute(bump), "rowcount", 0) or 0) == 0:
+        try:
+            with ctx.session.begin_nested():
+                ctx.session.add(t(key=key, failures=1, last_failed_at=now))
+        except IntegrityError:
+            ctx.session.execute(bump)
+    row = ctx.session.scalar(select(t).where(t.key == key).execution_options(populate_existing=True))
+    assert row is not None
+    if row.failures >= MAX_FAILURES and (row.locked_until is None or row.locked_until <= now):
         row.locked_until = now + LOCK_FOR
         ctx.session.flush()
-        return row.failures, row.locked_until
-    ctx.session.flush()
-    return row.failures, None
+    until = row.locked_until if row.locked_until is not None and row.locked_until > now else None
+    return row.failures, until
 
 
 def clear(ctx: Context, email_key: str) -> None:

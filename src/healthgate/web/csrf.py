@@ -41,7 +41,7 @@ def token_for(key: str, cookie: str) -> str:
 
 def csrf_token(request: Request) -> str:
     """The token for this browser's session cookie (what forms carry)."""
-    cookie = getattr(request.state, "new_session_cookie", None) or request.cookies.get(COOKIE) or ""
+    cookie = request.cookies.get(COOKIE) or ""
     return token_for(request.app.state.settings.effective_secret_key(), cookie)
 
 
