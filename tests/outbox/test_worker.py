@@ -336,3 +336,20 @@ def test_an_admin_sends_dead_messages_again_and_it_is_audited(db, clock):
         assert service.retry_dead(Context(session, SYSTEM, clock)) == ids[1:]
         counts = service.counts(Context(session, SYSTEM, clock))
     assert (counts.pending, counts.sent, counts.dead) == (2, 1, 0)
+
+
+def test_the_run_loop_survives_a_database_it_cannot_reach_and_stops_when_told(tmp_path, clock):
+    broken = make_engine(f"sqlite:///{tmp_path / 'no-such-dir' / 'x.db'}")
+    w = Worker(make_sessionmaker(broken), Recorder(), clock=clock, name="patient")
+    stop, errors = threading.Event(), []
+
+    def on_error(exc):
+        errors.append(exc)
+        if len(errors) == 2:
+            stop.set()
+
+    thread = threading.Thread(target=w.run, args=(stop, 0.01), kwargs={"on_error": on_error})
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive() and len(errors) == 2  # kept going after the first error, stopped on request
+    broken.dispose()

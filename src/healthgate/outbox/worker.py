@@ -4,11 +4,12 @@ A claim is one UPDATE that takes a batch of due messages and stamps them with th
 (``claimed_until``). On PostgreSQL the batch is chosen with ``FOR UPDATE SKIP LOCKED``, so concurrent workers
 take disjoint batches without waiting for each other; on SQLite the single UPDATE holds the database's write
 lock from its first read, so claimers go one at a time. A worker owns a message only while its lease runs:
-before sending it renews the lease of what is left of its batch (when less than half the lease remains), and
-every outcome is written only ``WHERE claimed_by = <this worker>``. A worker that crashes leaves leases that
-run out; another worker then claims those messages again, so a message is never lost. Two workers never send
-one message twice unless one of them spends longer than the whole lease on a single send (keep the lease
-well above the SMTP time-out; the default is 5 minutes against 30 seconds).
+before each send it renews the lease of what is left of its batch once less than half the lease remains, and
+every outcome is written only ``WHERE claimed_by = <this worker>``. Outcomes are recorded together, one
+transaction per batch (or per second), not one commit per message. A worker that crashes leaves leases that run
+out; another worker then claims those messages again, so a message is never lost. Two workers never send one
+message twice; a message goes out twice only if its worker is killed between sending it and recording it, or
+spends longer than the whole lease on one send (the lease is at least 8 SMTP time-outs). See docs/outbox.md.
 
 Each claim counts an attempt. A failure the sender calls transient is retried after an exponential backoff
 (30 s, 1 min, 2 min, ... up to 1 hour); after ``max_attempts`` attempts, or at once for a permanent failure,
