@@ -269,6 +269,55 @@ def test_a_rolled_back_transaction_leaves_the_chain_as_it_was(db, clock):
     assert report.ok and report.head_seq == 5
 
 
+def test_a_row_inserted_by_hand_is_reported_and_never_adopted_into_the_chain(db, clock):
+    _five(db, clock)
+    with db.sessions.begin() as s:  # as a forger would: a plausible row, no place in the chain
+        s.add(AuditEvent(at=clock.now(), actor="system", action="dataset.published", subject_type="dataset",
+                         subject_id="x", data={}))
+    with db.sessions.begin() as s:  # a later writer's commit chains its own events only
+        audit.record(Context(s, SYSTEM, clock), "team.created", "team", "t", {})
+    report = _report(db)
+    assert [p.message.split(":")[0] for p in report.problems] == [
+        report.problems[0].message.split(":")[0]] and "is not in the chain" in report.problems[0].message
+    assert report.problems[0].seq is None and report.head_seq == 6
+
+
+def test_events_are_read_back_in_their_own_transaction_and_chained_at_commit(db, clock):
+    with db.sessions() as s:
+        audit.record(Context(s, SYSTEM, clock), "team.created", "team", "t", {"n": 1})
+        [pending] = audit.history(s, "team", "t")
+        assert pending.seq is None and pending.data == {"n": 1}
+        s.commit()
+    with db.sessions() as s:
+        [chained] = audit.history(s, "team", "t")
+        assert chained.seq == 1 and chained.hash and audit.verify(s)
+
+
+def test_an_open_transaction_does_not_hold_the_head(db, clock):
+    """A long transaction (an import) that has recorded events does not make other writers wait: the head is
+    locked only while a transaction commits."""
+    if db.dialect == "sqlite":
+        pytest.skip("SQLite has one writer at a time anyway")
+    long = db.sessions()
+    audit.record(Context(long, SYSTEM, clock), "dataset.imported", "dataset", "long", {})
+    done = threading.Event()
+
+    def other() -> None:
+        with db.sessions.begin() as s:
+            audit.record(Context(s, SYSTEM, clock), "team.created", "team", "quick", {})
+        done.set()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    assert done.wait(10), "the second writer waited for the first one's transaction"
+    thread.join()
+    long.commit()
+    long.close()
+    with db.sessions() as s:
+        assert [e.subject_id for e in s.scalars(select(AuditEvent).order_by(AuditEvent.seq))] == ["quick", "long"]
+    assert _report(db).ok
+
+
 def test_concurrent_writers_queue_on_the_head(db, clock):
     """Eight threads, each appending in its own transactions: one chain, no fork, no gap, nothing lost."""
     _five(db, clock)

@@ -22,7 +22,7 @@ from healthgate.errors import FieldError, Invalid, NotFound
 from healthgate.identity.permissions import Actor, Permission, require
 from healthgate.interop import audit_csv
 from healthgate.web import http
-from healthgate.web.deps import ContextDep, get_actor
+from healthgate.web.deps import ContextDep, SettingsDep, get_actor
 from healthgate.web.openapi import problems
 
 router = APIRouter(prefix="/api/v1", tags=["audit"], dependencies=[Depends(get_actor)])
@@ -89,9 +89,11 @@ def csv_response(request: Request, ctx: Context, filters: audit.Filters) -> Stre
 
 @router.get("/audit", response_model=AuditPage, operation_id="listAuditEvents",
             responses=problems(401, 403, 422))
-def list_events(request: Request, response: Response, ctx: ContextDep,
+def list_events(request: Request, response: Response, ctx: ContextDep, settings: SettingsDep,
                 query: Annotated[PageQuery, Query()]) -> AuditPage:
     """Audit events matching the filters, newest first; ``next`` (and ``Link``) pages on. Needs ``audit:view``."""
+    if query.per_page > settings.max_per_page:
+        raise Invalid("per_page is too large", [FieldError("query.per_page", f"at most {settings.max_per_page}")])
     page = audit.events_page(ctx, query.filters(), before=query.before, limit=query.per_page)
     nxt = None
     if page.next_before is not None:

@@ -20,7 +20,8 @@ class AuditEvent(Base):
     __table_args__ = (Index("ix_audit_events_subject", "subject_type", "subject_id", "id"),)
 
     id: Mapped[int] = mapped_column(_BIGINT, primary_key=True, autoincrement=True)
-    seq: Mapped[int] = mapped_column(_BIGINT, unique=True)  # position in the chain: 1, 2, 3, ... no gaps
+    # position in the chain: 1, 2, 3, ... no gaps (None only inside the transaction that appends it)
+    seq: Mapped[int | None] = mapped_column(_BIGINT, unique=True)
     at: Mapped[datetime] = mapped_column(index=True)
     actor_id: Mapped[uuid.UUID | None] = mapped_column(index=True)  # the person (None: the system)
     actor: Mapped[str] = mapped_column(String(300))  # the actor's display label when they acted
@@ -30,7 +31,7 @@ class AuditEvent(Base):
     subject_id: Mapped[str] = mapped_column(String(100))
     data: Mapped[dict[str, Any]]  # what changed
     prev_hash: Mapped[str | None] = mapped_column(String(64))  # the previous entry's hash (None for the first)
-    hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditHead(Base):

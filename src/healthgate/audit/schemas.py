@@ -15,7 +15,8 @@ from healthgate.catalogue.schemas import Out, PageLinks
 
 class AuditEventOut(Out):
     id: int
-    seq: int = Field(description="the entry's place in the chain: 1, 2, 3, ... with no gaps")
+    seq: int | None = Field(description="the entry's place in the chain: 1, 2, 3, ... with no gaps (null only "
+                                        "for an entry that was inserted outside the audit service)")
     at: datetime
     actor_id: uuid.UUID | None = Field(description="the person who acted; null for the system")
     actor: str = Field(description="the actor's display name when they acted")
@@ -26,7 +27,7 @@ class AuditEventOut(Out):
     subject_id: str
     data: dict[str, Any] = Field(description="what changed")
     prev_hash: str | None
-    hash: str
+    hash: str | None
 
     @classmethod
     def of(cls, e: AuditEvent) -> AuditEventOut:

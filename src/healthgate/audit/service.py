@@ -1,9 +1,10 @@
 """Record audit events and read them back. Every service operation that changes state calls ``record`` (or
 ``record_new_many`` for a bulk import) in the caller's transaction.
 
-Appending takes the chain's head row (a row lock on PostgreSQL, the write lock on SQLite), numbers and hashes
-the new entries after it and moves the head, all in the caller's transaction: concurrent writers queue on
-the head for the rest of their transaction, so the chain has one order and no forks."""
+An event is inserted at once, unchained; just before the transaction commits, its events are numbered and
+hashed after the chain's head and the head is moved (``chain_pending``), under the head's lock (a row lock on
+PostgreSQL, the write lock on SQLite). Concurrent writers queue on the head only for that moment, so the
+chain has one order and no forks, and a long import does not hold up everyone else's sign-in."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ import re
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, Table, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Table, bindparam, event, func, insert, select, update
+from sqlalchemy.orm import Session, SessionTransaction
 
 from healthgate.audit import actions, chain, keys
 from healthgate.audit.models import AuditEvent, AuditHead
@@ -59,8 +60,29 @@ def _row(actor: Actor, action: str, subject_type: str, subject_id: object, data:
             "action": action, "subject_type": subject_type, "subject_id": str(subject_id), "data": data}
 
 
-def _append(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> None:
-    """Chain ``rows`` after the head and move the head, in the connection's transaction."""
+PENDING = "healthgate.audit.pending"  # session.info: {event id: row} appended in this transaction, not chained yet
+
+
+def _append(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` now (so the transaction reads them back, and a rolled-back savepoint takes them with
+    it); they join the chain when the transaction commits (``chain_pending``)."""
+    for row in rows:
+        row.update(seq=None, prev_hash=None, hash=None)
+    ids = session.connection().execute(
+        insert(_EVENTS).returning(_EVENTS.c.id, sort_by_parameter_order=True), rows).scalars().all()
+    pending = session.info.setdefault(PENDING, {})
+    for event_id, row in zip(ids, rows, strict=True):
+        pending[event_id] = row
+
+
+def chain_pending(session: Session) -> int:
+    """Chain the events this transaction appended, after the head, and move the head: called just before the
+    transaction commits, so the head is locked only for that moment (and is every writer's last lock, so
+    it cannot deadlock). Returns how many events were chained."""
+    pending: dict[int, dict[str, Any]] | None = session.info.pop(PENDING, None)
+    if not pending:
+        return 0
+    conn = session.connection()
     key = keys.for_connection(conn)
     # The UPDATE takes the head's lock (PostgreSQL: the row; SQLite: the database write lock) before the read,
     # so that two writers never read the same head.
@@ -68,17 +90,43 @@ def _append(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> None
     head = conn.execute(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == HEAD_ID)).one_or_none()
     if locked.rowcount != 1 or head is None:
         raise RuntimeError("the audit log's head row is missing; run `healthgate audit verify`")
-    start, prev = head.seq, head.hash
-    seq = start
-    for row in rows:
+    # Still there (not undone with a savepoint) and still unchained: only the rows this transaction wrote.
+    alive = set(conn.execute(select(_EVENTS.c.id).where(_EVENTS.c.id >= min(pending),
+                                                        _EVENTS.c.seq.is_(None))).scalars())
+    ids = sorted(i for i in pending if i in alive)
+    if not ids:
+        return 0
+    start = seq = head.seq
+    prev = head.hash
+    links = []
+    for event_id in ids:
+        row = pending[event_id]
         seq += 1
-        row["seq"], row["prev_hash"] = seq, prev
-        row["hash"] = prev = chain.entry_hash(key, **row)
-    conn.execute(insert(_EVENTS), rows)
+        digest = chain.entry_hash(key, seq=seq, prev_hash=prev, at=row["at"], actor_id=row["actor_id"],
+                                  actor=row["actor"], token_id=row["token_id"], action=row["action"],
+                                  subject_type=row["subject_type"], subject_id=row["subject_id"], data=row["data"])
+        links.append({"k": event_id, "s": seq, "p": prev, "h": digest})
+        prev = digest
+    conn.execute(update(_EVENTS).where(_EVENTS.c.id == bindparam("k"))
+                 .values(seq=bindparam("s"), prev_hash=bindparam("p"), hash=bindparam("h")), links)
     moved = conn.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ID, _HEAD.c.seq == start).values(
-        seq=seq, hash=prev, mac=chain.head_mac(key, seq, prev), key_id=keys.key_id(key), updated_at=now))
+        seq=seq, hash=prev, mac=chain.head_mac(key, seq, prev), key_id=keys.key_id(key),
+        updated_at=datetime.now(UTC)))
     if moved.rowcount != 1:  # cannot happen while the lock above holds; refuse rather than fork the chain
         raise RuntimeError("the audit log's head moved under a held lock")
+    return len(ids)
+
+
+@event.listens_for(Session, "before_commit")
+def _chain_before_commit(session: Session) -> None:
+    if session.info.get(PENDING) and not session.in_nested_transaction():
+        chain_pending(session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_pending(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the whole transaction ended (committed: already chained; else undone)
+        session.info.pop(PENDING, None)
 
 
 def record(
@@ -99,7 +147,7 @@ def record(
     plain = json.loads(json.dumps(data or {}, default=str))
     _refuse_secrets(plain, "$")
     at = at or ctx.now()
-    _append(ctx.session.connection(), [_row(ctx.actor, action, subject_type, subject_id, plain, at)], ctx.now())
+    _append(ctx.session, [_row(ctx.actor, action, subject_type, subject_id, plain, at)])
 
 
 def record_new_many(
@@ -114,7 +162,7 @@ def record_new_many(
     for _, data in items:
         _refuse_secrets(data, "$")
     rows = [_row(ctx.actor, action, subject_type, subject_id, data, at) for subject_id, data in items]
-    _append(ctx.session.connection(), rows, ctx.now())
+    _append(ctx.session, rows)
 
 
 def history(session: Session, subject_type: str, subject_id: object) -> list[AuditEvent]:
@@ -122,7 +170,7 @@ def history(session: Session, subject_type: str, subject_id: object) -> list[Aud
     return list(session.scalars(
         select(AuditEvent)
         .where(AuditEvent.subject_type == subject_type, AuditEvent.subject_id == str(subject_id))
-        .order_by(AuditEvent.seq)
+        .order_by(AuditEvent.seq.nulls_last(), AuditEvent.id)
     ))
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from healthgate.audit import chain, keys
 from healthgate.audit.models import AuditEvent, AuditHead
-from healthgate.audit.service import HEAD_ID
+from healthgate.audit.service import HEAD_ID, chain_pending
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,8 @@ class Report:
 
 
 def _name(row: Any) -> str:
-    return (f"entry #{row.seq} (id {row.id}, {row.action} on {row.subject_type} {row.subject_id}, "
-            f"at {row.at.isoformat()})")
+    where = f"entry #{row.seq} (id {row.id}, " if row.seq is not None else f"entry id {row.id} ("
+    return f"{where}{row.action} on {row.subject_type} {row.subject_id}, at {row.at.isoformat()})"
 
 
 def parse_checkpoint(text: str) -> tuple[int, str]:
@@ -57,6 +57,8 @@ def verify_log(session: Session | Connection, *, key: bytes | None = None,
     """Walk the log in chain order. Each entry must carry the next number, link to the previous entry's hash
     and hash to its own content under the key; the last must be the one the head names, and the head's MAC
     must hold. ``checkpoints``: (seq, hash) pairs printed earlier, that the log must still contain."""
+    if isinstance(session, Session):
+        chain_pending(session)  # inside a writing transaction: its own events join the chain first
     conn = session.connection() if isinstance(session, Session) else session
     key = key or keys.for_connection(conn)
     report = Report()
@@ -73,10 +75,15 @@ def verify_log(session: Session | Connection, *, key: bytes | None = None,
             return report
     wanted = dict(checkpoints)
     expected, prev, last = 1, None, None
-    stmt = select(AuditEvent.__table__).order_by(AuditEvent.seq).execution_options(yield_per=batch)
+    stmt = (select(AuditEvent.__table__).order_by(AuditEvent.seq.nulls_last(), AuditEvent.id)
+            .execution_options(yield_per=batch))
     for row in conn.execute(stmt):
         report.checked += 1
         subject = (row.subject_type, row.subject_id)
+        if row.seq is None:
+            report.problems.append(Problem(f"{_name(row)} is not in the chain: it was inserted outside the audit "
+                                           "service", None, row.id, subject))
+            continue
         if row.seq != expected:
             gap = f"entry #{expected}" if row.seq == expected + 1 else f"entries #{expected} to #{row.seq - 1}"
             report.problems.append(Problem(f"{gap} missing (deleted) before {_name(row)}", row.seq, row.id,

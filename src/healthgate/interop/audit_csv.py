@@ -24,9 +24,9 @@ def _cell(value: Any) -> str:
 
 
 def row(event: Any) -> list[str]:
-    return [str(event.seq), str(event.id), event.at.isoformat(), _cell(event.actor_id), _cell(event.actor),
+    return [_cell(event.seq), str(event.id), event.at.isoformat(), _cell(event.actor_id), _cell(event.actor),
             _cell(event.token_id), _cell(event.action), _cell(event.subject_type), _cell(event.subject_id),
-            orjson.dumps(event.data, option=orjson.OPT_SORT_KEYS).decode(), _cell(event.prev_hash), event.hash]
+            orjson.dumps(event.data, option=orjson.OPT_SORT_KEYS).decode(), _cell(event.prev_hash), _cell(event.hash)]
 
 
 def lines(events: Iterable[Any]) -> Iterator[str]:

@@ -53,8 +53,7 @@ def upgrade() -> None:
     _rechain(op.get_bind())
 
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
-        batch_op.alter_column('seq', existing_type=sa.BigInteger().with_variant(sa.Integer(), 'sqlite'),
-                              nullable=False)
+        batch_op.alter_column('hash', existing_type=sa.String(length=64), nullable=True)
         batch_op.create_unique_constraint(batch_op.f('uq_audit_events_seq'), ['seq'])
 
     op.execute(sa.text(
@@ -113,6 +112,7 @@ def downgrade() -> None:
                      .values(prev_hash=sa.bindparam("p"), hash=sa.bindparam("h")), updates)
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('uq_audit_events_seq'), type_='unique')
+        batch_op.alter_column('hash', existing_type=sa.String(length=64), nullable=False)
         batch_op.drop_index(batch_op.f('ix_audit_events_at'))
         batch_op.drop_index(batch_op.f('ix_audit_events_actor_id'))
         batch_op.drop_column('token_id')
