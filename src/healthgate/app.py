@@ -201,6 +201,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.include_router(catalogue_api.router)
     app.include_router(search_pages.router)
     app.include_router(catalogue_pages.router)
+    from healthgate.identity import api as identity_api
+
+    app.include_router(identity_api.router)
     from healthgate.web import site as site_pages  # robots.txt, sitemap.xml, favicon.ico
 
     app.include_router(site_pages.router)
