@@ -54,7 +54,7 @@ def test_inviting_an_existing_account_gives_the_role_at_once(db, clock):
 
 
 def test_a_new_address_gets_a_single_use_invitation_by_email(db, clock):
-    team, admin, outsider = _setup(db, clock)
+    team, admin, _outsider = _setup(db, clock)
     with db.sessions.begin() as s:
         done = members.invite(_as(s, clock, admin), s.get(Team, team.id), "new.person@example.org",
                               "team.metadata_manager", base_url=BASE)
@@ -70,10 +70,9 @@ def test_a_new_address_gets_a_single_use_invitation_by_email(db, clock):
         assert token not in str(s.scalars(select(AuditEvent.data)).all())  # never in the audit log
         assert [i.id for i in members.pending_invitations(_as(s, clock, admin), s.get(Team, team.id))] == [
             invitation_id]
-    with db.sessions.begin() as s:  # the same invitation twice is refused
-        with pytest.raises(Conflict):
-            members.invite(_as(s, clock, admin), s.get(Team, team.id), "NEW.person@example.org",
-                           "team.metadata_manager", base_url=BASE)
+    with db.sessions.begin() as s, pytest.raises(Conflict):  # the same invitation twice is refused
+        members.invite(_as(s, clock, admin), s.get(Team, team.id), "NEW.person@example.org",
+                       "team.metadata_manager", base_url=BASE)
     with db.sessions.begin() as s:  # they sign up, then accept with the link
         newcomer = users.create_user(Context(s, SYSTEM, clock), "new.person@example.org", "New Person")
         membership = members.accept_invitation(_as(s, clock, newcomer), token, newcomer)
@@ -120,7 +119,7 @@ def test_invitations_expire_and_can_be_revoked(db, clock):
 
 
 def test_only_team_admins_invite_and_only_people_issue_invitations(db, clock):
-    team, admin, outsider = _setup(db, clock)
+    team, _admin, outsider = _setup(db, clock)
     with db.sessions.begin() as s:
         editor = Actor(name="e", user_id=outsider.id, roles={team.id: frozenset({Role.METADATA_EDITOR})})
         with pytest.raises(Forbidden):

@@ -160,8 +160,8 @@ MATRIX: dict[tuple[str, str], tuple[Prepare, frozenset[str]]] = {
         lambda w, p: ("POST", f"/api/v1/teams/{w.team_a}/members",
                       {"email": f"invitee{next(w.counter)}@example.org", "role": "team.metadata_editor"}), MANAGE),
     ("DELETE", "/api/v1/teams/{team}/members/{user_id}/roles/{role}"): (
-        lambda w, p: ("DELETE", f"/api/v1/teams/{w.team_a}/members/{w.person(role=Role.REVIEWER)}/roles/"
-                                f"{Role.REVIEWER.value}", None), MANAGE),
+        lambda w, p: ("DELETE", (f"/api/v1/teams/{w.team_a}/members/{w.person(role=Role.REVIEWER)}/roles/"
+                                f"{Role.REVIEWER.value}"), None), MANAGE),
     ("GET", "/api/v1/me/tokens"): (_fixed("GET", lambda w: "/api/v1/me/tokens"), SIGNED_IN),
     ("POST", "/api/v1/me/tokens"): (_fixed("POST", lambda w: "/api/v1/me/tokens", lambda w: {"name": "new"}),
                                     SIGNED_IN),

@@ -32,13 +32,13 @@ def role_table() -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for permission in Permission:
         marks = ["yes" if permission in GRANTS[r] else "" for r in roles]
-        lines.append("| " + " | ".join([f"`{permission.value}`", WHAT[permission], *marks, "yes"]) + " |")
+        lines.append("| " + " | ".join([f"`{permission.value}`", WHAT.get(permission, ""), *marks, "yes"]) + " |")
     notes = [
         "",
         "Team roles count in their own team only; an alliance admin stands above every team. "
         + ", ".join(r.label for r in sorted(API_ONLY)) + " counts only when the person acts through an API "
-        "token. A token never exceeds its owner: a \"read\" token carries only "
-        + ", ".join(f"`{p.value}`" for p in sorted(READ_ONLY)) + "; a \"write\" token carries its owner's "
+        "token. A token never exceeds its owner: a \"read\" token carries only the owner's read permissions ("
+        + ", ".join(f"`{p.value}`" for p in sorted(READ_ONLY)) + "); a \"write\" token carries its owner's "
         "permissions in the teams it names; an \"admin\" token (alliance admins only) all of them.",
     ]
     return "\n".join([START, *lines, *notes, END])
