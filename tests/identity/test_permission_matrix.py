@@ -1,4 +1,4 @@
-"""The permission matrix: every API endpoint (found by walking ``app.routes``, so a new route without an entry
+"""The permission matrix: every API endpoint and every state-changing web form (found by walking ``app.routes``, so a new route without an entry
 here fails) called by anonymous, a signed-in researcher, a member of another team, each team role and an
 alliance admin, each answer asserted allowed (2xx) or denied (401 for anonymous; 403, or 404/410 for what they may not even see). And no
 route, search result, facet count, export, sitemap or page shows another team's drafts. On both databases.
@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from healthgate.app import create_app
 from healthgate.catalogue import service as catalogue
@@ -25,9 +26,10 @@ from healthgate.config import Settings
 from healthgate.context import Context
 from healthgate.identity import organisations, tokens, users
 from healthgate.identity import service as teams
-from healthgate.identity.models import Membership, User
+from healthgate.identity.models import Membership, Team, User
 from healthgate.identity.permissions import SYSTEM, Role
 from healthgate.interop import hdruk
+from healthgate.outbox.models import OutboxMessage
 from tests.conftest import load_fixture
 
 ANONYMOUS = "anonymous"
@@ -170,6 +172,38 @@ MATRIX: dict[tuple[str, str], tuple[Prepare, frozenset[str]]] = {
 }
 
 
+def invitation(w: World) -> str:
+    """A fresh invitation to team A, issued by its team admin; its emailed token."""
+    from healthgate.identity import actors, members
+
+    with w.system() as ctx:
+        admin = actors.actor_for_user(ctx.session, ctx.session.get(User, w.users["Team admin"]))
+        address = f"new{next(w.counter)}@example.org"
+        members.invite(ctx.as_actor(admin), ctx.session.get(Team, w.team_a), address, Role.REVIEWER.value,
+                       base_url="http://testserver")
+        body = next(m["body"] for m in ctx.session.scalars(select(OutboxMessage.payload)) if m["to"] == address)
+    return next(x for x in body.split() if "/invitations/" in x).rsplit("/", 1)[1]
+
+
+# Every state-changing web form: (method, route path) -> (the call, who may), for people signed in by a browser
+# session (the developer role counts only through tokens, so a developer's session is a researcher's).
+WEB_FORMS: dict[tuple[str, str], tuple[Prepare, frozenset[str]]] = {
+    ("POST", "/invitations/{token}"): (lambda w, p: ("POST", f"/invitations/{invitation(w)}", {}), SIGNED_IN),
+}
+
+
+def web_forms(app: Any) -> set[tuple[str, str]]:
+    """Every (method, path) outside /api/ that changes state (POST, PUT, PATCH, DELETE)."""
+    found: set[tuple[str, str]] = set()
+    for route in app.routes:
+        contexts = list(route.effective_route_contexts()) if hasattr(route, "effective_route_contexts") else []
+        pairs = [(c.original_route.methods or (), c.path) for c in contexts] or \
+            [(getattr(route, "methods", None) or (), getattr(route, "path", ""))]
+        for methods, path in pairs:
+            found.update((m, path) for m in methods if m in {"POST", "PUT", "PATCH", "DELETE"})
+    return {(m, p) for m, p in found if not p.startswith("/api/")}
+
+
 def api_routes(app: Any) -> set[tuple[str, str]]:
     """Every (method, path) the application answers under /api/, including routers FastAPI includes lazily."""
     found: set[tuple[str, str]] = set()
@@ -222,6 +256,48 @@ def test_every_api_route_has_a_matrix_entry(world):
     routes = api_routes(world.app)
     assert routes - set(MATRIX) == set(), "add these routes to MATRIX"
     assert set(MATRIX) - routes == set(), "these MATRIX entries name no route"
+
+
+def test_every_web_form_has_a_matrix_entry(world):
+    forms = web_forms(world.app)
+    assert forms - set(WEB_FORMS) == set(), "add these forms to WEB_FORMS"
+    assert set(WEB_FORMS) - forms == set(), "these WEB_FORMS entries name no route"
+
+
+def _browser(world: World, client: TestClient, persona: str) -> tuple[dict[str, str], str]:
+    """The Cookie header of a browser session for the persona (none for anonymous) and its CSRF field."""
+    from starlette.requests import Request
+
+    from healthgate.identity import sessions
+    from healthgate.web.csrf import csrf_token
+
+    cookie = ""
+    if persona != ANONYMOUS:
+        with world.system() as ctx:
+            cookie = sessions.start(ctx, ctx.session.get(User, world.users[persona]), "password")
+    headers = {"Cookie": f"{sessions.COOKIE}={cookie}"} if cookie else {}
+    request = Request({"type": "http", "app": world.app, "headers": [(b"cookie", headers.get("Cookie", "").encode())],
+                       "method": "GET", "path": "/", "query_string": b""})
+    return headers, csrf_token(request)
+
+
+def test_web_form_matrix(world):
+    wrong = []
+    with TestClient(world.app) as client:
+        for (method, path), (prepare, allowed) in sorted(WEB_FORMS.items()):
+            for persona in PERSONAS:
+                verb, url, fields = prepare(world, persona)
+                headers, csrf = _browser(world, client, persona)
+                answer = client.request(verb, url, headers=headers, data={**fields, "csrf_token": csrf},
+                                        follow_redirects=False)
+                location = answer.headers.get("location", "")
+                to_sign_in = answer.status_code in (302, 303) and ("/login" in location or "/sign-in" in location)
+                ok = answer.status_code < 400 and not to_sign_in
+                if persona in allowed and not ok:
+                    wrong.append(f"{persona} {method} {path}: {answer.status_code} {location} {answer.text[:200]}")
+                elif persona not in allowed and (ok or not (to_sign_in or answer.status_code in (401, 403, 404))):
+                    wrong.append(f"{persona} {method} {path}: {answer.status_code}, expected a refusal")
+    assert not wrong, "\n".join(wrong)
 
 
 def test_permission_matrix(world):
