@@ -43,6 +43,10 @@ def test_organisations_over_http(client):
                                json={"name": "Oxford", "ror_id": "052gg0111"}), 422)
     assert bad["errors"] == [{"path": "ror_id", "message": "the check digits are wrong: 11 does not match the "
                                                           "rest of the id (ISO 7064 MOD 97-10)"}]
+    malformed = _problem(client.post("/api/v1/organisations", headers=client.admin,
+                                     json={"name": "Oxford", "ror_id": "https://ror.org/052go0110"}), 422)
+    assert malformed["errors"] == [{"path": "ror_id", "message": "characters 2 to 7 are Crockford base32 (digits "
+                                                                "and letters except i, l, o, u); 'o' is not"}]
     assert _problem(client.post("/api/v1/organisations", headers=client.admin,
                                 json={"name": "X", "country": "XX"}), 422)["errors"][0]["path"] == "country"
     assert _problem(client.post("/api/v1/organisations", json={"name": "X"}), 401)

@@ -38,10 +38,11 @@ class Out(BaseModel):
 
 class OrganisationIn(In):
     name: str = Field(min_length=1, max_length=300, pattern=TEXT)
-    ror_id: str | None = Field(None, pattern=r"^0[0-9a-hjkmnp-tv-z]{6}[0-9]{2}$",
-                               description="the ROR id, 9 characters (0, 6 Crockford base32, 2 check digits)")
+    ror_id: str | None = Field(None, max_length=40, description=(
+        "the ROR id: 0, 6 Crockford base32 characters, 2 check digits (ISO 7064 MOD 97-10), e.g. 052gg0110, or "
+        "its https://ror.org/ URL; a wrong id is refused saying which part is wrong"))
     sector: SectorName | None = Field(None, description="the Data Use Register's organisation sector")
-    country: str | None = Field(None, pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code")
+    country: str | None = Field(None, max_length=2, description="ISO 3166-1 alpha-2 code, e.g. GB")
     website: str | None = Field(None, max_length=500, pattern=r"^https?://\S+$")
 
 
