@@ -162,7 +162,8 @@ def test_stateful(seeded):
     answered: set[tuple[str, int]] = set()
     runs = iter(range(10**6))
 
-    class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+    # the dataset workflow's links; the identity operations (fuzzed one by one above) would take its steps
+    class Workflow(schema.exclude(tag="identity").as_state_machine()):  # type: ignore[misc]
         def setup(self):
             APP.target = _fresh_app(tmp, f"run{next(runs)}")
 
