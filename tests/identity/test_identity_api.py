@@ -32,6 +32,16 @@ def client(db, clock, tmp_path) -> Iterator[TestClient]:
     app.state.engine.dispose()
 
 
+def _csrf(app, cookie: str) -> str:
+    """The CSRF field a form of this browser session carries (as the template global computes it)."""
+    from starlette.requests import Request
+
+    from healthgate.web.csrf import csrf_token
+
+    return csrf_token(Request({"type": "http", "app": app, "method": "GET", "path": "/", "query_string": b"",
+                               "headers": [(b"cookie", f"{sessions.COOKIE}={cookie}".encode())]}))
+
+
 def _problem(answer, status: int) -> dict:
     assert answer.status_code == status, answer.text
     assert answer.headers["content-type"].startswith("application/problem+json")
@@ -108,7 +118,7 @@ def test_members_and_invitations_over_http(client, clock):
     client.cookies.set(sessions.COOKIE, cookie)
     page = client.get(path)
     assert "You are signed in as Grace Hopper" in page.text and 'name="csrf_token"' in page.text
-    accepted = client.post(path, data={"csrf_token": "x"}, follow_redirects=False)
+    accepted = client.post(path, data={"csrf_token": _csrf(app, cookie)}, follow_redirects=False)
     assert accepted.status_code == 303 and accepted.headers["location"].endswith("/workspace")
     assert client.get(path).status_code == 404  # single use
     client.cookies.clear()
