@@ -12,7 +12,10 @@ UNREACHABLE = "postgresql+psycopg://nobody:s3cret-pw@127.0.0.1:1/x"
 
 @pytest.mark.parametrize("argv", [
     ["db", "upgrade"],
-    ["token", "create", "ci", "--user", "ci@example.org"],
+    ["tokens", "create", "ci", "--user", "ci@example.org"],
+    ["tokens", "list", "--user", "ci@example.org"],
+    ["orgs", "create", "Somewhere"],
+    ["teams", "list"],
     ["export", "--format", "hdruk", "--out", "OUT"],
     ["import", "IN"],
     ["demo", "--no-serve"],

@@ -114,6 +114,12 @@ CONFIG = SchemathesisConfig.from_dict({
         {"include-operation-id": ["updateDraft", "publishDataset"],
          "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "412", "422"]},
                     "negative_data_rejection": {"expected-statuses": _REFUSED}}},
+        # identity: a ROR id's check digits, a country's existence, a merge into itself, a role the member
+        # does not hold, a read token naming teams are checked beyond what the request schema can say
+        {"include-operation-id": ["createOrganisation", "mergeOrganisation", "createTeam", "addTeamMember",
+                                  "removeTeamMember", "createMyToken"],
+         "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "422"]},
+                    "negative_data_rejection": {"expected-statuses": _REFUSED}}},
         {"include-operation-id": ["createDataset", "validateDocument"],
          "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "422"]},
                     "negative_data_rejection": {"expected-statuses": _REFUSED}}},
@@ -156,7 +162,8 @@ def test_stateful(seeded):
     answered: set[tuple[str, int]] = set()
     runs = iter(range(10**6))
 
-    class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+    # the dataset workflow's links; the identity operations (fuzzed one by one above) would take its steps
+    class Workflow(schema.exclude(tag="identity").as_state_machine()):  # type: ignore[misc]
         def setup(self):
             APP.target = _fresh_app(tmp, f"run{next(runs)}")
 

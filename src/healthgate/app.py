@@ -216,6 +216,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
 
     app.include_router(audit_api.router)
     app.include_router(audit_pages.router)
+    from healthgate.identity import api as identity_api
+    from healthgate.identity import invitation_pages
+
+    app.include_router(identity_api.router)
+    app.include_router(invitation_pages.router)
     from healthgate.web import site as site_pages  # robots.txt, sitemap.xml, favicon.ico
 
     app.include_router(site_pages.router)

@@ -25,20 +25,20 @@ from healthgate.clock import SystemClock
 from healthgate.config import Settings
 from healthgate.context import Context
 from healthgate.db import make_engine, make_sessionmaker, transaction
-from healthgate.errors import FieldError, HealthgateError, NotFound
+from healthgate.errors import FieldError, HealthgateError
 from healthgate.identity import accounts_cli as _users_cli
+from healthgate.identity import cli as identity_cli
 from healthgate.identity.permissions import SYSTEM
 from healthgate.outbox import cli as outbox_cli
 
 app = typer.Typer(help="healthgate: a gateway for health data research.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
-token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-app.add_typer(token_app, name="token")
 app.add_typer(audit_cli.app, name="audit")
 outbox_cli.register(app)  # healthgate worker, healthgate outbox status|dead|retry
 app.add_typer(_users_cli.app, name="users")
+identity_cli.register(app)  # teams, orgs, tokens
 DEMO_ADMIN = "admin@example.org"  # the demo's administrator account
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -111,30 +111,6 @@ def db_upgrade() -> None:
     settings = Settings()
     _engine(settings)
     console.print("database is up to date")
-
-
-@token_app.command("create")
-def token_create(name: Annotated[str, typer.Argument(help="what the token is for")],
-                 user: Annotated[str, typer.Option(help="the owner's email address")],
-                 scope: Annotated[str, typer.Option(help="read, write or admin")] = "read",
-                 team: Annotated[list[str] | None, typer.Option(help="a team a write token may change "
-                                                                 "(id, slug or name; repeatable)")] = None) -> None:
-    """Create an API token for a person and print it (it is shown only once)."""
-    from healthgate.identity import service as identity
-    from healthgate.identity import tokens, users
-
-    sessions = make_sessionmaker(_engine(Settings()))
-    try:
-        with transaction(sessions) as session:
-            ctx = context.system(session)
-            owner = users.find_by_email(ctx, user)
-            if owner is None:
-                raise NotFound(f"no account with email {user!r}", [FieldError("user", "no such account")])
-            teams = [identity.resolve_team(ctx, t).id for t in team or []]
-            token = tokens.create_token(ctx, owner, name, scope=scope, teams=teams)
-    except HealthgateError as exc:
-        _fail(exc)
-    console.print(token)
 
 
 def _run_import(sessions: sessionmaker[Session], paths: list[Path], *, team: str | None, dry_run: bool,
@@ -273,6 +249,12 @@ def demo(port: Annotated[int, typer.Option()] = 8000, host: Annotated[str, typer
             _print_errors(report.errors)
             raise typer.Exit(code=1)
         console.print(f"loaded {report.created} datasets ({report.problem_count} schema problems recorded)")
+    with transaction(sessions) as session:  # the corpus's custodians become organisations with teams
+        from healthgate.identity import organisations
+
+        linked = organisations.organisations_for_teams(context.system(session))
+    if linked:
+        console.print(f"{linked} custodian teams now belong to organisations of their names")
     token_file = settings.data_dir / "admin-token"
     if not token_file.exists():
         with transaction(sessions) as session:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from healthgate.audit import service as audit
 from healthgate.context import Context
-from healthgate.errors import FieldError, Invalid, NotFound
+from healthgate.errors import Conflict, FieldError, Invalid, NotFound
 from healthgate.identity.models import Team
 from healthgate.identity.permissions import Permission, require
 
@@ -79,14 +79,16 @@ def same_team(team: Team, ref: str) -> bool:
 
 
 _INSERT_TEAM = text(
-    "INSERT INTO teams (id, slug, name, name_key, member_group, created_at) "
-    "VALUES (:id, :slug, :name, :name_key, :member_group, :created_at) ON CONFLICT DO NOTHING RETURNING id"
+    "INSERT INTO teams (id, slug, name, name_key, member_group, organisation_id, created_at) "
+    "VALUES (:id, :slug, :name, :name_key, :member_group, :organisation_id, :created_at) "
+    "ON CONFLICT DO NOTHING RETURNING id"
 ).bindparams(bindparam("id", type_=Team.__table__.c.id.type),
+             bindparam("organisation_id", type_=Team.__table__.c.organisation_id.type),
              bindparam("created_at", type_=Team.__table__.c.created_at.type)).columns(id=Team.__table__.c.id.type)
 
 
 def get_or_create_team(
-    ctx: Context, name: str, *, member_group: str | None) -> Team:
+    ctx: Context, name: str, *, member_group: str | None, organisation_id: uuid.UUID | None = None) -> Team:
     """The team called ``name`` (compared by ``name_key``; or the team whose id ``name`` is), created with a
     unique slug if there is none. Safe to call concurrently: creators of one team all get the same row.
     Creating a team needs ``team:create``."""
@@ -109,7 +111,8 @@ def get_or_create_team(
         # INSERT ... ON CONFLICT DO NOTHING: a concurrent creator of the same team makes this a no-op (and we
         # read its row), one of another team with the same slug sends us to the next suffix.
         new_id = ctx.session.execute(_INSERT_TEAM, {"id": uuid.uuid4(), "slug": slug, "name": name, "name_key": key,
-                                                "member_group": member_group, "created_at": now}).scalar()
+                                                "member_group": member_group, "organisation_id": organisation_id,
+                                                "created_at": now}).scalar()
         if new_id is None:
             team = ctx.session.scalar(select(Team).where(Team.name_key == key))
             if team is not None:
@@ -117,8 +120,30 @@ def get_or_create_team(
             taken.add(slug)
             continue
         audit.record(ctx, "team.created", "team", new_id,
-                     {"name": name, "slug": slug, "member_group": member_group}, at=now, new=True)
+                     {"name": name, "slug": slug, "member_group": member_group,
+                      **({"organisation": str(organisation_id)} if organisation_id else {})}, at=now, new=True)
         team = ctx.session.get(Team, new_id)
         assert team is not None
         return team
     raise AssertionError("unreachable")
+
+
+def create_team(ctx: Context, name: str, *, organisation_id: uuid.UUID | None = None,
+                member_group: str | None = None) -> Team:
+    """A new team (Conflict when a team of this name exists). Needs ``team:create``."""
+    require(ctx.actor, Permission.TEAM_CREATE)
+    name = _checked_name(name)
+    existing = ctx.session.scalar(select(Team).where(Team.name_key == name_key(name)))
+    if existing is not None:
+        raise Conflict("a team of this name exists", [FieldError("name", f"{existing.name} ({existing.slug})")])
+    if member_group is not None and (len(member_group) > 120 or not member_group.strip()):
+        raise Invalid("bad member group", [FieldError("member_group", "1 to 120 characters")])
+    return get_or_create_team(ctx, name, member_group=member_group, organisation_id=organisation_id)
+
+
+def list_teams(ctx: Context, *, organisation_id: uuid.UUID | None = None) -> list[Team]:
+    """Every team by name (teams are public), or those of one organisation."""
+    query = select(Team).order_by(Team.name_key, Team.id)
+    if organisation_id is not None:
+        query = query.where(Team.organisation_id == organisation_id)
+    return list(ctx.session.scalars(query))

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from healthgate.audit import service as audit
 from healthgate.context import Context
@@ -17,6 +18,19 @@ from healthgate.identity.permissions import Permission
 
 TOKEN_PREFIX = "hg_"
 SCOPES = ("read", "write", "admin")
+DEFAULT_LIFETIME = timedelta(days=90)  # what the API and CLI give a token unless told otherwise
+MAX_LIFETIME = timedelta(days=366)
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+def roles_of(session: Session, user_id: uuid.UUID) -> dict[uuid.UUID, set[str]]:
+    from healthgate.identity.models import Membership
+
+    held: dict[uuid.UUID, set[str]] = {}
+    for team_id, role in session.execute(select(Membership.team_id, Membership.role)
+                                         .where(Membership.user_id == user_id)):
+        held.setdefault(team_id, set()).add(role)
+    return held
 
 
 def token_hash(token: str) -> str:
@@ -40,9 +54,26 @@ def create_token(ctx: Context, owner: User, name: str, *, scope: str = "read",
         raise Invalid("too powerful", [FieldError("scope", "only an alliance admin's token may have admin scope")])
     if expires_at is not None and expires_at <= ctx.now():
         raise Invalid("already expired", [FieldError("expires_at", "give a time in the future")])
+    if expires_at is not None and expires_at > ctx.now() + MAX_LIFETIME:
+        raise Invalid("too long", [FieldError("expires_at", f"at most {MAX_LIFETIME.days} days from now")])
+    team_list = sorted(set(teams or []))
+    if scope == "write":
+        if not team_list:
+            raise Invalid("a write token names its teams", [FieldError("teams", "name the teams it may change")])
+        held = roles_of(ctx.session, owner.id)
+        outside = [t for t in team_list if not owner.is_admin and not held.get(t)]
+        if outside:
+            raise Invalid("too powerful", [FieldError("teams", f"the owner holds no role in team {outside[0]}")])
+    elif team_list:
+        raise Invalid("teams are for write tokens", [FieldError("teams", "only a write token names teams")])
+    via = actor.scope if actor.token_id is not None else None
+    if via is not None and via.kind != "admin" and (
+            via.kind == "read" and scope != "read" or scope == "admin"
+            or scope == "write" and not {uuid.UUID(str(t)) for t in team_list} <= set(via.teams)):
+        raise Forbidden("a token cannot make a token more powerful than itself")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(user_id=owner.id, name=name, token_hash=token_hash(token), hint=token[:10], scope=scope,
-                   team_ids=sorted(str(t) for t in teams or []), created_at=ctx.now(), expires_at=expires_at)
+                   team_ids=[str(t) for t in team_list], created_at=ctx.now(), expires_at=expires_at)
     ctx.session.add(row)
     ctx.session.flush()
     audit.record(ctx, "token.created", "api_token", row.id,
@@ -54,8 +85,19 @@ def find_token(ctx: Context, token: str) -> ApiToken | None:
     """The live token with this value (not revoked, not expired), or None."""
     row = ctx.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token),
                                                     ApiToken.revoked_at.is_(None)))
-    if row is None or (row.expires_at is not None and row.expires_at <= ctx.now()):
+    now = ctx.now()
+    if row is None or (row.expires_at is not None and row.expires_at <= now):
         return None
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_PRECISION:
+        row.last_used_at = now  # at most once a minute: a busy token does not write on every request
+    return row
+
+
+def row_for(ctx: Context, token: str) -> ApiToken:
+    """The stored row of a token value, whatever its state (not a sign-in: nothing is touched)."""
+    row = ctx.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
+    if row is None:
+        raise NotFound("no such token")
     return row
 
 
@@ -68,6 +110,7 @@ def list_tokens(ctx: Context, owner: User) -> list[ApiToken]:
 
 
 def revoke_token(ctx: Context, token_id: uuid.UUID) -> ApiToken:
+    """Revoke a token (one's own; anyone's for an alliance admin). Revoking twice changes nothing."""
     row = ctx.session.get(ApiToken, token_id)
     if row is None or (row.user_id != ctx.actor.user_id and not ctx.actor.can(Permission.USER_MANAGE)):
         raise NotFound(f"no token {token_id}")

@@ -21,7 +21,7 @@ from healthgate.web import ratelimit
 
 # The bearer token as an OpenAPI security scheme: the docs page's "Authorize" button sends it.
 bearer = HTTPBearer(auto_error=False, scheme_name="bearerToken",
-                    description="An API token (`healthgate token create`), sent as `Authorization: Bearer hg_...`")
+                    description="An API token (`healthgate tokens create`), sent as `Authorization: Bearer hg_...`")
 
 
 def get_session(request: Request) -> Iterator[Session]:
