@@ -169,6 +169,10 @@ MATRIX: dict[tuple[str, str], tuple[Prepare, frozenset[str]]] = {
                                     SIGNED_IN),
     ("DELETE", "/api/v1/me/tokens/{token_id}"): (
         lambda w, p: ("DELETE", f"/api/v1/me/tokens/{w.token_of(p)}", None), SIGNED_IN),
+    ("GET", "/api/v1/audit"): (_fixed("GET", lambda w: "/api/v1/audit"), ALLIANCE),
+    ("GET", "/api/v1/audit/verify"): (_fixed("GET", lambda w: "/api/v1/audit/verify"), ALLIANCE),
+    ("GET", "/api/v1/audit/actions"): (_fixed("GET", lambda w: "/api/v1/audit/actions"), ALLIANCE),
+    ("GET", "/api/v1/audit/{event_id}"): (_fixed("GET", lambda w: "/api/v1/audit/1"), ALLIANCE),
 }
 
 
