@@ -257,7 +257,8 @@ def parse(data: FormData, *, keep_empty_items: bool = False) -> dict[str, Any]:
     doc: dict[str, Any] = {}
     for section in form():
         prefix = _section_prefix(section)
-        value = _group(section.group, prefix, data, keep_empty_items)
+        # the top level keeps its required empty lists (``revisions``, ``observations``) even when nothing else
+        value = _group(section.group, prefix, data, keep_empty_items, top=not prefix)
         if not isinstance(value, dict):
             continue
         if prefix:
@@ -307,14 +308,14 @@ def _value(f: Field, name: str, data: FormData, keep: bool) -> Any:
     return raw
 
 
-def _group(f: Field, name: str, data: FormData, keep: bool) -> Any:
+def _group(f: Field, name: str, data: FormData, keep: bool, *, top: bool = False) -> Any:
     out: dict[str, Any] = {}
     for c in f.children:
         value = _value(c, name_of(name, c.key), data, keep)
         if value is not _MISSING:
             out[c.key] = value
     meaningful = any(v not in ([], {}) for v in out.values())
-    return out if meaningful or (keep and out) else _MISSING
+    return out if meaningful or ((keep or top) and out) else _MISSING
 
 
 def _indices(name: str, data: FormData) -> list[int]:
