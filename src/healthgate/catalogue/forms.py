@@ -432,9 +432,8 @@ def apply_op(data: dict[str, list[str]], op: str) -> dict[str, list[str]]:
 def field_name(path: str) -> str:
     """``$.summary.title`` -> ``summary.title``; ``$`` -> ``""``."""
     path = path.strip()
-    if path.startswith("$"):
-        path = path[1:]
-    return path[1:] if path.startswith(".") else path
+    path = path.removeprefix("$")
+    return path.removeprefix(".")
 
 
 def target(path: str) -> str:
