@@ -358,3 +358,19 @@ def test_my_tokens_are_shown_once_listed_and_revoked(people):
     assert TestClient(people.app).get("/api/v1/datasets", headers={"Authorization": f"Bearer {token}"}).status_code \
         == 401
     assert "revoked" in me.get("/workspace/tokens").text
+
+
+def test_discarding_a_never_published_draft_and_starting_again(people):
+    editor = people.browser("Edith Editor", [Role.METADATA_EDITOR])
+    csrf = _csrf(editor)
+    dsid = _create(editor, **{"summary.title": "Short lived"})
+    r = _post(editor, f"/workspace/datasets/{dsid}/discard", {}, csrf)
+    assert r.status_code == 303 and r.headers["location"].endswith("?done=discard")
+    assert "Short lived" not in editor.get("/workspace/teams/wessex-heart").text
+    assert "(untitled)" not in editor.get("/workspace/teams/wessex-heart").text  # the empty shell is not listed
+    page = editor.get(f"/workspace/datasets/{dsid}/edit")
+    assert page.status_code == 200 and f'value="{dsid}"' in page.text
+    assert _post(editor, f"/workspace/datasets/{dsid}/edit", {"summary.title": "Back again"}, csrf).status_code == 303
+    assert "Back again" in editor.get("/workspace/teams/wessex-heart").text
+    assert _post(editor, f"/workspace/datasets/{dsid}/discard", {}, csrf).status_code == 303
+    assert _post(editor, f"/workspace/datasets/{dsid}/discard", {}, csrf).status_code == 409  # nothing left to discard

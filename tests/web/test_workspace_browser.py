@@ -28,13 +28,25 @@ from healthgate.identity import sessions, users
 from healthgate.identity.models import Membership
 from healthgate.identity.permissions import SYSTEM, Role
 from healthgate.migrate import upgrade
-from tests.web.test_browser import CHROMIUM, _free_port, _shot, browser  # noqa: F401  (the browser fixture)
+from tests.web.test_browser import CHROMIUM, _free_port, _shot
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
 ]
 TEAM = "Wessex Heart Research Unit"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-gpu", "--no-first-run"])
+        yield b
+        b.close()
 
 
 class Site:
@@ -176,6 +188,11 @@ def test_a_team_publishes_a_dataset_from_the_browser(site, browser, tmp_path):
     page.get_by_role("button", name="Publish").click()
     page.wait_for_url("**?done=publish")
     assert "Published" in page.get_by_role("status").inner_text()
+    _shot(page, "workspace-dataset.png", tmp_path)
+    page.get_by_role("link", name=TEAM).click()
+    row = page.get_by_role("row").filter(has_text=title)
+    assert "published" in row.inner_text() and "Bronze" in row.inner_text()
+    _shot(page, "workspace-team.png", tmp_path)
     manny.close()
 
     # public at last: in search, and on its page

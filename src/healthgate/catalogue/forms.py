@@ -163,7 +163,7 @@ class _Walker:
         if options:  # a choice of shapes: a string or a list of them, a date or a date-time, ...
             if any(o.get("type") == "array" for o in options):
                 f.kind, f.single = "lines", True
-            hints = [h for o in options if (h := _hint(o))]
+            hints = [h for o in options if (h := _hint(o) or ("a UUID" if o.get("title") == "Uuidv4" else ""))]
             words = [w for o in options for w in (self.enum(o) or [])]
             f.hint = " or ".join(dict.fromkeys(hints + ([" or ".join(f"“{w}”" for w in words)] if words else [])))
             return f

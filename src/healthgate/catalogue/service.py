@@ -603,7 +603,9 @@ def team_datasets(ctx: Context, team_id: uuid.UUID, *, status: DatasetStatus | N
     """A team's datasets, most recently changed first: ``(total, count by status, page of rows)``. Its members
     who may see drafts see every dataset (drafts, published, archived); anyone else the published ones."""
     private = ctx.actor.can(Permission.DATASET_VIEW_DRAFT, team_id)
-    base = select(Dataset).where(Dataset.team_id == team_id)
+    # an empty shell (a draft discarded before it was ever published) is not listed
+    base = select(Dataset).where(Dataset.team_id == team_id,
+                                 (Dataset.latest_version > 0) | Dataset.draft.is_not(None))
     if not private:
         base = base.where(Dataset.status == DatasetStatus.ACTIVE)
     counts = {s.value: 0 for s in DatasetStatus} | {

@@ -28,7 +28,7 @@ from healthgate.identity.permissions import Permission, require
 from healthgate.interop import hdruk
 from healthgate.interop.sources import read_legacy_file
 from healthgate.web.deps import WriterContextDep
-from healthgate.web.posted import Posted, PostedDep
+from healthgate.web.posted import MAX_UPLOAD_BYTES, Posted, PostedDep
 from healthgate.web.templates import render
 
 router = APIRouter(prefix="/workspace", include_in_schema=False)
@@ -98,7 +98,7 @@ def _form_page(request: Request, *, team: Team, data: dict[str, list[str]], erro
     by_field = forms.errors_by_field(errors)
     return render(request, "workspace/form.html", status_code=status_code, team=team, dataset=dataset,
                   sections=forms.form(), data=data, errors=by_field, error_list=errors, notice=notice,
-                  focus=focus, forms=forms, checked=checked,
+                  focus=focus, forms=forms, checked=checked, status_code_ok=status_code == 200,
                   action=f"/workspace/datasets/{dataset.id}/edit" if dataset
                   else f"/workspace/teams/{team.slug}/datasets/new")
 
@@ -157,12 +157,15 @@ def edit_dataset(request: Request, dataset_id: str, ctx: WriterContextDep, saved
                        "stores it in 4.0.0.")
         errors = checked.canonical_errors
         data = forms.values(checked.canonical)
-    else:
+    elif dataset.latest_version:
         latest = service.get_version(ctx.session, dataset.id, dataset.latest_version)
         checked = None
         errors = []
         data = forms.values(latest.document)
         notice = f"No draft yet: saving starts one from version {latest.number}."
+    else:  # a draft discarded before it was ever published: start again under the same persistent id
+        checked, errors, notice = None, [], ""
+        data = forms.values(forms.blank_document(str(dataset.id), ctx.now().strftime("%Y-%m-%dT%H:%M:%SZ")))
     return _form_page(request, team=dataset.team, data=data, errors=errors, dataset=dataset, notice=notice.strip(),
                       checked=checked)
 
@@ -311,9 +314,11 @@ def _pack(raw: bytes) -> str:
 
 def _unpack(text: str) -> bytes:
     try:
-        raw = zlib.decompressobj().decompress(base64.b64decode(text, validate=True), 64 * 2**20)
+        raw = zlib.decompressobj().decompress(base64.b64decode(text, validate=True), MAX_UPLOAD_BYTES + 1)
     except (binascii.Error, zlib.error, ValueError):
-        raise Invalid("the upload could not be read back", [FieldError("file", "upload the file again")]) from None
+        raw = b""
+    if not raw or len(raw) > MAX_UPLOAD_BYTES:
+        raise Invalid("the upload could not be read back", [FieldError("file", "upload the file again")])
     return raw
 
 
