@@ -295,9 +295,11 @@ def test_upload_shows_a_dry_run_then_imports(people):
     # importing publishes: an editor is refused, record by record
     r = editor.post("/workspace/teams/wessex-heart/upload", data={"csrf_token": _csrf(editor)},
                     files={"file": ("export.csv", _legacy_csv(1), "text/csv")})
-    assert r.status_code == 422 and "you may not dataset:import" in r.text
+    assert r.status_code == 403 and "you may not dataset:import" in r.text
     r = _post(editor, "/workspace/teams/wessex-heart/upload/confirm", {"filename": "x.json", "content": "!!"})
-    assert r.status_code == 422
+    assert r.status_code == 403
+    r = _post(manager, "/workspace/teams/wessex-heart/upload/confirm", {"filename": "x.json", "content": "!!"}, csrf)
+    assert r.status_code == 422 and "upload the file again" in r.text
 
 
 def test_members_page_team_admin_adds_and_removes(people):

@@ -342,6 +342,7 @@ def upload(request: Request, team_ref: str, ctx: WriterContextDep, posted: Poste
     """Step one: everything a real import does, then undone. Nothing is written; the page shows what would be
     created, updated or refused, and carries the file on to step two."""
     team = _team(ctx, team_ref)
+    require(ctx.actor, Permission.DATASET_IMPORT, on=team.id)  # an upload publishes: say so before reading it
     if "file" not in posted.files or not posted.files["file"][1]:
         raise Invalid("choose a file", [FieldError("file", "choose an HDR UK .json file or a gateway .csv export")])
     filename, raw = posted.files["file"]
@@ -354,6 +355,7 @@ def upload(request: Request, team_ref: str, ctx: WriterContextDep, posted: Poste
 def upload_confirm(request: Request, team_ref: str, ctx: WriterContextDep, posted: PostedDep) -> HTMLResponse:
     """Step two: the same file, imported for real (all or nothing: a refused record writes nothing)."""
     team = _team(ctx, team_ref)
+    require(ctx.actor, Permission.DATASET_IMPORT, on=team.id)
     filename = Path(posted.one("filename") or "upload").name
     raw = _unpack(posted.one("content"))
     report = _import(request, ctx, team, filename, raw, dry_run=False)
