@@ -232,6 +232,14 @@ _SECTION_LABELS = {"summary": "Summary", "enrichmentAndLinkage": "Enrichment and
                    "structuralMetadata": "Structural metadata", "demographicFrequency": "Demographic frequency"}
 
 
+_ID_CHARS = str.maketrans({".": "-", "[": "-", "]": None})
+
+
+def field_id(name: str) -> str:
+    """The HTML id of a field: ``summary.title`` is ``f-summary-title``, ``tables[0].name`` ``f-tables-0-name``."""
+    return "f-" + name.translate(_ID_CHARS)
+
+
 def name_of(prefix: str, key: str) -> str:
     """A field's form name below ``prefix``: ``summary`` + ``title`` is ``summary.title``."""
     if not key:
@@ -318,24 +326,41 @@ def _group(f: Field, name: str, data: FormData, keep: bool, *, top: bool = False
     return out if meaningful or ((keep or top) and out) else _MISSING
 
 
-def _indices(name: str, data: FormData) -> list[int]:
-    pattern = re.compile(re.escape(name) + r"\[(\d{1,6})\]")
-    found = set()
+_ITEM = re.compile(r"\[(\d{1,6})\]")
+class FormValues(dict[str, Sequence[str]]):
+    """Form fields (name -> values) that work out their repeated groups' item numbers once, when first asked
+    (a form with hundreds of table columns asks for them hundreds of times). Read, never changed, once asked."""
+
+    item_numbers: dict[str, list[int]] | None = None
+
+
+def _item_index(data: FormData) -> dict[str, list[int]]:
+    """Every repeated group's item numbers, by the group's name, from one pass over the field names
+    (``tables[0].columns[3].name`` gives ``tables``: 0 and ``tables[0].columns``: 3)."""
+    if isinstance(data, FormValues) and data.item_numbers is not None:
+        return data.item_numbers
+    found: dict[str, set[int]] = {}
     for key in data:
-        m = pattern.match(key)
-        if m:
-            found.add(int(m.group(1)))
-            if len(found) >= MAX_ITEMS:
-                break
-    return sorted(found)
+        for m in _ITEM.finditer(key):
+            held = found.setdefault(key[:m.start()], set())
+            if len(held) < MAX_ITEMS:
+                held.add(int(m.group(1)))
+    index = {k: sorted(v) for k, v in found.items()}
+    if isinstance(data, FormValues):
+        data.item_numbers = index
+    return index
+
+
+def _indices(name: str, data: FormData) -> list[int]:
+    return _item_index(data).get(name, [])
 
 
 # ---- document -> form fields ---------------------------------------------------------------------------
 
 
-def values(doc: Any) -> dict[str, list[str]]:
+def values(doc: Any) -> FormValues:
     """The form fields that show ``doc`` (the inverse of ``parse`` for what the form can show)."""
-    out: dict[str, list[str]] = {}
+    out = FormValues()
     if not isinstance(doc, dict):
         return out
     for section in form():
@@ -345,7 +370,7 @@ def values(doc: Any) -> dict[str, list[str]]:
     return out
 
 
-def _fill(f: Field, name: str, value: Any, out: dict[str, list[str]]) -> None:
+def _fill(f: Field, name: str, value: Any, out: FormValues) -> None:
     if value is None:
         return
     if f.kind == "group":
@@ -395,25 +420,26 @@ def item_indices(data: FormData, name: str) -> list[int]:
 # ---- "add another" / "remove" without script -------------------------------------------------------------
 
 
-def apply_op(data: dict[str, list[str]], op: str) -> dict[str, list[str]]:
+def apply_op(data: FormData, op: str) -> FormValues:
     """The form after an "add another" (``add:NAME``) or "remove" (``remove:NAME[i]``) button: items are
     renumbered so that names stay dense."""
     verb, _, target = op.partition(":")
     if verb == "add" and target:
-        n = len(_indices(target, data))
-        if n < MAX_ITEMS:
-            if n == 0:  # the blank item the form already showed becomes item 0: add item 1 after it
-                data[f"{target}[0]"] = []
-                n = 1
-            data[f"{target}[{n}]"] = []
-        return data
+        have = _indices(target, data)
+        grown = FormValues(data)
+        if len(have) < MAX_ITEMS:
+            if not have:  # the blank item the form already showed becomes item 0: add item 1 after it
+                grown[f"{target}[0]"] = []
+                have = [0]
+            grown[f"{target}[{have[-1] + 1}]"] = []
+        return grown
     m = re.fullmatch(r"(.+)\[(\d{1,6})\]", target) if verb == "remove" else None
     if m is None:
-        return data
+        return FormValues(data)
     base, drop = m.group(1), int(m.group(2))
     kept = [i for i in _indices(base, data) if i != drop]
     renumber = {f"{base}[{old}]": f"{base}[{new}]" for new, old in enumerate(kept)}
-    out: dict[str, list[str]] = {}
+    out = FormValues()
     pattern = re.compile(re.escape(base) + r"\[(\d{1,6})\]")
     for key, vals in data.items():
         hit = pattern.match(key)

@@ -92,13 +92,13 @@ def team_page(
 # ---- the dataset form ------------------------------------------------------------------------------------
 
 
-def _form_page(request: Request, *, team: Team, data: dict[str, list[str]], errors: list[FieldError],
+def _form_page(request: Request, *, team: Team, data: forms.FormData, errors: list[FieldError],
                dataset: Dataset | None, status_code: int = 200, notice: str = "", focus: str = "",
                checked: metadata.Checked | None = None) -> HTMLResponse:
     by_field = forms.errors_by_field(errors)
     return render(request, "workspace/form.html", status_code=status_code, team=team, dataset=dataset,
-                  sections=forms.form(), data=data, errors=by_field, error_list=errors, notice=notice,
-                  focus=focus, forms=forms, checked=checked, status_code_ok=status_code == 200,
+                  sections=forms.form(), data=forms.FormValues(data), errors=by_field, error_list=errors, notice=notice,
+                  focus=focus, forms=forms, fid=forms.field_id, checked=checked, status_code_ok=status_code == 200,
                   action=f"/workspace/datasets/{dataset.id}/edit" if dataset
                   else f"/workspace/teams/{team.slug}/datasets/new")
 
