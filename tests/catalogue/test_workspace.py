@@ -376,3 +376,21 @@ def test_discarding_a_never_published_draft_and_starting_again(people):
     assert "Back again" in editor.get("/workspace/teams/wessex-heart").text
     assert _post(editor, f"/workspace/datasets/{dsid}/discard", {}, csrf).status_code == 303
     assert _post(editor, f"/workspace/datasets/{dsid}/discard", {}, csrf).status_code == 409  # nothing left to discard
+
+
+def test_a_draft_in_an_older_schema_is_edited_in_4_0_0(people):
+    editor = people.browser("Edith Editor", [Role.METADATA_EDITOR])
+    old = load_fixture("hdruk-2.1.2-full.json")
+    with people.db.sessions.begin() as s:
+        from healthgate.catalogue import service
+
+        dataset, checked = service.create_draft(Context(s, SYSTEM, people.clock), people.team, old)
+        dsid, title = str(dataset.id), checked.extracted.title
+    page = editor.get(f"/workspace/datasets/{dsid}/edit").text
+    assert "This draft is in HDR UK 2.1.2; the form shows it in 4.0.0" in page
+    assert f'value="{html_lib.escape(title, quote=True)}"' in page
+    r = _post(editor, f"/workspace/datasets/{dsid}/edit", {"summary.title": title + " (4.0.0)"})
+    assert r.status_code == 303
+    with people.db.sessions() as s:
+        draft = s.get(Dataset, uuid.UUID(dsid)).draft
+    assert draft["schemaVersion"] == "4.0.0" and draft["metadata"]["summary"]["title"].endswith("(4.0.0)")
