@@ -114,3 +114,18 @@ def test_a_string_or_list_field_keeps_its_shape():
     assert forms.parse(values)["summary"]["dataCustodian"]["contactPoint"] == ["c@d.org"]
     values.pop("summary.dataCustodian.contactPoint" + forms.LIST_MARK)
     assert forms.parse(values)["summary"]["dataCustodian"]["contactPoint"] == "c@d.org"
+
+
+def test_a_section_too_large_for_the_form_travels_whole():
+    doc = load_fixture("hdruk-4.0.0-full.json")
+    table = doc["structuralMetadata"]["tables"][0]
+    column = table["columns"][0]
+    doc["structuralMetadata"]["tables"] = [dict(table, name=f"t{i}", columns=[dict(column, name=f"c{j}")
+                                                                           for j in range(60)]) for i in range(10)]
+    values = forms.values(doc)
+    assert not any(k.startswith("structuralMetadata.") for k in values)  # no fields: one hidden value
+    assert json.loads(values["structuralMetadata" + forms.KEPT_MARK][0]) == doc["structuralMetadata"]
+    assert len(values) < 200
+    assert diff(doc, forms.parse(values)) == []
+    small = load_fixture("hdruk-4.0.0-full.json")
+    assert "structuralMetadata" + forms.KEPT_MARK not in forms.values(small)  # a usual one is edited in the form

@@ -394,3 +394,21 @@ def test_a_draft_in_an_older_schema_is_edited_in_4_0_0(people):
     with people.db.sessions() as s:
         draft = s.get(Dataset, uuid.UUID(dsid)).draft
     assert draft["schemaVersion"] == "4.0.0" and draft["metadata"]["summary"]["title"].endswith("(4.0.0)")
+
+
+def test_a_huge_structural_metadata_section_is_kept_not_edited(people):
+    from healthgate.catalogue import forms, service
+
+    editor = people.browser("Edith Editor", [Role.METADATA_EDITOR])
+    doc = load_fixture("hdruk-4.0.0-full.json")
+    table = doc["structuralMetadata"]["tables"][0]
+    doc["structuralMetadata"]["tables"] = [dict(table, name=f"t{i}", columns=table["columns"] * 40) for i in range(8)]
+    with people.db.sessions.begin() as s:
+        dataset, _ = service.create_draft(Context(s, SYSTEM, people.clock), people.team,
+                                          {"schemaVersion": "4.0.0", "metadata": doc})
+        dsid = str(dataset.id)
+    page = editor.get(f"/workspace/datasets/{dsid}/edit").text
+    assert "too large to edit field by field" in page
+    assert f'name="structuralMetadata{forms.KEPT_MARK}"' in page
+    assert 'name="structuralMetadata.tables[0].name"' not in page
+    assert len(page) < 400_000

@@ -30,6 +30,10 @@ CHECKBOX_LIMIT = 16  # enumerations with more choices than this are a multiple-c
 TEXTAREA_FROM = 501  # strings allowed to be longer than this are a text area
 # Beside a field that may hold a string or a list: this field held a list, so one line stays a list of one.
 LIST_MARK = "~list"
+# A section too large to edit field by field (thousands of table columns) travels whole, as JSON, in one field
+# named after it with this mark; saving keeps it as it was.
+KEPT_MARK = "~json"
+MAX_SECTION_FIELDS = 1500
 
 SECTION_ORDER = ["summary", "documentation", "coverage", "provenance", "accessibility", "enrichmentAndLinkage",
                  "observations", "structuralMetadata", "demographicFrequency", "omics"]
@@ -265,6 +269,10 @@ def parse(data: FormData, *, keep_empty_items: bool = False) -> dict[str, Any]:
     doc: dict[str, Any] = {}
     for section in form():
         prefix = _section_prefix(section)
+        kept = _kept(data, prefix) if prefix else None
+        if kept is not None:
+            doc[prefix] = kept
+            continue
         # the top level keeps its required empty lists (``revisions``, ``observations``) even when nothing else
         value = _group(section.group, prefix, data, keep_empty_items, top=not prefix)
         if not isinstance(value, dict):
@@ -274,6 +282,16 @@ def parse(data: FormData, *, keep_empty_items: bool = False) -> dict[str, Any]:
         else:
             doc.update(value)
     return doc
+
+
+def _kept(data: FormData, prefix: str) -> Any:
+    raw = _one(data, prefix + KEPT_MARK)
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw  # kept as sent: the schema says what is wrong with it
 
 
 def _one(data: FormData, name: str) -> str:
@@ -366,7 +384,12 @@ def values(doc: Any) -> FormValues:
     for section in form():
         prefix = _section_prefix(section)
         value = doc.get(prefix) if prefix else doc
+        before = len(out)
         _fill(section.group, prefix, value, out)
+        if prefix and len(out) - before > MAX_SECTION_FIELDS:
+            for key in [k for k in out if k.startswith((prefix + ".", prefix + "["))]:
+                del out[key]
+            out[prefix + KEPT_MARK] = [json.dumps(value, ensure_ascii=False)]
     return out
 
 
