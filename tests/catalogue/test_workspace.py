@@ -250,6 +250,8 @@ def test_teams_page_lists_drafts_published_and_archived_to_the_team_only(people)
         assert "Wessex Atrial Fibrillation Audit" in page.text and "New dataset" not in page.text
     assert "not a member of any team" in nobody.get("/workspace").text
     assert nobody.get("/workspace/teams/wessex-heart/datasets/new").status_code == 403
+    # not even the "add another" button echoes the form to someone who may not edit
+    assert _post(nobody, "/workspace/teams/wessex-heart/datasets/new", {"op": "add:observations"}).status_code == 403
 
 
 def _legacy_csv(rows: int) -> bytes:

@@ -133,6 +133,7 @@ def new_dataset(request: Request, team_ref: str, ctx: WriterContextDep) -> HTMLR
 @router.post("/teams/{team_ref}/datasets/new", response_class=HTMLResponse)
 def create_dataset(request: Request, team_ref: str, ctx: WriterContextDep, posted: PostedDep) -> Any:
     team = _team(ctx, team_ref)
+    require(ctx.actor, Permission.DATASET_EDIT, on=team.id)
     changed = _op(request, posted, team, None)
     if changed is not None:
         return changed
@@ -149,6 +150,7 @@ def create_dataset(request: Request, team_ref: str, ctx: WriterContextDep, poste
 @router.get("/datasets/{dataset_id}/edit", response_class=HTMLResponse)
 def edit_dataset(request: Request, dataset_id: str, ctx: WriterContextDep, saved: int = 0) -> HTMLResponse:
     dataset = _dataset(ctx, dataset_id)
+    require(ctx.actor, Permission.DATASET_EDIT, on=dataset)
     if dataset.draft is not None:
         checked = metadata.check(dataset.draft)
         notice = "Draft saved." if saved else ""
@@ -173,6 +175,7 @@ def edit_dataset(request: Request, dataset_id: str, ctx: WriterContextDep, saved
 @router.post("/datasets/{dataset_id}/edit", response_class=HTMLResponse)
 def save_dataset(request: Request, dataset_id: str, ctx: WriterContextDep, posted: PostedDep) -> Any:
     dataset = _dataset(ctx, dataset_id)
+    require(ctx.actor, Permission.DATASET_EDIT, on=dataset)
     changed = _op(request, posted, dataset.team, dataset)
     if changed is not None:
         return changed
