@@ -151,6 +151,8 @@ def test_a_team_publishes_a_dataset_from_the_browser(site, browser, tmp_path):
     assert error.is_visible() and "a dataset needs a title" in error.inner_text()
     assert page.locator("#f-summary-title").get_attribute("aria-invalid") == "true"
     assert page.locator("#f-summary-abstract").input_value().startswith("Adults with heart failure")
+    page.locator("#sec-summary").scroll_into_view_if_needed()
+    page.evaluate("document.getElementById('sec-summary').scrollIntoView()")
     _shot(page, "workspace-inline-error.png", tmp_path)
 
     # fixes it; the draft is saved and the population size is pointed out next
