@@ -227,6 +227,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     from healthgate.identity import pages as identity_pages  # register, sign in/out, account, people
 
     app.include_router(identity_pages.router)
+    from healthgate.catalogue import workspace as catalogue_workspace  # the custodian workspace (/workspace)
+    from healthgate.identity import workspace as identity_workspace
+
+    app.include_router(catalogue_workspace.router)
+    app.include_router(identity_workspace.router)
     app.mount("/static", StaticFiles(packages=[("healthgate.web", "static")]), name="static")
     openapi.install(app)
     # Outermost first: unknown hosts are refused before anything else, then per-client limits are counted.

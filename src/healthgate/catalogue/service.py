@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -571,3 +571,86 @@ def public_ids(session: Session, *, offset: int, limit: int) -> list[tuple[uuid.
     stmt = (select(Dataset.id, Dataset.updated_at).where(Dataset.status == DatasetStatus.ACTIVE)
             .order_by(Dataset.id).offset(offset).limit(limit))
     return [(row[0], row[1]) for row in session.execute(stmt)]
+
+
+# ---- the custodian workspace: a team's datasets ------------------------------------------------------------
+
+
+@dataclass
+class TeamDataset:
+    """A row of a team's dataset list: the dataset, its latest published version (None if never published)
+    and the title to show (the draft's when there is a draft)."""
+
+    dataset: Dataset
+    latest: DatasetVersion | None
+    title: str
+
+    @property
+    def last_change(self) -> Any:
+        d = self.dataset
+        return max(d.updated_at, d.draft_updated_at) if d.draft_updated_at else d.updated_at
+
+
+def draft_title(draft: dict[str, Any] | None) -> str | None:
+    """A draft's title, read without checking the whole document (lists of many drafts)."""
+    doc = draft.get("metadata") if isinstance(draft, dict) else None
+    summary = doc.get("summary") if isinstance(doc, dict) else None
+    title = summary.get("title") if isinstance(summary, dict) else None
+    return title.strip() if isinstance(title, str) and title.strip() else None
+
+
+def team_datasets(ctx: Context, team_id: uuid.UUID, *, status: DatasetStatus | None = None, page: int = 1,
+                  per_page: int = 50) -> tuple[int, dict[str, int], list[TeamDataset]]:
+    """A team's datasets, most recently changed first: ``(total, count by status, page of rows)``. Its members
+    who may see drafts see every dataset (drafts, published, archived); anyone else the published ones."""
+    private = ctx.actor.can(Permission.DATASET_VIEW_DRAFT, team_id)
+    # an empty shell (a draft discarded before it was ever published) is not listed
+    base = select(Dataset).where(Dataset.team_id == team_id,
+                                 (Dataset.latest_version > 0) | Dataset.draft.is_not(None))
+    if not private:
+        base = base.where(Dataset.status == DatasetStatus.ACTIVE)
+    counts = {s.value: 0 for s in DatasetStatus} | {
+        str(getattr(s, "value", s)): n for s, n in ctx.session.execute(
+            select(Dataset.status, func.count()).where(Dataset.id.in_(base.with_only_columns(Dataset.id)))
+            .group_by(Dataset.status))}
+    counts["with_draft"] = ctx.session.scalar(
+        select(func.count()).where(Dataset.id.in_(base.with_only_columns(Dataset.id)), Dataset.draft.is_not(None))
+    ) or 0 if private else 0
+    if status is not None:
+        base = base.where(Dataset.status == status)
+    total = ctx.session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    page, per_page = max(1, page), max(1, per_page)
+    last_change = case((Dataset.draft_updated_at > Dataset.updated_at, Dataset.draft_updated_at),
+                       else_=Dataset.updated_at)
+    rows = ctx.session.execute(
+        base.add_columns(DatasetVersion).outerjoin(
+            DatasetVersion, (DatasetVersion.dataset_id == Dataset.id) & (DatasetVersion.number == Dataset.latest_version))
+        .order_by(last_change.desc(), Dataset.id).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    out = []
+    for dataset, latest in rows:
+        title = (draft_title(dataset.draft) if private else None) or (latest.title if latest else None) or "(untitled)"
+        out.append(TeamDataset(dataset, latest, title))
+    return total, counts, out
+
+
+@dataclass
+class WorkspaceTeam:
+    team: Team
+    roles: list[str]
+    datasets: int
+    drafts: int
+
+
+def workspace_teams(ctx: Context) -> list[WorkspaceTeam]:
+    """The teams the actor holds a role in (every team, for an alliance admin), with their dataset counts."""
+    actor = ctx.actor
+    stmt = select(Team).order_by(Team.name_key)
+    if not actor.is_admin:
+        stmt = stmt.where(Team.id.in_(list(actor.team_ids)))
+    teams = list(ctx.session.scalars(stmt))
+    counts = {tid: (n, d) for tid, n, d in ctx.session.execute(
+        select(Dataset.team_id, func.count(), func.count(Dataset.draft_updated_at))
+        .where(Dataset.team_id.in_([t.id for t in teams])).group_by(Dataset.team_id))} if teams else {}
+    return [WorkspaceTeam(t, sorted(r.label for r in actor.roles_in(t.id)), *counts.get(t.id, (0, 0)))
+            for t in teams]

@@ -1,0 +1,171 @@
+"""Every state-changing form of the workspace, for anonymous, a signed-in researcher, a member of another team,
+each team role and an alliance admin: allowed or denied, and a denied post changes nothing (no audit event).
+The forms are found by walking ``app.routes``: a new workspace form without an entry here fails."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import uuid
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from healthgate.audit.models import AuditEvent
+from healthgate.catalogue import service
+from healthgate.context import Context
+from healthgate.identity import tokens, users
+from healthgate.identity.models import Membership
+from healthgate.identity.permissions import SYSTEM, Role
+from tests.catalogue.test_workspace import People
+from tests.conftest import load_fixture
+
+PERSONAS = ["anonymous", "researcher", "other team admin", *[r.value for r in Role], "alliance admin"]
+EDIT = {Role.TEAM_ADMIN.value, Role.METADATA_MANAGER.value, Role.METADATA_EDITOR.value, "alliance admin"}
+PUBLISH = {Role.TEAM_ADMIN.value, Role.METADATA_MANAGER.value, "alliance admin"}
+MANAGE = {Role.TEAM_ADMIN.value, "alliance admin"}
+SIGNED_IN = set(PERSONAS) - {"anonymous"}
+
+
+@dataclass
+class Case:
+    allowed: set[str]
+    prepare: Callable[[People], tuple[dict[str, str], dict]]  # path parameters, request keyword arguments
+    writes: bool = True  # False: even when allowed nothing is written (the upload's dry run)
+
+
+def _doc() -> dict:
+    return load_fixture("hdruk-4.0.0-minimal.json") | {"identifier": str(uuid.uuid4())}
+
+
+def _dataset(people: People, *, publish: bool = False, archive: bool = False) -> str:
+    with people.db.sessions.begin() as s:
+        ctx = Context(s, SYSTEM, people.clock)
+        dataset, _ = service.create_draft(ctx, people.team, {"schemaVersion": "4.0.0", "metadata": _doc()})
+        if publish or archive:
+            service.publish(ctx, dataset.id)
+        if archive:
+            service.archive(ctx, dataset.id)
+        return str(dataset.id)
+
+
+def _person(people: People, role: Role | None = None) -> uuid.UUID:
+    with people.db.sessions.begin() as s:
+        ctx = Context(s, SYSTEM, people.clock)
+        user = users.create_user(ctx, f"{uuid.uuid4().hex[:10]}@example.org", "Somebody", verified=True)
+        if role is not None:
+            s.add(Membership(team_id=people.team, user_id=user.id, role=role.value, created_at=people.clock.now()))
+        return user.id
+
+
+def _victims_token(people: People) -> str:
+    with people.db.sessions.begin() as s:
+        ctx = Context(s, SYSTEM, people.clock)
+        owner = users.get_user(ctx, _person(people))
+        tokens.create_token(ctx, owner, "theirs")
+        return str(tokens.list_tokens(ctx, owner)[0].id)
+
+
+def _file() -> dict:
+    return {"files": {"file": ("one.json", json.dumps(_doc()).encode(), "application/json")}}
+
+
+def _packed() -> dict:
+    raw = json.dumps(_doc()).encode()
+    return {"data": {"filename": "one.json", "content": base64.b64encode(zlib.compress(raw)).decode()}}
+
+
+TEAM = {"team_ref": "wessex-heart"}
+CASES: dict[str, Case] = {
+    "/workspace/teams/{team_ref}/datasets/new": Case(EDIT, lambda p: (TEAM, {"data": {"summary.title": "New"}})),
+    "/workspace/datasets/{dataset_id}/edit": Case(
+        EDIT, lambda p: ({"dataset_id": _dataset(p)}, {"data": {"summary.title": "Changed"}})),
+    "/workspace/datasets/{dataset_id}/publish": Case(PUBLISH, lambda p: ({"dataset_id": _dataset(p)}, {})),
+    "/workspace/datasets/{dataset_id}/archive": Case(PUBLISH, lambda p: ({"dataset_id": _dataset(p, publish=True)}, {})),
+    "/workspace/datasets/{dataset_id}/unarchive": Case(
+        PUBLISH, lambda p: ({"dataset_id": _dataset(p, archive=True)}, {})),
+    "/workspace/datasets/{dataset_id}/discard": Case(EDIT, lambda p: ({"dataset_id": _dataset(p)}, {})),
+    "/workspace/teams/{team_ref}/upload": Case(PUBLISH, lambda p: (TEAM, _file()), writes=False),
+    "/workspace/teams/{team_ref}/upload/confirm": Case(PUBLISH, lambda p: (TEAM, _packed())),
+    "/workspace/teams/{team_ref}/members": Case(MANAGE, lambda p: (TEAM, {"data": {
+        "email": users.get_user(Context(p.db.sessions(), SYSTEM, p.clock), _person(p)).email,
+        "role": Role.METADATA_EDITOR.value}})),
+    "/workspace/teams/{team_ref}/members/remove": Case(MANAGE, lambda p: (TEAM, {"data": {
+        "user": str(_person(p, Role.METADATA_EDITOR)), "role": Role.METADATA_EDITOR.value}})),
+    "/workspace/tokens": Case(SIGNED_IN, lambda p: ({}, {"data": {"name": "mine", "scope": "read"}})),
+    # someone else's token: only an alliance admin (user:manage) may revoke it
+    "/workspace/tokens/{token_id}/revoke": Case({"alliance admin"}, lambda p: ({"token_id": _victims_token(p)}, {})),
+}
+
+
+@pytest.fixture
+def people(db, clock, tmp_path):
+    return People(db, clock, tmp_path)
+
+
+def _routes(routes) -> list[APIRoute]:
+    """Every route, those of included routers too (FastAPI may keep an included router as one entry)."""
+    out = []
+    for r in routes:
+        inner = getattr(getattr(r, "original_router", None), "routes", None)
+        if inner is not None:
+            out.extend(_routes(inner))
+        elif isinstance(r, APIRoute):
+            out.append(r)
+    return out
+
+
+def _forms(app) -> set[str]:
+    return {r.path for r in _routes(app.routes) if r.path.startswith("/workspace")
+            and r.methods & {"POST", "PUT", "PATCH", "DELETE"}}
+
+
+def _client(people: People, persona: str) -> TestClient:
+    if persona == "anonymous":
+        return TestClient(people.app)
+    if persona == "researcher":
+        return people.browser("Rae Researcher")
+    if persona == "other team admin":
+        return people.browser("Olly Other", [Role.TEAM_ADMIN], team=people.other_team)
+    if persona == "alliance admin":
+        return people.browser("Ada Admin", admin=True)
+    return people.browser("Member", [Role(persona)])
+
+
+def _events(people: People) -> int:
+    with people.db.sessions() as s:
+        return s.scalar(select(func.count()).select_from(AuditEvent))
+
+
+def test_every_workspace_form_has_a_matrix_entry(people):
+    assert _forms(people.app) == set(CASES)
+
+
+@pytest.mark.parametrize("path", sorted(CASES))
+def test_workspace_form_matrix(people, path):
+    case = CASES[path]
+    outcomes = {}
+    for persona in PERSONAS:
+        client = _client(people, persona)
+        csrf = ""
+        if persona != "anonymous":
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/workspace/tokens").text).group(1)
+        params, kwargs = case.prepare(people)
+        kwargs = {**kwargs, "data": {**kwargs.get("data", {}), "csrf_token": csrf}}
+        before = _events(people)
+        r = client.post(path.format(**params), follow_redirects=False, **kwargs)
+        allowed = persona in case.allowed
+        outcomes[persona] = r.status_code
+        if allowed:
+            assert r.status_code in (200, 201, 303), (persona, r.status_code, r.text[:300])
+            assert (_events(people) > before) == case.writes, persona  # the change was recorded
+        else:
+            assert r.status_code in (401, 403, 404), (persona, r.status_code, r.text[:300])
+            assert _events(people) == before, persona  # nothing changed
+    assert outcomes["anonymous"] == 401
