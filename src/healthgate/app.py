@@ -204,6 +204,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     from healthgate.web import site as site_pages  # robots.txt, sitemap.xml, favicon.ico
 
     app.include_router(site_pages.router)
+    from healthgate.identity import oidc_pages  # OpenID Connect sign-in: /login/oidc/{provider}
+
+    app.include_router(oidc_pages.router)
     app.mount("/static", StaticFiles(packages=[("healthgate.web", "static")]), name="static")
     openapi.install(app)
     # Outermost first: unknown hosts are refused before anything else, then per-client limits are counted.

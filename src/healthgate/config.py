@@ -7,13 +7,36 @@ from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import Field
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Defaults, for code that runs without a Settings object (library calls, tests); the running server and the
 # CLI pass the configured values.
 DEFAULT_MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 DEFAULT_MAX_PER_PAGE = 100
+
+
+class OidcProvider(BaseModel):
+    """One OpenID Connect provider people may sign in with (HEALTHGATE_OIDC_PROVIDERS; docs/oidc.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label: str = Field(min_length=1, max_length=80)  # on the button: "Sign in with <label>"
+    issuer: str = Field(pattern=r"^https?://")  # must equal the discovery document's "issuer"
+    # Where the provider's metadata is; default: <issuer>/.well-known/openid-configuration
+    discovery_url: str | None = Field(default=None, pattern=r"^https?://")
+    client_id: str = Field(min_length=1)
+    client_secret: str | None = None  # None: a public client (PKCE only)
+    scopes: str = "openid email profile"
+
+    @field_validator("scopes")
+    @classmethod
+    def _openid_scope(cls, value: str) -> str:
+        if "openid" not in value.split():
+            raise ValueError("the scopes must include openid")
+        return value
 
 
 class Settings(BaseSettings):
@@ -38,6 +61,17 @@ class Settings(BaseSettings):
     rate_limit_expensive: str = "120/minute"
     rate_limit_failed_auth: str = "20/minute"
     rate_limit_storage: str = "memory://"
+    # OpenID Connect sign-in: JSON, provider name -> {label, issuer, client_id, client_secret, scopes,
+    # discovery_url}. Empty: password sign-in only. See docs/oidc.md.
+    oidc_providers: dict[str, OidcProvider] = Field(default_factory=dict)
+
+    @field_validator("oidc_providers")
+    @classmethod
+    def _provider_names(cls, value: dict[str, OidcProvider]) -> dict[str, OidcProvider]:
+        for name in value:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", name):
+                raise ValueError(f"OIDC provider name {name!r}: use 1 to 40 lower-case letters, digits, - or _")
+        return value
 
     @cached_property
     def resolved_database_url(self) -> str:
