@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
-
-import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,6 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # CLI pass the configured values.
 DEFAULT_MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 DEFAULT_MAX_PER_PAGE = 100
+
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class OidcProvider(BaseModel):
@@ -30,6 +32,14 @@ class OidcProvider(BaseModel):
     client_id: str = Field(min_length=1)
     client_secret: str | None = None  # None: a public client (PKCE only)
     scopes: str = "openid email profile"
+
+    @field_validator("issuer", "discovery_url")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        # Plain http only for a provider on this machine (development, tests).
+        if value and value.startswith("http://") and urlsplit(value).hostname not in LOCAL_HOSTS:
+            raise ValueError("an OpenID Connect provider must be reached over https")
+        return value
 
     @field_validator("scopes")
     @classmethod

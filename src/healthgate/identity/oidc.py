@@ -30,12 +30,13 @@ import time
 import unicodedata
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import httpx
-from authlib.common.errors import AuthlibBaseError
-from authlib.integrations.httpx_client import OAuth2Client
+from authlib.oauth2.auth import ClientAuth
+from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_request
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
@@ -158,10 +159,28 @@ def _auth_method(config: OidcProvider, meta: dict[str, Any]) -> str:
     return "client_secret_basic" if "client_secret_basic" in supported else "client_secret_post"
 
 
-def _client(config: OidcProvider, meta: dict[str, Any], redirect_uri: str) -> OAuth2Client:
-    return OAuth2Client(client_id=config.client_id, client_secret=config.client_secret, scope=config.scopes,
-                        redirect_uri=redirect_uri, code_challenge_method="S256",
-                        token_endpoint_auth_method=_auth_method(config, meta), timeout=HTTP_TIMEOUT)
+def _redeem(config: OidcProvider, meta: dict[str, Any], code: str, verifier: str,
+            redirect_uri: str) -> dict[str, Any]:
+    """The token endpoint's answer for an authorisation code (RFC 6749 4.1.3 with the PKCE verifier)."""
+    body = prepare_token_request("authorization_code", code=code, redirect_uri=redirect_uri,
+                                 code_verifier=verifier)
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
+    auth = ClientAuth(config.client_id, config.client_secret, _auth_method(config, meta))
+    url, headers, body = auth.prepare("POST", meta["token_endpoint"], headers, body)
+    try:
+        response = httpx.post(url, content=body, headers=headers, timeout=HTTP_TIMEOUT)
+        answer = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise ProviderUnavailable(f"could not redeem the code at {config.label}: {exc}") from None
+    if not isinstance(answer, dict):
+        raise ProviderUnavailable(f"{config.label}'s token endpoint did not answer with a JSON object")
+    if "error" in answer:
+        # invalid_grant: the code was used already, has expired, or the PKCE verifier does not match.
+        raise SignInFailed(f"{config.label} refused the authorisation code ({str(answer['error'])[:100]}); it "
+                           "may have been used already. Start the sign-in again.")
+    if response.status_code >= 400:
+        raise ProviderUnavailable(f"{config.label}'s token endpoint answered HTTP {response.status_code}")
+    return answer
 
 
 # --- the flow -----------------------------------------------------------------------------------------------
@@ -184,9 +203,10 @@ def begin(settings: Settings, name: str, redirect_uri: str, next_path: str | Non
     meta = metadata(config)
     pending = Pending(provider=name, state=secrets.token_urlsafe(32), nonce=secrets.token_urlsafe(32),
                       verifier=secrets.token_urlsafe(64), next=safe_next(next_path), issued=now.timestamp())
-    with _client(config, meta, redirect_uri) as client:
-        url, _ = client.create_authorization_url(meta["authorization_endpoint"], state=pending.state,
-                                                 nonce=pending.nonce, code_verifier=pending.verifier)
+    url = prepare_grant_uri(meta["authorization_endpoint"], config.client_id, "code", redirect_uri=redirect_uri,
+                            scope=config.scopes, state=pending.state, nonce=pending.nonce,
+                            code_challenge=create_s256_code_challenge(pending.verifier),
+                            code_challenge_method="S256")
     return url, pending
 
 
@@ -196,7 +216,8 @@ def _state_key(settings: Settings) -> bytes:
 
 def pack(settings: Settings, pending: Pending) -> str:
     """The cookie value: the record, signed with a key derived from the secret key."""
-    body = base64.urlsafe_b64encode(json.dumps(asdict(pending), separators=(",", ":")).encode()).decode()
+    raw = json.dumps(asdict(pending), separators=(",", ":")).encode()
+    body = base64.urlsafe_b64encode(raw).decode().rstrip("=")  # cookie-safe: no quoting needed
     mac = hmac.new(_state_key(settings), body.encode(), hashlib.sha256).hexdigest()
     return f"{body}.{mac}"
 
@@ -212,7 +233,7 @@ def unpack(settings: Settings, value: str | None, name: str, now: datetime) -> P
     if not body or not hmac.compare_digest(mac, expected):
         raise SignInFailed("the sign-in record in this browser has been altered. " + start_again)
     try:
-        pending = Pending(**json.loads(base64.urlsafe_b64decode(body.encode())))
+        pending = Pending(**json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))))
     except (ValueError, TypeError):
         raise SignInFailed("the sign-in record in this browser cannot be read. " + start_again) from None
     if pending.provider != name:
@@ -227,8 +248,9 @@ def finish(settings: Settings, name: str, pending: Pending, params: dict[str, st
     """Check the provider's answer (the callback's query ``params``) and redeem its code for verified claims."""
     config = provider(settings, name)
     if "error" in params:
-        said = params.get("error_description") or params["error"]
-        raise SignInFailed(f"{config.label} did not sign you in: {said[:300]}")
+        said = params["error"][:100] + (f": {params['error_description'][:300]}"
+                                         if params.get("error_description") else "")
+        raise SignInFailed(f"{config.label} did not sign you in ({said}).")
     state = params.get("state") or ""
     if not hmac.compare_digest(state.encode(), pending.state.encode()):
         raise SignInFailed("the answer does not belong to the sign-in this browser started (its state differs). "
@@ -237,16 +259,7 @@ def finish(settings: Settings, name: str, pending: Pending, params: dict[str, st
     if not code:
         raise SignInFailed(f"{config.label} sent no authorisation code")
     meta = metadata(config)
-    with _client(config, meta, redirect_uri) as client:
-        try:
-            token = client.fetch_token(meta["token_endpoint"], grant_type="authorization_code", code=code,
-                                       code_verifier=pending.verifier)
-        except AuthlibBaseError as exc:
-            # invalid_grant: the code was used already, has expired, or the PKCE verifier does not match.
-            raise SignInFailed(f"{config.label} refused the authorisation code ({exc.error}); it may have been "
-                               "used already. Start the sign-in again.") from None
-        except (httpx.HTTPError, ValueError) as exc:
-            raise ProviderUnavailable(f"could not redeem the code at {config.label}: {exc}") from None
+    token = _redeem(config, meta, code, pending.verifier, redirect_uri)
     if not isinstance(token.get("id_token"), str):
         raise SignInFailed(f"{config.label} sent no ID token; is the openid scope allowed for this client?")
     claims = _validate_id_token(config, meta, token["id_token"], pending.nonce, token.get("access_token"))
@@ -260,12 +273,12 @@ def _validate_id_token(config: OidcProvider, meta: dict[str, Any], id_token: str
                        access_token: str | None) -> dict[str, Any]:
     offered = meta.get("id_token_signing_alg_values_supported") or ["RS256"]
     algorithms = [a for a in SIGNING_ALGORITHMS if a in offered]
-    keys = KeySet.import_key_set(_get_json(meta["jwks_uri"], "signing keys"))
+    keys = KeySet.import_key_set(cast(Any, _get_json(meta["jwks_uri"], "signing keys")))
     try:
         try:
             decoded = jwt.decode(id_token, keys, algorithms=algorithms)
         except InvalidKeyIdError:  # the provider rotated its keys since we cached them
-            keys = KeySet.import_key_set(_get_json(meta["jwks_uri"], "signing keys", force=True))
+            keys = KeySet.import_key_set(cast(Any, _get_json(meta["jwks_uri"], "signing keys", force=True)))
             decoded = jwt.decode(id_token, keys, algorithms=algorithms)
         checked = CodeIDToken(decoded.claims, decoded.header,
                               {"iss": {"essential": True, "value": config.issuer},
@@ -337,15 +350,16 @@ def sign_in(ctx: Context, name: str, label: str, claims: Claims) -> User:
     if not claims.email_verified:
         raise SignInFailed(f"{label} has not verified your email address {claims.email}, so healthgate cannot "
                            "use it to sign you in. Verify it there, or sign in with your password.")
-    user = users.find_by_email(ctx, claims.email)
-    created = user is None
-    if user is None:
+    existing = users.find_by_email(ctx, claims.email)
+    created = existing is None
+    if existing is None:
         try:
             user = users.create_user(ctx.as_actor(SYSTEM), claims.email, _display_name(claims), verified=True)
         except Invalid as exc:
             raise SignInFailed(f"{label}'s details cannot make an account: "
                                + "; ".join(e.message for e in exc.errors), exc.errors) from None
     else:
+        user = existing
         _check_enabled(user)
         if user.email_verified_at is None:
             raise SignInFailed(
