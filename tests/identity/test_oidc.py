@@ -107,9 +107,11 @@ class Flow:
     callback_url: str
 
 
-def to_provider(browser: httpx.Client, site: Site, next_path: str | None = None) -> tuple[str, str]:
+def to_provider(browser: httpx.Client, site: Site, next_path: str | None = None,
+                link: bool = False) -> tuple[str, str]:
     """Start a sign-in at healthgate: the provider's authorisation URL and the state cookie it set."""
-    query = f"?{urlencode({'next': next_path})}" if next_path else ""
+    params = {**({"next": next_path} if next_path else {}), **({"link": "1"} if link else {})}
+    query = f"?{urlencode(params)}" if params else ""
     r = browser.get(f"{site.url}/login/oidc/{PROVIDER}{query}")
     assert r.status_code == 303, r.text
     cookie = r.headers["set-cookie"]
@@ -228,6 +230,46 @@ def test_email_from_the_userinfo_endpoint_when_the_id_token_has_none(site, idp):
         assert done.status_code == 303, done.text
         user = signed_in_user(site, browser)
     assert user is not None and user.email == "kat@example.org"
+
+
+def test_a_signed_in_person_links_a_provider_that_shares_no_email(site, idp):
+    idp.people["0000-0002-1825-0097"] = {"name": "Josiah Carberry"}  # like ORCID: a subject, no address
+    with httpx.Client() as stranger:  # without an address, a first sign-in cannot know who this is
+        assert_refused(stranger.get(flow(stranger, site, "0000-0002-1825-0097").callback_url), site,
+                       "did not share your email address")
+    with transaction(site.db.sessions) as s:
+        ctx = Context(s, SYSTEM, site.clock)
+        josiah = users.create_user(ctx, "josiah@example.org", "Josiah Carberry", verified=True)
+        other = users.create_user(ctx, "other@example.org", "Someone Else", verified=True)
+        cookie = sessions.start(ctx, josiah, "password")
+        other_cookie = sessions.start(ctx, other, "password")
+    with httpx.Client() as anonymous:
+        assert anonymous.get(f"{site.url}/login/oidc/{PROVIDER}?link=1").status_code == 401
+    with httpx.Client(cookies={sessions.COOKIE: cookie}) as browser:
+        authorize_url, _ = to_provider(browser, site, next_path="/account", link=True)
+        done = browser.get(at_provider(authorize_url, "0000-0002-1825-0097"))
+        assert done.status_code == 303 and done.headers["location"] == "/account"
+        assert session_cookie(done) is None  # still the same session
+        assert browser.cookies[sessions.COOKIE] == cookie
+    identity = site.scalar(select(OidcIdentity))
+    assert (identity.user_id, identity.subject, identity.email) == (josiah.id, "0000-0002-1825-0097", None)
+    assert site.count(LoginSession) == 2
+    # From now on the provider signs Josiah in.
+    with httpx.Client() as browser:
+        assert browser.get(flow(browser, site, "0000-0002-1825-0097").callback_url).status_code == 303
+        assert signed_in_user(site, browser).id == josiah.id
+    # Nobody else can link the same provider account to theirs.
+    with httpx.Client(cookies={sessions.COOKIE: other_cookie}) as browser:
+        authorize_url, _ = to_provider(browser, site, link=True)
+        assert_refused(browser.get(at_provider(authorize_url, "0000-0002-1825-0097")), site,
+                       "already linked to another healthgate account")
+    # A link started by one person cannot be finished in another person's session.
+    with httpx.Client(cookies={sessions.COOKIE: cookie}) as browser:
+        authorize_url, state = to_provider(browser, site, link=True)
+        answer = at_provider(authorize_url, "0000-0002-1825-0097")
+    with httpx.Client(cookies={sessions.COOKIE: other_cookie, oidc.STATE_COOKIE: state}) as browser:
+        assert_refused(browser.get(answer), site, "not the one who asked to link")
+    assert site.count(OidcIdentity) == 1
 
 
 # --- refusals -----------------------------------------------------------------------------------------------

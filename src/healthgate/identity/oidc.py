@@ -28,6 +28,7 @@ import secrets
 import threading
 import time
 import unicodedata
+import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -84,6 +85,7 @@ class Pending:
     verifier: str  # the PKCE code verifier; the provider saw only its S256 challenge
     next: str  # a local path to return to
     issued: float  # seconds since the epoch, on the app's clock
+    link: str | None = None  # the signed-in person's id when they asked to link this provider to their account
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,12 +199,14 @@ def safe_next(value: str | None) -> str:
 
 
 def begin(settings: Settings, name: str, redirect_uri: str, next_path: str | None,
-          now: datetime) -> tuple[str, Pending]:
-    """The provider's authorisation URL to send the browser to, and the record it must bring back."""
+          now: datetime, *, link_user: uuid.UUID | None = None) -> tuple[str, Pending]:
+    """The provider's authorisation URL to send the browser to, and the record it must bring back.
+    ``link_user``: the signed-in person who asked to link this provider to their account."""
     config = provider(settings, name)
     meta = metadata(config)
     pending = Pending(provider=name, state=secrets.token_urlsafe(32), nonce=secrets.token_urlsafe(32),
-                      verifier=secrets.token_urlsafe(64), next=safe_next(next_path), issued=now.timestamp())
+                      verifier=secrets.token_urlsafe(64), next=safe_next(next_path), issued=now.timestamp(),
+                      link=str(link_user) if link_user else None)
     url = prepare_grant_uri(meta["authorization_endpoint"], config.client_id, "code", redirect_uri=redirect_uri,
                             scope=config.scopes, state=pending.state, nonce=pending.nonce,
                             code_challenge=create_s256_code_challenge(pending.verifier),
@@ -373,6 +377,31 @@ def sign_in(ctx: Context, name: str, label: str, claims: Claims) -> User:
     ctx.session.flush()
     audit.record(ctx.as_actor(Actor(name=user.name, user_id=user.id)), "user.oidc_linked", "user", user.id,
                  {"provider": name, "identity_id": str(identity.id), "account_created": created}, at=now)
+    return user
+
+
+def link(ctx: Context, name: str, label: str, claims: Claims, pending: Pending) -> User:
+    """Link the provider's subject to the signed-in person who started this flow asking for it (so a provider
+    that shares no email address, like ORCID, can sign them in from then on)."""
+    if pending.link is None or ctx.actor.user_id is None or str(ctx.actor.user_id) != pending.link:
+        raise SignInFailed("the person signed in here is not the one who asked to link this account. Sign in "
+                           f"again and link {label} from your account page.")
+    user = users.get_user(ctx, ctx.actor.user_id)
+    _check_enabled(user)
+    now = ctx.now()
+    linked = ctx.session.scalar(select(OidcIdentity).where(OidcIdentity.provider == name,
+                                                           OidcIdentity.subject == claims.subject))
+    if linked is not None:
+        if linked.user_id != user.id:
+            raise SignInFailed(f"this {label} account is already linked to another healthgate account")
+        linked.last_login_at = now
+        return user
+    identity = OidcIdentity(provider=name, subject=claims.subject, user_id=user.id,
+                            email=claims.email[:320] if claims.email else None, created_at=now, last_login_at=now)
+    ctx.session.add(identity)
+    ctx.session.flush()
+    audit.record(ctx, "user.oidc_linked", "user", user.id,
+                 {"provider": name, "identity_id": str(identity.id), "account_created": False}, at=now)
     return user
 
 

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from healthgate.config import Settings
+from healthgate.errors import Unauthorized
 from healthgate.identity import oidc, sessions
 from healthgate.web.deps import ContextDep, SettingsDep
 from healthgate.web.templates import env, render
@@ -46,8 +47,13 @@ env.globals["oidc_providers"] = _button_providers
 
 @router.get("/login/oidc/{provider}")
 def start(request: Request, provider: str, settings: SettingsDep, ctx: ContextDep,
-          next_path: Annotated[str | None, Query(alias="next", max_length=2000)] = None) -> Response:
-    url, pending = oidc.begin(settings, provider, redirect_uri(settings, provider), next_path, ctx.now())
+          next_path: Annotated[str | None, Query(alias="next", max_length=2000)] = None,
+          link: bool = False) -> Response:
+    """Off to the provider. ``?link=1`` from a signed-in person links the provider to their account."""
+    if link and ctx.actor.user_id is None:
+        raise Unauthorized("sign in first, then link another way of signing in to your account")
+    url, pending = oidc.begin(settings, provider, redirect_uri(settings, provider), next_path, ctx.now(),
+                              link_user=ctx.actor.user_id if link else None)
     response = RedirectResponse(url, status_code=303)
     response.headers["Cache-Control"] = "no-store"
     response.set_cookie(oidc.STATE_COOKIE, oidc.pack(settings, pending), max_age=oidc.STATE_MAX_AGE,
@@ -55,30 +61,34 @@ def start(request: Request, provider: str, settings: SettingsDep, ctx: ContextDe
     return response
 
 
+def _done(response: Response, settings: Settings) -> Response:
+    """Every answer to a callback: never cached, and the state cookie is spent (one flow, one use)."""
+    response.headers["Cache-Control"] = "no-store"
+    response.delete_cookie(oidc.STATE_COOKIE, path=STATE_PATH, httponly=True, samesite="lax",
+                           secure=_secure(settings))
+    return response
+
+
 @router.get(CALLBACK_PATH)
 def callback(request: Request, provider: str, settings: SettingsDep, ctx: ContextDep) -> Response:
+    """Back from the provider: check its answer, then sign the person in (or link the provider to the
+    signed-in person who asked for it)."""
     config = oidc.provider(settings, provider)
     params = {k: v[:4000] for k, v in request.query_params.items()}
     try:
         pending = oidc.unpack(settings, request.cookies.get(oidc.STATE_COOKIE), provider, ctx.now())
         claims = oidc.finish(settings, provider, pending, params, redirect_uri(settings, provider))
+        if pending.link is not None:
+            oidc.link(ctx, provider, config.label, claims, pending)
+            return _done(RedirectResponse(pending.next, status_code=303), settings)  # still signed in as before
         user = oidc.sign_in(ctx, provider, config.label, claims)
     except (oidc.SignInFailed, oidc.ProviderUnavailable) as exc:
         ctx.session.rollback()  # nothing of a failed sign-in is kept
-        failed: Response = render(request, "identity/oidc_failed.html", status_code=exc.status,
-                                  label=config.label, provider=provider, reason=exc.detail)
-        failed.headers["Cache-Control"] = "no-store"
-        failed.delete_cookie(oidc.STATE_COOKIE, path=STATE_PATH, httponly=True, samesite="lax",
-                             secure=_secure(settings))
-        return failed
+        return _done(render(request, "identity/oidc_failed.html", status_code=exc.status, label=config.label,
+                            provider=provider, reason=exc.detail), settings)
     old = request.cookies.get(sessions.COOKIE)
     if old:
         sessions.end(ctx, old)  # a new sign-in never continues an earlier session (no fixation)
-    value = sessions.start(ctx, user, f"oidc:{provider}")
     response = RedirectResponse(pending.next, status_code=303)
-    response.headers["Cache-Control"] = "no-store"
-    set_session_cookie(response, settings, value)
-    response.delete_cookie(oidc.STATE_COOKIE, path=STATE_PATH, httponly=True, samesite="lax",
-                           secure=_secure(settings))
-    return response
-
+    set_session_cookie(response, settings, sessions.start(ctx, user, f"oidc:{provider}"))
+    return _done(response, settings)
