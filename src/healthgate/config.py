@@ -32,6 +32,9 @@ class OidcProvider(BaseModel):
     client_id: str = Field(min_length=1)
     client_secret: str | None = None  # None: a public client (PKCE only)
     scopes: str = "openid email profile"
+    # Take the provider's email address as verified even without email_verified=true: only for a provider
+    # that verifies every address it issues but does not say so (a single-tenant Microsoft Entra ID).
+    trust_email: bool = False
 
     @field_validator("issuer", "discovery_url")
     @classmethod

@@ -6,7 +6,8 @@ PKCE required (S256 only), ``nonce`` required and echoed in an RS256-signed ID t
 single-use codes bound to the client and its registered redirect URI, client authentication with a secret,
 a userinfo endpoint. People "sign in" at the provider by posting their subject to the authorisation page.
 
-Knobs for the tests: ``people`` (sub -> claims), ``tamper_nonce`` (sign ID tokens with a wrong nonce),
+Knobs for the tests: ``people`` (sub -> claims), ``tamper`` (issue ID tokens with a wrong nonce, audience,
+issuer or signature, or already expired),
 ``drop_email_from_id_token`` (make the client ask the userinfo endpoint), and ``token_requests`` (what the
 token endpoint was sent).
 """
@@ -128,7 +129,8 @@ class Provider:
         self.codes: dict[str, Code] = {}
         self.access_tokens: dict[str, tuple[str, str]] = {}  # token -> (sub, scope)
         self.token_requests: list[dict[str, str]] = []
-        self.tamper_nonce = False
+        self.tamper: str | None = None  # "nonce", "aud", "iss", "signature", "expired": a bad ID token
+        self.foreign_key = RSAKey.generate_key(2048, parameters={"kid": "test-key-1"}, private=True)
         self.drop_email_from_id_token = False
         self.lock = threading.Lock()
 
@@ -180,20 +182,29 @@ def make_app(provider: Provider) -> Flask:
             return any(c.nonce == nonce for c in provider.codes.values())
 
         def resolve_client_private_key(self, client: Client) -> RSAKey:
-            return provider.key
+            # "signature": signed by a key the provider does not publish, under the published key's id
+            return provider.foreign_key if provider.tamper == "signature" else provider.key
 
         def get_client_algorithm(self, client: Client) -> str:
             return "RS256"
 
         def get_client_claims(self, client: Client) -> dict[str, Any]:
-            return {"iss": provider.issuer, "aud": [client.client_id]}
+            claims: dict[str, Any] = {"iss": provider.issuer, "aud": [client.client_id]}
+            if provider.tamper == "aud":
+                claims["aud"] = ["another-client"]
+            elif provider.tamper == "iss":
+                claims["iss"] = "http://127.0.0.1:1/not-the-issuer"
+            elif provider.tamper == "expired":
+                now = int(time.time())
+                claims.update(iat=now - 3600, exp=now - 600)
+            return claims
 
         def get_encode_header(self, client: Client) -> dict[str, str]:
             return {"alg": "RS256", "kid": "test-key-1"}
 
         def get_authorization_code_claims(self, authorization_code: Code) -> dict[str, Any]:
             claims = super().get_authorization_code_claims(authorization_code)
-            if provider.tamper_nonce:
+            if provider.tamper == "nonce":
                 claims["nonce"] = "not-the-nonce-that-was-sent"
             return claims
 

@@ -45,7 +45,7 @@ def _fresh_provider_state(idp: Provider) -> None:
     idp.people.clear()
     idp.codes.clear()
     idp.token_requests.clear()
-    idp.tamper_nonce = False
+    idp.tamper = None
     idp.drop_email_from_id_token = False
     oidc.clear_cache()
 
@@ -319,11 +319,15 @@ def test_a_tampered_state_is_refused_before_the_code_is_redeemed(site, idp):
     assert (site.count(User), site.count(LoginSession)) == (0, 0)
 
 
-def test_a_wrong_nonce_in_the_id_token_is_refused(site, idp):
+@pytest.mark.parametrize(("tamper", "says"), [
+    ("nonce", "is not valid (nonce)"), ("aud", "is not valid (aud)"), ("iss", "is not valid (iss)"),
+    ("signature", "is not valid (bad_signature)"), ("expired", "is not valid (exp)"),
+])
+def test_a_bad_id_token_signs_nobody_in(site, idp, tamper, says):
     person(idp, "sub-ada", "ada@example.org")
-    idp.tamper_nonce = True
+    idp.tamper = tamper
     with httpx.Client() as browser:
-        assert_refused(browser.get(flow(browser, site, "sub-ada").callback_url), site, "is not valid (nonce)")
+        assert_refused(browser.get(flow(browser, site, "sub-ada").callback_url), site, says)
     assert (site.count(User), site.count(OidcIdentity), site.count(LoginSession)) == (0, 0, 0)
 
 
@@ -421,6 +425,17 @@ def test_an_unreachable_provider_is_a_clear_error(db, tmp_path):
 ])
 def test_safe_next(given, kept):
     assert oidc.safe_next(given) == kept
+
+
+def test_claims_from_the_provider():
+    c = oidc._claims({"sub": "s", "email": " a@example.org ", "email_verified": "true",
+                      "given_name": "Ada", "family_name": "Lovelace"})
+    assert (c.subject, c.email, c.email_verified, c.name) == ("s", "a@example.org", True, "Ada Lovelace")
+    assert oidc._claims({"sub": "s", "email": "a@example.org"}).email_verified is False
+    assert oidc._claims({"sub": "s", "email": "a@example.org", "email_verified": False}).email_verified is False
+    assert oidc._claims({"sub": "s", "email": "a@example.org"}, trust_email=True).email_verified is True
+    assert oidc._claims({"sub": "s"}, trust_email=True).email_verified is False
+    assert oidc._claims({"sub": "s", "preferred_username": "ada"}).name == "ada"
 
 
 def test_provider_settings_are_checked(tmp_path, monkeypatch):

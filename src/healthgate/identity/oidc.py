@@ -270,7 +270,7 @@ def finish(settings: Settings, name: str, pending: Pending, params: dict[str, st
     found = dict(claims)
     if "email" not in found and isinstance(meta.get("userinfo_endpoint"), str) and token.get("access_token"):
         found.update(_userinfo(config, meta["userinfo_endpoint"], token["access_token"], claims["sub"]))
-    return _claims(found)
+    return _claims(found, trust_email=config.trust_email)
 
 
 def _validate_id_token(config: OidcProvider, meta: dict[str, Any], id_token: str, nonce: str,
@@ -312,7 +312,7 @@ def _userinfo(config: OidcProvider, url: str, access_token: str, subject: str) -
                                  "preferred_username") if k in info}
 
 
-def _claims(found: dict[str, Any]) -> Claims:
+def _claims(found: dict[str, Any], *, trust_email: bool = False) -> Claims:
     email = found.get("email") if isinstance(found.get("email"), str) else None
     verified = found.get("email_verified")
     name = found.get("name")
@@ -322,7 +322,8 @@ def _claims(found: dict[str, Any]) -> Claims:
     if not name and isinstance(found.get("preferred_username"), str):
         name = found["preferred_username"]
     return Claims(subject=found["sub"], email=email.strip() if email else None,
-                  email_verified=verified is True or verified == "true", name=name)
+                  email_verified=bool(email) and (trust_email or verified is True or verified == "true"),
+                  name=name)
 
 
 # --- linking the provider's subject to a person -------------------------------------------------------------
