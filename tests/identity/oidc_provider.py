@@ -123,16 +123,22 @@ class Provider:
 
     def __init__(self) -> None:
         self.issuer = ""
-        self.key = RSAKey.generate_key(2048, parameters={"kid": "test-key-1", "use": "sig"}, private=True)
+        self.kid = "test-key-1"
+        self.key = RSAKey.generate_key(2048, parameters={"kid": self.kid, "use": "sig"}, private=True)
         self.clients: dict[str, Client] = {}
         self.people: dict[str, dict[str, Any]] = {}
         self.codes: dict[str, Code] = {}
         self.access_tokens: dict[str, tuple[str, str]] = {}  # token -> (sub, scope)
         self.token_requests: list[dict[str, str]] = []
         self.tamper: str | None = None  # "nonce", "aud", "iss", "signature", "expired": a bad ID token
-        self.foreign_key = RSAKey.generate_key(2048, parameters={"kid": "test-key-1"}, private=True)
+        self.foreign_key = RSAKey.generate_key(2048, private=True)
         self.drop_email_from_id_token = False
         self.lock = threading.Lock()
+
+    def rotate(self) -> None:
+        """A new signing key under a new key id; the old one is no longer published."""
+        self.kid = f"test-key-{secrets.token_hex(4)}"
+        self.key = RSAKey.generate_key(2048, parameters={"kid": self.kid, "use": "sig"}, private=True)
 
     def register(self, redirect_uri: str) -> Client:
         client = Client(CLIENT_ID, CLIENT_SECRET, [redirect_uri])
@@ -200,7 +206,7 @@ def make_app(provider: Provider) -> Flask:
             return claims
 
         def get_encode_header(self, client: Client) -> dict[str, str]:
-            return {"alg": "RS256", "kid": "test-key-1"}
+            return {"alg": "RS256", "kid": provider.kid}
 
         def get_authorization_code_claims(self, authorization_code: Code) -> dict[str, Any]:
             claims = super().get_authorization_code_claims(authorization_code)

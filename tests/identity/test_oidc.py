@@ -222,6 +222,17 @@ def test_first_sign_in_links_an_account_with_the_same_verified_address(site, idp
     assert linked.data["account_created"] is False
 
 
+def test_the_provider_rotating_its_key_is_followed(site, idp):
+    person(idp, "sub-ada", "ada@example.org")
+    with httpx.Client() as browser:
+        assert browser.get(flow(browser, site, "sub-ada").callback_url).status_code == 303  # keys now cached
+    idp.rotate()
+    with httpx.Client() as browser:
+        done = browser.get(flow(browser, site, "sub-ada").callback_url)
+        assert done.status_code == 303, done.text
+    assert site.count(LoginSession) == 2
+
+
 def test_email_from_the_userinfo_endpoint_when_the_id_token_has_none(site, idp):
     person(idp, "sub-kat", "kat@example.org", name="Katherine Johnson")
     idp.drop_email_from_id_token = True

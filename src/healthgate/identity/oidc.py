@@ -251,14 +251,14 @@ def unpack(settings: Settings, value: str | None, name: str, now: datetime) -> P
 def finish(settings: Settings, name: str, pending: Pending, params: dict[str, str], redirect_uri: str) -> Claims:
     """Check the provider's answer (the callback's query ``params``) and redeem its code for verified claims."""
     config = provider(settings, name)
-    if "error" in params:
-        said = params["error"][:100] + (f": {params['error_description'][:300]}"
-                                         if params.get("error_description") else "")
-        raise SignInFailed(f"{config.label} did not sign you in ({said}).")
     state = params.get("state") or ""
     if not hmac.compare_digest(state.encode(), pending.state.encode()):
         raise SignInFailed("the answer does not belong to the sign-in this browser started (its state differs). "
                            "Start the sign-in again from the sign-in page.")
+    if "error" in params:  # the person cancelled, or the provider refused this client
+        said = params["error"][:100] + (f": {params['error_description'][:300]}"
+                                         if params.get("error_description") else "")
+        raise SignInFailed(f"{config.label} did not sign you in ({said}).")
     code = params.get("code")
     if not code:
         raise SignInFailed(f"{config.label} sent no authorisation code")
@@ -273,21 +273,27 @@ def finish(settings: Settings, name: str, pending: Pending, params: dict[str, st
     return _claims(found, trust_email=config.trust_email)
 
 
+def _keys(url: str, *, force: bool = False) -> KeySet:
+    try:
+        return KeySet.import_key_set(cast(Any, _get_json(url, "signing keys", force=force)))
+    except (JoseError, ValueError, TypeError, KeyError) as exc:
+        raise ProviderUnavailable(f"the sign-in provider's signing keys at {url} cannot be read: {exc}") from None
+
+
 def _validate_id_token(config: OidcProvider, meta: dict[str, Any], id_token: str, nonce: str,
                        access_token: str | None) -> dict[str, Any]:
     offered = meta.get("id_token_signing_alg_values_supported") or ["RS256"]
     algorithms = [a for a in SIGNING_ALGORITHMS if a in offered]
-    keys = KeySet.import_key_set(cast(Any, _get_json(meta["jwks_uri"], "signing keys")))
     try:
         try:
-            decoded = jwt.decode(id_token, keys, algorithms=algorithms)
+            decoded = jwt.decode(id_token, _keys(meta["jwks_uri"]), algorithms=algorithms)
         except InvalidKeyIdError:  # the provider rotated its keys since we cached them
-            keys = KeySet.import_key_set(cast(Any, _get_json(meta["jwks_uri"], "signing keys", force=True)))
-            decoded = jwt.decode(id_token, keys, algorithms=algorithms)
+            decoded = jwt.decode(id_token, _keys(meta["jwks_uri"], force=True), algorithms=algorithms)
         checked = CodeIDToken(decoded.claims, decoded.header,
                               {"iss": {"essential": True, "value": config.issuer},
                                "aud": {"essential": True, "value": config.client_id}},
                               {"nonce": nonce, "client_id": config.client_id, "access_token": access_token})
+        # The token's times are the provider's real clock, not the app's (which tests move).
         checked.validate(now=int(time.time()), leeway=LEEWAY)
     except (JoseError, ValueError) as exc:
         what = getattr(exc, "claim", None) or getattr(exc, "error", None) or type(exc).__name__
