@@ -195,6 +195,12 @@ def test_first_sign_in_creates_an_account_then_signs_the_same_person_in(site, id
         linked = site.scalar(select(AuditEvent).where(AuditEvent.action == "user.oidc_linked"))
         assert linked.subject_id == str(user.id) and linked.data["account_created"] is True
         assert site.count(AuditEvent) >= 3  # created, linked, session started
+        # No secret of the flow reaches the audit log: not the code, state, nonce, verifier or session.
+        with transaction(site.db.sessions) as s:
+            logged = repr([(e.actor, e.data) for e in s.scalars(select(AuditEvent))])
+        secrets_of_the_flow = [query["state"][0], query["nonce"][0], token_request["code"],
+                               token_request["code_verifier"], browser.cookies[sessions.COOKIE], CLIENT_SECRET]
+        assert not [x for x in secrets_of_the_flow if x in logged]
 
     # A second sign-in (another browser) is the same person: no new account, no new link.
     with httpx.Client() as other:
@@ -323,6 +329,10 @@ def test_a_tampered_state_is_refused_before_the_code_is_redeemed(site, idp):
     forged = f.state_cookie.rpartition(".")[0] + "." + "0" * 64
     with httpx.Client(cookies={oidc.STATE_COOKIE: forged}) as attacker:
         assert_refused(attacker.get(f.callback_url), site, "has been altered")
+    # An error answer that is not about this browser's sign-in says so (and nothing else).
+    with httpx.Client(cookies={oidc.STATE_COOKIE: f.state_cookie}) as browser:
+        forged_error = f"{site.url}/login/oidc/{PROVIDER}/callback?error=server_error&state=forged"
+        assert_refused(browser.get(forged_error), site, "its state differs")
     # Without the cookie that started it (login CSRF: someone else's answer pushed into this browser).
     with httpx.Client() as victim:
         assert_refused(victim.get(f.callback_url), site, "did not start a sign-in")
@@ -436,6 +446,19 @@ def test_an_unreachable_provider_is_a_clear_error(db, tmp_path):
 ])
 def test_safe_next(given, kept):
     assert oidc.safe_next(given) == kept
+
+
+def test_cookies_are_secure_when_the_site_is_https(tmp_path):
+    from starlette.responses import Response
+
+    from healthgate.identity.oidc_pages import set_session_cookie
+
+    for base, secure in (("https://gateway.example.org", True), ("http://127.0.0.1:8000", False)):
+        response = Response()
+        set_session_cookie(response, Settings(data_dir=tmp_path, base_url=base), "value")
+        flags = {f.strip().lower() for f in response.headers["set-cookie"].split(";")[1:]}
+        assert {"httponly", "samesite=lax", "path=/"} <= flags
+        assert ("secure" in flags) is secure
 
 
 def test_claims_from_the_provider():
