@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Defaults, for code that runs without a Settings object (library calls, tests); the running server and the
@@ -30,7 +30,7 @@ class OidcProvider(BaseModel):
     # Where the provider's metadata is; default: <issuer>/.well-known/openid-configuration
     discovery_url: str | None = Field(default=None, pattern=r"^https?://")
     client_id: str = Field(min_length=1)
-    client_secret: str | None = None  # None: a public client (PKCE only)
+    client_secret: SecretStr | None = None  # None: a public client (PKCE only); never shown in reprs or logs
     scopes: str = "openid email profile"
     # Take the provider's email address as verified even without email_verified=true: only for a provider
     # that verifies every address it issues but does not say so (a single-tenant Microsoft Entra ID).

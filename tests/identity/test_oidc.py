@@ -477,6 +477,9 @@ def test_provider_settings_are_checked(tmp_path, monkeypatch):
     monkeypatch.setenv("HEALTHGATE_OIDC_PROVIDERS", '{"uni": {"label": "Uni", "issuer": '
                                                     '"https://login.example.ac.uk", "client_id": "c"}}')
     assert Settings(data_dir=tmp_path).oidc_providers["uni"].scopes == "openid email profile"
+    configured = Settings(data_dir=tmp_path, oidc_providers={"uni": {**good, "client_secret": "hush-hush"}})
+    assert configured.oidc_providers["uni"].client_secret.get_secret_value() == "hush-hush"
+    assert "hush-hush" not in repr(configured) and "hush-hush" not in str(configured.oidc_providers)
     monkeypatch.delenv("HEALTHGATE_OIDC_PROVIDERS")
     for bad in ({"Bad Name": good}, {"uni": {**good, "scopes": "email profile"}},
                 {"uni": {**good, "issuer": "login.example.ac.uk"}}, {"uni": {**good, "extra": 1}},

@@ -167,7 +167,8 @@ def _redeem(config: OidcProvider, meta: dict[str, Any], code: str, verifier: str
     body = prepare_token_request("authorization_code", code=code, redirect_uri=redirect_uri,
                                  code_verifier=verifier)
     headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
-    auth = ClientAuth(config.client_id, config.client_secret, _auth_method(config, meta))
+    secret = config.client_secret.get_secret_value() if config.client_secret else None
+    auth = ClientAuth(config.client_id, secret, _auth_method(config, meta))
     url, headers, body = auth.prepare("POST", meta["token_endpoint"], headers, body)
     try:
         response = httpx.post(url, content=body, headers=headers, timeout=HTTP_TIMEOUT)
