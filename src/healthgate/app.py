@@ -232,6 +232,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
 
     app.include_router(catalogue_workspace.router)
     app.include_router(identity_workspace.router)
+    from healthgate.identity import oidc_pages  # OpenID Connect sign-in: /login/oidc/{provider}
+
+    app.include_router(oidc_pages.router)
     app.mount("/static", StaticFiles(packages=[("healthgate.web", "static")]), name="static")
     openapi.install(app)
     # Outermost first: unknown hosts are refused before anything else, then per-client limits are counted.

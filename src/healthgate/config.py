@@ -2,19 +2,55 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Defaults, for code that runs without a Settings object (library calls, tests); the running server and the
 # CLI pass the configured values.
 DEFAULT_MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 DEFAULT_MAX_PER_PAGE = 100
+
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+class OidcProvider(BaseModel):
+    """One OpenID Connect provider people may sign in with (HEALTHGATE_OIDC_PROVIDERS; docs/oidc.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label: str = Field(min_length=1, max_length=80)  # on the button: "Sign in with <label>"
+    issuer: str = Field(pattern=r"^https?://")  # must equal the discovery document's "issuer"
+    # Where the provider's metadata is; default: <issuer>/.well-known/openid-configuration
+    discovery_url: str | None = Field(default=None, pattern=r"^https?://")
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr | None = None  # None: a public client (PKCE only); never shown in reprs or logs
+    scopes: str = "openid email profile"
+    # Take the provider's email address as verified even without email_verified=true: only for a provider
+    # that verifies every address it issues but does not say so (a single-tenant Microsoft Entra ID).
+    trust_email: bool = False
+
+    @field_validator("issuer", "discovery_url")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        # Plain http only for a provider on this machine (development, tests).
+        if value and value.startswith("http://") and urlsplit(value).hostname not in LOCAL_HOSTS:
+            raise ValueError("an OpenID Connect provider must be reached over https")
+        return value
+
+    @field_validator("scopes")
+    @classmethod
+    def _openid_scope(cls, value: str) -> str:
+        if "openid" not in value.split():
+            raise ValueError("the scopes must include openid")
+        return value
 
 
 class Settings(BaseSettings):
@@ -52,6 +88,17 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     email_from: str = "healthgate <healthgate@localhost>"
+    # OpenID Connect sign-in: JSON, provider name -> {label, issuer, client_id, client_secret, scopes,
+    # discovery_url}. Empty: password sign-in only. See docs/oidc.md.
+    oidc_providers: dict[str, OidcProvider] = Field(default_factory=dict)
+
+    @field_validator("oidc_providers")
+    @classmethod
+    def _provider_names(cls, value: dict[str, OidcProvider]) -> dict[str, OidcProvider]:
+        for name in value:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", name):
+                raise ValueError(f"OIDC provider name {name!r}: use 1 to 40 lower-case letters, digits, - or _")
+        return value
 
     @cached_property
     def resolved_database_url(self) -> str:
