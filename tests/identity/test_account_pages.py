@@ -244,3 +244,31 @@ def test_a_team_invitation_is_carried_through_registration_to_the_first_sign_in(
     assert accepted == []
     assert sign_in(client, "eve@example.org", invite="INVITE-123").status_code == 303
     assert accepted == [("eve@example.org", "INVITE-123")]
+
+
+def test_sign_out_everywhere_and_a_new_confirmation_link(client, db, clock, tmp_path):
+    register_and_verify(client, db)
+    sign_in(client)
+    with make_client(db, clock, tmp_path, rate_limit_failed_auth="off") as other:
+        sign_in(other)
+        r = client.post("/account/sign-out-everywhere", data={"csrf_token": csrf_of(client.get("/account").text)})
+        assert r.status_code == 303 and r.headers["location"].endswith("/login")
+        assert client.get("/account").status_code == 401 and other.get("/account").status_code == 401
+    with db.sessions.begin() as s:  # an unconfirmed address: the account page offers a new link
+        s.scalar(select(User)).email_verified_at = None
+    with db.sessions() as s:
+        before = len(s.scalars(select(OutboxMessage)).all())
+    with db.sessions.begin() as s:
+        from healthgate.context import Context
+        from healthgate.identity import sessions as login_sessions
+        from healthgate.identity.permissions import SYSTEM
+
+        client.cookies.set("healthgate_session", login_sessions.start(Context(s, SYSTEM, clock), s.scalar(select(User)),
+                                                                      "test"))
+    page = client.get("/account")
+    assert "is not confirmed yet" in page.text
+    r = client.post("/account/verify-email", data={"csrf_token": csrf_of(page.text)})
+    assert r.status_code == 303
+    with db.sessions() as s:
+        assert len(s.scalars(select(OutboxMessage)).all()) == before + 1
+    assert emailed_link(db, "ann@example.org", "/verify-email")
