@@ -92,6 +92,7 @@ def csv_response(request: Request, ctx: Context, filters: audit.Filters) -> Stre
 def list_events(request: Request, response: Response, ctx: ContextDep, settings: SettingsDep,
                 query: Annotated[PageQuery, Query()]) -> AuditPage:
     """Audit events matching the filters, newest first; ``next`` (and ``Link``) pages on. Needs ``audit:view``."""
+    require(ctx.actor, Permission.AUDIT_VIEW)  # before the filters are judged: strangers learn nothing
     if query.per_page > settings.max_per_page:
         raise Invalid("per_page is too large", [FieldError("query.per_page", f"at most {settings.max_per_page}")])
     page = audit.events_page(ctx, query.filters(), before=query.before, limit=query.per_page)
