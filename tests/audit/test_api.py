@@ -84,7 +84,7 @@ def test_browse_filter_and_page(client, clock):
     now = clock.now().isoformat()
     assert client.get("/api/v1/audit", params={"until": now}, headers=h).json()["total"] == 0
     assert client.get("/api/v1/audit", params={"since": now}, headers=h).json()["total"] == everything["total"]
-    assert client.get("/api/v1/audit", params={"since": now, "until": now}, headers=h).status_code == 422
+    assert client.get("/api/v1/audit", params={"since": now, "until": now}, headers=h).json()["total"] == 0
     assert client.get("/api/v1/audit", params={"until": "0.5"}, headers=h).status_code == 422
     # paging: newest first, a next link carrying the filters, no entry twice
     seen, url, params = [], "/api/v1/audit", {"per_page": 3, "action": "user.created"}
