@@ -65,7 +65,7 @@ def test_register_verify_sign_in_account_and_sign_out(client, db):
     assert "Sign in" in client.get("/").text and "Sign out" not in client.get("/").text
     register_and_verify(client, db)
     r = sign_in(client)
-    assert r.status_code == 303 and r.headers["location"] == "http://testserver/account"
+    assert r.status_code == 303 and r.headers["location"] == "http://testserver/workspace"
     cookie = SimpleCookie(r.headers["set-cookie"])["healthgate_session"]
     assert cookie["httponly"] and cookie["samesite"] == "lax" and not cookie["secure"] and cookie["path"] == "/"
     home = client.get("/")
@@ -159,7 +159,7 @@ def test_forgotten_password(client, db):
 def test_no_open_redirect_after_sign_in(client, db, target):
     register_and_verify(client, db)
     r = sign_in(client, next=target)
-    assert r.status_code == 303 and r.headers["location"] == "http://testserver/account"
+    assert r.status_code == 303 and r.headers["location"] == "http://testserver/workspace"
 
 
 def test_next_takes_a_local_path(client, db):

@@ -17,6 +17,7 @@ WHAT: dict[Permission, str] = {
     Permission.ORGANISATION_MANAGE: "create and merge organisations",
     Permission.USER_MANAGE: "manage accounts, admin status, accreditation; anyone's tokens",
     Permission.AUDIT_VIEW: "browse and export the whole audit log",
+    Permission.OUTBOX_MANAGE: "see queued and undeliverable messages, send dead ones again",
     Permission.APPLICATION_MANAGE: "manage the team's data access applications",
     Permission.APPLICATION_REVIEW: "review data access applications",
 }
