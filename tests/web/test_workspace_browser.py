@@ -24,8 +24,9 @@ from healthgate.config import Settings
 from healthgate.context import Context
 from healthgate.db import make_engine, make_sessionmaker, transaction
 from healthgate.identity import service as identity
-from healthgate.identity import sessions, users
+from healthgate.identity import users
 from healthgate.identity.models import Membership
+from healthgate.identity.passwords import hash_password
 from healthgate.identity.permissions import SYSTEM, Role
 from healthgate.migrate import upgrade
 from tests.web.test_browser import CHROMIUM, _free_port, _shot
@@ -34,6 +35,7 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
 ]
+PASSWORD = "correct horse battery staple"
 TEAM = "Wessex Heart Research Unit"
 
 
@@ -69,7 +71,7 @@ def site(tmp_path_factory):
         for email, name, role in (("tess@example.org", "Tess Teamadmin", Role.TEAM_ADMIN),
                                   ("manny@example.org", "Manny Manager", Role.METADATA_MANAGER),
                                   ("edith@example.org", "Edith Editor", None)):
-            user = users.create_user(ctx, email, name, verified=True)
+            user = users.create_user(ctx, email, name, verified=True, password_hash=hash_password(PASSWORD))
             if role is not None:
                 s.add(Membership(team_id=team.id, user_id=user.id, role=role.value, created_at=ctx.now()))
     engine.dispose()
@@ -89,15 +91,15 @@ def site(tmp_path_factory):
 
 
 def sign_in(site: Site, browser, email: str):
-    """A browser context signed in as the person with this email address."""
-    with transaction(site.sessions) as s:
-        ctx = Context(s, SYSTEM, SystemClock())
-        user = users.find_by_email(ctx, email)
-        assert user is not None
-        cookie = sessions.start(ctx, user, "password")
+    """A browser context signed in as the person with this email address, through the real sign-in form."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.add_cookies([{"name": sessions.COOKIE, "value": cookie, "url": site.url, "httpOnly": True,
-                          "sameSite": "Lax"}])
+    page = context.new_page()
+    page.goto(site.url + "/login")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/workspace")
+    page.close()
     return context
 
 
