@@ -189,10 +189,74 @@ def invitation(w: World) -> str:
     return next(x for x in body.split() if "/invitations/" in x).rsplit("/", 1)[1]
 
 
+PASSWORD = "a long enough passphrase"
+
+
+def _key(w: World) -> str:
+    return w.app.state.settings.effective_secret_key()
+
+
+def _account(w: World, *, password: bool = True, accreditation: bool = False) -> User:
+    """A fresh verified account (with PASSWORD), committed."""
+    from healthgate.identity.passwords import hash_password
+
+    with w.system() as ctx:
+        user = users.create_user(ctx, f"acct{next(w.counter)}@example.org", "Account Holder", verified=True,
+                                 password_hash=hash_password(PASSWORD) if password else None)
+        if accreditation:
+            user.accreditation_evidence = "ONS Accredited Researcher number 4711"
+            user.accreditation_expires_on = ctx.now().date().replace(year=ctx.now().year + 1)
+        return user
+
+
+def _email_token(w: World, purpose: str) -> str:
+    from healthgate.identity import email_tokens
+
+    user = _account(w)
+    with w.system() as ctx:
+        return email_tokens.issue(ctx, ctx.session.get(User, user.id), purpose, key=_key(w))
+
+
+def _with_password(w: World, persona: str) -> dict[str, str]:
+    """The persona's own password set to PASSWORD (before their browser session starts), for forms that ask it."""
+    if persona in w.users:
+        with w.system() as ctx:
+            users.set_password(ctx, ctx.session.get(User, w.users[persona]), PASSWORD)
+    return {"current_password": PASSWORD, "new_password": PASSWORD + " again",
+            "new_password_again": PASSWORD + " again"}
+
+
+def _registration(w: World) -> dict[str, str]:
+    return {"email": f"new{next(w.counter)}@example.org", "name": "New Person", "password": PASSWORD,
+            "password_again": PASSWORD}
+
+
 # Every state-changing web form: (method, route path) -> (the call, who may), for people signed in by a browser
-# session (the developer role counts only through tokens, so a developer's session is a researcher's).
+# session (the developer role counts only through tokens, so a developer's session is a researcher's). The
+# workspace's forms (/workspace/...) have their own matrix: tests/catalogue/test_workspace_matrix.py.
 WEB_FORMS: dict[tuple[str, str], tuple[Prepare, frozenset[str]]] = {
     ("POST", "/invitations/{token}"): (lambda w, p: ("POST", f"/invitations/{invitation(w)}", {}), SIGNED_IN),
+    ("POST", "/login"): (lambda w, p: ("POST", "/login", {"email": _account(w).email, "password": PASSWORD}),
+                         EVERYONE),
+    ("POST", "/logout"): (_fixed("POST", lambda w: "/logout"), EVERYONE),
+    ("POST", "/register"): (lambda w, p: ("POST", "/register", _registration(w)), EVERYONE),
+    ("POST", "/verify-email"): (lambda w, p: ("POST", "/verify-email", {"token": _email_token(w, "verify")}),
+                                EVERYONE),
+    ("POST", "/forgot-password"): (lambda w, p: ("POST", "/forgot-password", {"email": _account(w).email}),
+                                   EVERYONE),
+    ("POST", "/reset-password"): (lambda w, p: ("POST", "/reset-password", {
+        "token": _email_token(w, "reset"), "password": PASSWORD + " reset", "password_again": PASSWORD + " reset"}),
+        EVERYONE),
+    ("POST", "/account/profile"): (_fixed("POST", lambda w: "/account/profile", lambda w: {"name": "Renamed"}),
+                                   SIGNED_IN),
+    ("POST", "/account/password"): (lambda w, p: ("POST", "/account/password", _with_password(w, p)), SIGNED_IN),
+    ("POST", "/account/accreditation"): (_fixed("POST", lambda w: "/account/accreditation", lambda w: {
+        "evidence": "ONS Accredited Researcher number 4711", "expires_on": "2099-01-01"}), SIGNED_IN),
+    ("POST", "/account/sign-out-everywhere"): (_fixed("POST", lambda w: "/account/sign-out-everywhere"),
+                                               SIGNED_IN),
+    ("POST", "/account/verify-email"): (_fixed("POST", lambda w: "/account/verify-email"), SIGNED_IN),
+    ("POST", "/admin/accreditations/{user_id}"): (lambda w, p: (
+        "POST", f"/admin/accreditations/{_account(w, accreditation=True).id}", {"decision": "verify"}), ALLIANCE),
 }
 
 
@@ -205,7 +269,7 @@ def web_forms(app: Any) -> set[tuple[str, str]]:
             [(getattr(route, "methods", None) or (), getattr(route, "path", ""))]
         for methods, path in pairs:
             found.update((m, path) for m in methods if m in {"POST", "PUT", "PATCH", "DELETE"})
-    return {(m, p) for m, p in found if not p.startswith("/api/")}
+    return {(m, p) for m, p in found if not p.startswith(("/api/", "/workspace"))}
 
 
 def api_routes(app: Any) -> set[tuple[str, str]]:
@@ -292,10 +356,13 @@ def test_web_form_matrix(world):
             for persona in PERSONAS:
                 verb, url, fields = prepare(world, persona)
                 headers, csrf = _browser(world, client, persona)
-                answer = client.request(verb, url, headers=headers, data={**fields, "csrf_token": csrf},
+                client.cookies.clear()  # only the persona's own session (a sign-in form sets cookies)
+                answer = client.request(verb, url, headers=headers, data={**(fields or {}), "csrf_token": csrf},
                                         follow_redirects=False)
                 location = answer.headers.get("location", "")
-                to_sign_in = answer.status_code in (302, 303) and ("/login" in location or "/sign-in" in location)
+                # Sent to sign in (with where to come back to); a form that signs out or resets a password may
+                # itself end on the plain sign-in page, which is its success.
+                to_sign_in = answer.status_code in (302, 303) and "/login?next=" in location
                 ok = answer.status_code < 400 and not to_sign_in
                 if persona in allowed and not ok:
                     wrong.append(f"{persona} {method} {path}: {answer.status_code} {location} {answer.text[:200]}")
