@@ -104,6 +104,11 @@ def db(request, tmp_path) -> Database:
         return
     url, engine = request.getfixturevalue("_pg_database")
     with engine.begin() as conn:
+        # This worker's database: any other connection still inside a transaction was left open by an earlier
+        # test's server thread (a request cut off by the server's shutdown) and would block the TRUNCATE.
+        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                          "current_database() AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"))
+        conn.execute(text("SET LOCAL lock_timeout = '60s'"))
         conn.execute(text(f"TRUNCATE {', '.join(t.name for t in _tables())} RESTART IDENTITY CASCADE"))
         for table, rows in _pg_seeds.get(url, []):
             conn.execute(table.insert(), rows)

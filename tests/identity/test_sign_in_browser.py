@@ -5,15 +5,9 @@ Security Policy breaks (every page of the journey is watched for policy violatio
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
-from pathlib import Path
 
 import pytest
-import uvicorn
 
-from healthgate.app import create_app
 from healthgate.catalogue.importer import import_items
 from healthgate.clock import SystemClock
 from healthgate.config import Settings
@@ -24,19 +18,11 @@ from healthgate.identity.permissions import SYSTEM
 from healthgate.interop.sources import read_sources
 from healthgate.migrate import upgrade
 from tests.conftest import FIXTURES
+from tests.web import live
+from tests.web.live import BROWSER_MARKS
 
-CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "correct horse battery staple"
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
@@ -52,30 +38,15 @@ def server(tmp_path_factory):
         users.create_user(ctx, "ann@example.org", "Ann Example", verified=True,
                           password_hash=passwords.hash_password(PASSWORD))
     engine.dispose()
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with live.serve(settings) as url:
+        yield url
 
 
 @pytest.fixture
 def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-gpu", "--no-first-run"])
+    with live.chromium() as browser:
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         yield context.new_page()
-        browser.close()
 
 
 def sign_in(page, server: str, email: str, password: str) -> None:

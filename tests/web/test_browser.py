@@ -9,16 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
-from healthgate.app import create_app
 from healthgate.catalogue.importer import import_items
 from healthgate.clock import SystemClock
 from healthgate.config import Settings
@@ -28,19 +23,11 @@ from healthgate.identity.permissions import SYSTEM
 from healthgate.interop.sources import read_sources
 from healthgate.migrate import upgrade
 from tests.conftest import CORPUS, make_token
+from tests.web import live
+from tests.web.live import BROWSER_MARKS
 
-CHROMIUM = "/usr/bin/chromium"
 ADMIN_TOKENS: dict[str, str] = {}  # server URL -> an admin token for the API (archiving in a journey)
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
@@ -55,30 +42,15 @@ def server(tmp_path_factory):
         import_items(Context(s, SYSTEM, SystemClock()), items, accept_invalid=True)
         token = make_token(s, SystemClock(), "browser admin", admin=True)
     engine.dispose()
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    ADMIN_TOKENS[f"http://127.0.0.1:{port}"] = token
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with live.serve(settings) as url:
+        ADMIN_TOKENS[url] = token
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-gpu", "--no-first-run"])
+    with live.chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture

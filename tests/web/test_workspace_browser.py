@@ -10,15 +10,10 @@ database and its cookie set in the browser; the accounts work can switch it to t
 from __future__ import annotations
 
 import re
-import threading
-import time
 import uuid
-from pathlib import Path
 
 import pytest
-import uvicorn
 
-from healthgate.app import create_app
 from healthgate.clock import SystemClock
 from healthgate.config import Settings
 from healthgate.context import Context
@@ -29,26 +24,19 @@ from healthgate.identity.models import Membership
 from healthgate.identity.passwords import hash_password
 from healthgate.identity.permissions import SYSTEM, Role
 from healthgate.migrate import upgrade
-from tests.web.test_browser import CHROMIUM, _free_port, _shot
+from tests.web import live
+from tests.web.live import BROWSER_MARKS
+from tests.web.test_browser import _shot
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
-]
+pytestmark = BROWSER_MARKS
 PASSWORD = "correct horse battery staple"
 TEAM = "Wessex Heart Research Unit"
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-gpu", "--no-first-run"])
+    with live.chromium() as b:
         yield b
-        b.close()
 
 
 class Site:
@@ -75,18 +63,9 @@ def site(tmp_path_factory):
             if role is not None:
                 s.add(Membership(team_id=team.id, user_id=user.id, role=role.value, created_at=ctx.now()))
     engine.dispose()
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    running = Site(f"http://127.0.0.1:{port}", settings)
-    yield running
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with live.serve(settings) as url:
+        running = Site(url, settings)
+        yield running
     running.engine.dispose()
 
 
