@@ -317,7 +317,13 @@ def test_members_page_team_admin_adds_and_removes(people):
     assert "Wessex Heart" in newcomer.get("/workspace").text  # the role counts at once
     r = _post(admin, "/workspace/teams/wessex-heart/members",
               {"email": "nobody-here@example.org", "role": Role.METADATA_EDITOR.value}, csrf)
-    assert r.status_code == 422 and "ask them to register first" in r.text
+    assert r.status_code == 303 and r.headers["location"].endswith("/members?done=invited")
+    assert "an invitation has been emailed" in admin.get(r.headers["location"]).text
+    with people.db.sessions() as s:  # the invitation went to the outbox, with its single-use link
+        from healthgate.outbox.models import OutboxMessage
+
+        mail = [m.payload for m in s.scalars(select(OutboxMessage)) if m.payload["to"] == "nobody-here@example.org"]
+    assert len(mail) == 1 and "/invitations/" in mail[0]["body"]
     assert _post(admin, "/workspace/teams/wessex-heart/members", {"email": "x@example.org", "role": "king"},
                  csrf).status_code == 422
     # an editor sees the members, may not change them

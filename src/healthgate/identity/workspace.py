@@ -19,7 +19,7 @@ from healthgate.identity.models import Team, User
 from healthgate.identity.permissions import Permission, Role
 from healthgate.web.deps import WriterContextDep
 from healthgate.web.posted import PostedDep
-from healthgate.web.templates import render
+from healthgate.web.templates import render, site_url
 
 router = APIRouter(prefix="/workspace", include_in_schema=False)
 EXPIRY_DAYS = (7, 30, 90, 365)
@@ -41,19 +41,16 @@ def members_page(request: Request, team_ref: str, ctx: WriterContextDep, done: s
 
 @router.post("/teams/{team_ref}/members", response_class=HTMLResponse)
 def add_member(request: Request, team_ref: str, ctx: WriterContextDep, posted: PostedDep) -> Any:
-    """Give a person a role: someone with an account is found by email address."""
+    """Give a person a role: someone with an account gets it at once; a new address gets an emailed invitation
+    (accepted when they register or sign in)."""
     team = identity.resolve_team(ctx, team_ref)
     email = posted.one("email").strip()
     try:
-        members.checked_role(posted.one("role"))
-        user = users.find_by_email(ctx, users.checked_email(email))
-        if user is None:
-            raise Invalid("no account", [FieldError("email", f"nobody has an account with {email}: ask them to "
-                                                             "register first, then add them")])
-        members.add_member(ctx, team, user, posted.one("role"))
+        done = members.invite(ctx, team, email, posted.one("role"), base_url=site_url(request))
     except Invalid as exc:
         return _members_page(request, ctx, team, errors=exc.errors, status_code=422, email=email)
-    return RedirectResponse(f"/workspace/teams/{team.slug}/members?done=added", status_code=303)
+    outcome = "added" if done.membership is not None else "invited"
+    return RedirectResponse(f"/workspace/teams/{team.slug}/members?done={outcome}", status_code=303)
 
 
 @router.post("/teams/{team_ref}/members/remove", response_class=HTMLResponse)
