@@ -33,7 +33,6 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
-outbox_cli.register(app)  # healthgate worker, healthgate outbox status|dead|retry
 DEMO_ADMIN = "admin@example.org"  # the demo's administrator account
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -266,3 +265,6 @@ def demo(port: Annotated[int, typer.Option()] = 8000, host: Annotated[str, typer
                   f"    curl -H 'Authorization: Bearer {token}' -X POST {url}api/v1/validate -d @dataset.json\n")
     if not no_serve:
         _serve(settings, host, port)
+
+
+outbox_cli.register(app)  # healthgate worker, healthgate outbox status|dead|retry
