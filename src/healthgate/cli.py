@@ -36,7 +36,6 @@ app = typer.Typer(help="healthgate: a gateway for health data research.", no_arg
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(audit_cli.app, name="audit")
-outbox_cli.register(app)  # healthgate worker, healthgate outbox status|dead|retry
 app.add_typer(_users_cli.app, name="users")
 identity_cli.register(app)  # teams, orgs, tokens
 DEMO_ADMIN = "admin@example.org"  # the demo's administrator account
@@ -275,3 +274,6 @@ def demo(port: Annotated[int, typer.Option()] = 8000, host: Annotated[str, typer
                   f"    curl -H 'Authorization: Bearer {token}' -X POST {url}api/v1/validate -d @dataset.json\n")
     if not no_serve:
         _serve(settings, host, port)
+
+
+outbox_cli.register(app)  # healthgate worker, healthgate outbox status|dead|retry

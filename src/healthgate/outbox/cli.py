@@ -39,8 +39,9 @@ def worker(
     once: Annotated[bool, typer.Option("--once", help="deliver what is due now, then exit")] = False,
     batch_size: Annotated[int, typer.Option(min=1, max=1000, help="messages claimed at a time")] = 20,
 ) -> None:
-    """Deliver outbox messages (email) until stopped (SIGTERM or Ctrl-C). Any number of workers may run on
-    one PostgreSQL database; none sends a message another has sent."""
+    """Deliver outbox messages (email) until stopped (SIGTERM or Ctrl-C).
+
+    Any number of workers may run on one database; none sends a message another has sent."""
     settings = Settings()
     sessions = _sessions(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
