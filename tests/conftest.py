@@ -150,3 +150,24 @@ def make_token(session, clock, name: str = "test", *, admin: bool = False, roles
     if scope is None:
         scope = "admin" if admin else ("write" if roles else "read")
     return tokens.create_token(ctx, user, name, scope=scope, teams=list(roles or {}))
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request, tmp_path):
+    """An empty database (no migrations run) on each backend, for migration tests: SQLite in a file, or a new
+    PostgreSQL database dropped afterwards."""
+    if request.param == "sqlite":
+        eng = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+        yield eng
+        eng.dispose()
+        return
+    name = f"hg_mig_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    eng = make_engine(make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
+    yield eng
+    eng.dispose()
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()

@@ -8,37 +8,17 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import orjson
-import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from healthgate import migrate
 from healthgate.audit.verify import verify_log
 from healthgate.catalogue.models import Dataset, DatasetVersion
-from healthgate.db import JSONDoc, UTCDateTime, make_engine
+from healthgate.db import JSONDoc, UTCDateTime
 from healthgate.identity.models import Team
-from tests.conftest import BACKENDS, PG_URL
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-@pytest.fixture(params=BACKENDS)
-def engine(request, tmp_path):
-    if request.param == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
-        yield eng
-        eng.dispose()
-        return
-    name = f"hg_mig_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    eng = make_engine(make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
-    yield eng
-    eng.dispose()
-    with admin.connect() as c:
-        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _old_digest(prev, at, actor, action, subject, data) -> str:
