@@ -89,4 +89,5 @@ def consume(ctx: Context, token: str, purpose: str, *, key: str) -> EmailToken:
     if getattr(used, "rowcount", 1) != 1:
         raise _invalid("this link has already been used: ask for a new one")
     ctx.session.refresh(row)
+    audit.record(ctx, "email_token.used", "user", row.user_id, {"purpose": purpose}, at=now)
     return row

@@ -1,17 +1,15 @@
-"""Forms posted to the workspace pages: read once, with limits sized for dataset forms and uploads, and
-checked against the CSRF token the page put in them."""
+"""Forms posted to the workspace pages: read once, with limits sized for dataset forms and uploads. Their CSRF
+token is checked before they get here, by ``web.csrf.CSRFMiddleware`` (as for every unsafe request)."""
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 from starlette.datastructures import UploadFile
 
-from healthgate.errors import FieldError, Forbidden, TooLarge
-from healthgate.web.csrf import csrf_token
+from healthgate.errors import FieldError, TooLarge
 
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024  # an uploaded metadata file (HDR UK JSON or the legacy gateway CSV)
 MAX_FIELDS = 20_000  # a dataset form with many tables and columns has thousands of fields
@@ -30,7 +28,7 @@ class Posted:
 
 
 async def read_posted(request: Request) -> Posted:
-    """The posted form, refused (403) unless it carries this browser session's CSRF token."""
+    """The posted form: every value of each field, and the uploaded file (at most MAX_UPLOAD_BYTES)."""
     # max_part_size: the upload preview posts the file back in a hidden field (compressed, base64).
     form = await request.form(max_files=1, max_fields=MAX_FIELDS, max_part_size=2 * MAX_UPLOAD_BYTES)
     fields: dict[str, list[str]] = {}
@@ -43,9 +41,6 @@ async def read_posted(request: Request) -> Posted:
             files[name] = (value.filename or "upload", data)
         else:
             fields.setdefault(name, []).append(value)
-    sent = (fields.get("csrf_token") or [""])[0]
-    if not sent or not hmac.compare_digest(sent.encode(), csrf_token(request).encode()):
-        raise Forbidden("this form has expired or did not come from this site: reload the page and try again")
     return Posted(fields, files)
 
 
