@@ -451,11 +451,11 @@ def test_safe_next(given, kept):
 def test_cookies_are_secure_when_the_site_is_https(tmp_path):
     from starlette.responses import Response
 
-    from healthgate.identity.oidc_pages import set_session_cookie
+    from healthgate.identity import sessions
 
     for base, secure in (("https://gateway.example.org", True), ("http://127.0.0.1:8000", False)):
         response = Response()
-        set_session_cookie(response, Settings(data_dir=tmp_path, base_url=base), "value")
+        sessions.set_cookie(response, "value", Settings(data_dir=tmp_path, base_url=base))
         flags = {f.strip().lower() for f in response.headers["set-cookie"].split(";")[1:]}
         assert {"httponly", "samesite=lax", "path=/"} <= flags
         assert ("secure" in flags) is secure

@@ -20,19 +20,9 @@ CALLBACK_PATH = "/login/oidc/{provider}/callback"
 STATE_PATH = "/login/oidc"  # the state cookie goes only to these routes
 
 
-def _secure(settings: Settings) -> bool:
-    return settings.base_url.startswith("https://")
-
-
 def redirect_uri(settings: Settings, name: str) -> str:
     """Where the provider sends the browser back: on the configured base URL, as registered at the provider."""
     return settings.base_url.rstrip("/") + CALLBACK_PATH.format(provider=name)
-
-
-def set_session_cookie(response: Response, settings: Settings, value: str) -> None:
-    """The sign-in session cookie, with the same flags as a password sign-in."""
-    response.set_cookie(sessions.COOKIE, value, max_age=int(sessions.LIFETIME.total_seconds()), path="/",
-                        httponly=True, samesite="lax", secure=_secure(settings))
 
 
 def _button_providers(request: Request) -> list[dict[str, str]]:
@@ -57,7 +47,7 @@ def start(request: Request, provider: str, settings: SettingsDep, ctx: ContextDe
     response = RedirectResponse(url, status_code=303)
     response.headers["Cache-Control"] = "no-store"
     response.set_cookie(oidc.STATE_COOKIE, oidc.pack(settings, pending), max_age=oidc.STATE_MAX_AGE,
-                        path=STATE_PATH, httponly=True, samesite="lax", secure=_secure(settings))
+                        path=STATE_PATH, httponly=True, samesite="lax", secure=sessions.secure_cookies(settings))
     return response
 
 
@@ -65,7 +55,7 @@ def _done(response: Response, settings: Settings) -> Response:
     """Every answer to a callback: never cached, and the state cookie is spent (one flow, one use)."""
     response.headers["Cache-Control"] = "no-store"
     response.delete_cookie(oidc.STATE_COOKIE, path=STATE_PATH, httponly=True, samesite="lax",
-                           secure=_secure(settings))
+                           secure=sessions.secure_cookies(settings))
     return response
 
 
@@ -90,5 +80,5 @@ def callback(request: Request, provider: str, settings: SettingsDep, ctx: Contex
     if old:
         sessions.end(ctx, old)  # a new sign-in never continues an earlier session (no fixation)
     response = RedirectResponse(pending.next, status_code=303)
-    set_session_cookie(response, settings, sessions.start(ctx, user, f"oidc:{provider}"))
+    sessions.set_cookie(response, sessions.start(ctx, user, f"oidc:{provider}"), settings)
     return _done(response, settings)
