@@ -235,6 +235,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     from healthgate.identity import oidc_pages  # OpenID Connect sign-in: /login/oidc/{provider}
 
     app.include_router(oidc_pages.router)
+    from healthgate.access import routes as access_routes  # access requests: API and pages
+
+    app.include_router(access_routes.router)
     app.mount("/static", StaticFiles(packages=[("healthgate.web", "static")]), name="static")
     openapi.install(app)
     # Outermost first: unknown hosts are refused before anything else, then per-client limits are counted.

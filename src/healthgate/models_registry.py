@@ -1,5 +1,6 @@
 """Imports every domain's models so that Base.metadata knows all tables (migrations, tests)."""
 
+from healthgate.access import models as access_models  # noqa: F401
 from healthgate.audit import models as audit_models  # noqa: F401
 from healthgate.catalogue import models as catalogue_models  # noqa: F401
 from healthgate.identity import models as identity_models  # noqa: F401

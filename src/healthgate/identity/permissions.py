@@ -26,8 +26,10 @@ class Permission(enum.StrEnum):
     AUDIT_VIEW = "audit:view"  # browse and export the whole audit log (alliance admin)
     OUTBOX_MANAGE = "outbox:manage"  # see the outbox and send dead messages again (alliance admin)
     # Access requests (issue: data access requests) are checked on the application, not only the team.
-    APPLICATION_MANAGE = "application:manage"
-    APPLICATION_REVIEW = "application:review"
+    APPLICATION_MANAGE = "application:manage"  # handle, return, decide the team's parts; its form and webhooks
+    APPLICATION_REVIEW = "application:review"  # read the team's applications; review when assigned
+    DATASET_DATA_USE = "dataset:data-use"  # set a dataset's DUO data-use conditions
+    ACCESS_CONFIGURE = "access:configure"  # the question bank and the alliance's clock standards (alliance admin)
 
 
 # Permissions that only read: a "read" API token carries these and no others.
@@ -63,15 +65,15 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.TEAM_ADMIN: frozenset({
         *_METADATA_EDIT, Permission.DATASET_PUBLISH, Permission.DATASET_ARCHIVE, Permission.DATASET_IMPORT,
         Permission.TEAM_VIEW_MEMBERS, Permission.TEAM_MANAGE,
-        Permission.APPLICATION_MANAGE, Permission.APPLICATION_REVIEW,
+        Permission.APPLICATION_MANAGE, Permission.APPLICATION_REVIEW, Permission.DATASET_DATA_USE,
     }),
     Role.METADATA_MANAGER: frozenset({
         *_METADATA_EDIT, Permission.DATASET_PUBLISH, Permission.DATASET_ARCHIVE, Permission.DATASET_IMPORT,
-        Permission.TEAM_VIEW_MEMBERS,
+        Permission.TEAM_VIEW_MEMBERS, Permission.DATASET_DATA_USE,
     }),
     Role.METADATA_EDITOR: frozenset({*_METADATA_EDIT, Permission.TEAM_VIEW_MEMBERS}),
     Role.ACCESS_MANAGER: frozenset({Permission.APPLICATION_MANAGE, Permission.APPLICATION_REVIEW,
-                                    Permission.TEAM_VIEW_MEMBERS}),
+                                    Permission.TEAM_VIEW_MEMBERS, Permission.DATASET_DATA_USE}),
     Role.REVIEWER: frozenset({Permission.APPLICATION_REVIEW, Permission.TEAM_VIEW_MEMBERS}),
     Role.DEVELOPER: frozenset({*_METADATA_EDIT, Permission.DATASET_IMPORT}),
 }

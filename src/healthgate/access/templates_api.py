@@ -1,0 +1,7 @@
+"""JSON API for the question bank, templates and attachments."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,7 @@
+"""Workspace pages for a team's webhooks and their delivery status."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,70 @@
+"""A small world for access-request tests: two custodian teams with public datasets, an applicant, a
+collaborator, a stranger, and each team's access manager and reviewer; each person's Context on demand."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from healthgate.catalogue import service as catalogue
+from healthgate.context import Context
+from healthgate.identity import actors, users
+from healthgate.identity import service as identity
+from healthgate.identity.models import Membership, User
+from healthgate.identity.permissions import SYSTEM, Role
+from tests.conftest import load_fixture
+
+
+def document(title: str) -> dict:
+    doc = copy.deepcopy(load_fixture("hdruk-4.0.0-minimal.json"))
+    doc["summary"]["title"] = title
+    doc["identifier"] = None
+    return doc
+
+
+@dataclass
+class World:
+    clock: object
+    teams: dict[str, uuid.UUID] = field(default_factory=dict)  # "A", "B"
+    datasets: dict[str, uuid.UUID] = field(default_factory=dict)  # "A1", "A2", "B1"
+    people: dict[str, uuid.UUID] = field(default_factory=dict)
+
+    def ctx(self, session: Session, who: str) -> Context:
+        """``who``: applicant, collaborator, stranger, manager_A, reviewer_A, manager_B, reviewer_B, admin,
+        or "system"."""
+        if who == "system":
+            return Context(session, SYSTEM, self.clock)
+        user = session.get(User, self.people[who])
+        return Context(session, actors.actor_for_user(session, user), self.clock)
+
+
+def build(sessions, clock) -> World:
+    """Create the world in its own transaction and return the ids."""
+    w = World(clock=clock)
+    with sessions.begin() as s:
+        sys_ctx = Context(s, SYSTEM, clock)
+        for name, full in (("A", "Alpha Health Data"), ("B", "Beta Biobank")):
+            w.teams[name] = identity.get_or_create_team(sys_ctx, full, member_group="ALLIANCE").id
+        for key, team, title in (("A1", "A", "Alpha cardiovascular cohort"), ("A2", "A", "Alpha renal registry"),
+                                 ("B1", "B", "Beta genomes")):
+            ds, _ = catalogue.create_draft(sys_ctx, w.teams[team], document(title))
+            catalogue.publish(sys_ctx, ds.id)
+            w.datasets[key] = ds.id
+        people = {
+            "applicant": (False, {}), "collaborator": (False, {}), "stranger": (False, {}), "admin": (True, {}),
+            "manager_A": (False, {"A": [Role.ACCESS_MANAGER]}), "reviewer_A": (False, {"A": [Role.REVIEWER]}),
+            "manager_B": (False, {"B": [Role.ACCESS_MANAGER]}), "reviewer_B": (False, {"B": [Role.REVIEWER]}),
+        }
+        for who, (admin, roles) in people.items():
+            user = users.create_user(sys_ctx, f"{who.lower()}@example.org", who.replace("_", " ").title(),
+                                     is_admin=admin, verified=True)
+            for team, held in roles.items():
+                for role in held:
+                    s.add(Membership(team_id=w.teams[team], user_id=user.id, role=role.value,
+                                     created_at=clock.now()))
+            w.people[who] = user.id
+        s.flush()
+    return w
