@@ -87,7 +87,8 @@ def post(ctx: Context, thread_type: str, thread_id: uuid.UUID, body: str, *, aud
                       body=_body(body), created_at=ctx.now())
     ctx.session.add(message)
     ctx.session.flush()
-    audit.record(ctx, "access.message_posted" if audience == "shared" else "access.note_added", thread_type,
+    shared = audience == "shared"
+    audit.record(ctx, "access.message_posted" if shared else "access.note_added", thread_type,
                  thread_id, {"message_id": str(message.id), "audience": audience,
                              **({"team_id": str(team_id)} if team_id else {}),
                              **({"question_id": question} if question else {})})
