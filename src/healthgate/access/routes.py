@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from healthgate.access import (
     api,
     custodian_pages,
+    dashboard_api,
     dashboard_pages,
     duo_api,
     duo_pages,
@@ -19,6 +20,6 @@ from healthgate.access import (
 )
 
 router = APIRouter()
-for module in (api, templates_api, duo_api, webhooks_api, passports_api,
+for module in (api, templates_api, dashboard_api, duo_api, webhooks_api, passports_api,
                pages, custodian_pages, templates_pages, dashboard_pages, duo_pages, webhooks_pages):
     router.include_router(module.router)

@@ -359,7 +359,7 @@ def _save_data(ctx: Context, state: lc.State, payload: Mapping[str, Any]) -> dic
         purpose = payload["purpose"]
         if not isinstance(purpose, Mapping):
             raise Invalid("purpose must be an object", [FieldError("purpose", "the stated purpose")])
-        data["purpose"] = dict(purpose)
+        data["purpose"] = duo.clean_purpose(purpose)
     if not data:
         raise Invalid("nothing to save", [FieldError("answers", "give answers, a purpose or a title")])
     return data
