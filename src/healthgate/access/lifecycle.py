@@ -358,7 +358,8 @@ def _applicant_commands(state: State, rel: Relation) -> set[Command]:
     if rel.applicant:
         if any(p.state in OPEN for p in state.parts.values()) or status == Status.DRAFT:
             out.add(Command.WITHDRAW)
-        out |= {Command.INVITE_COLLABORATOR, Command.REMOVE_COLLABORATOR}
+        if status != Status.REJECTED:
+            out |= {Command.INVITE_COLLABORATOR, Command.REMOVE_COLLABORATOR}
         if any(p.state in APPROVED for p in state.parts.values()):
             out |= {Command.AMEND, Command.RENEW}
     return out
