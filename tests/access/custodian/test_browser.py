@@ -23,6 +23,7 @@ from healthgate.migrate import upgrade
 from tests.access.harness import build
 from tests.web import live
 from tests.web.live import BROWSER_MARKS
+from tests.web.test_browser import _shot
 
 pytestmark = BROWSER_MARKS
 
@@ -63,15 +64,16 @@ def test_a_custodian_handles_a_submitted_application(browser, tmp_path):
         page.get_by_role("link", name="Access requests").click()
         row = page.get_by_role("row").filter(has_text=reference)
         assert "Anticoagulation outcomes" in row.inner_text() and "Alpha cardiovascular cohort" in row.inner_text()
+        _shot(page, "custodian-queue.png", tmp_path)
         row.get_by_role("link", name=reference).click()
         page.wait_for_url(f"**/applications/{app_id}")
         assert "Beta Biobank: waiting for the custodian" in page.locator("main").inner_text()
 
         # a message to the applicant and a note for the team
-        page.get_by_label("Message to the applicant").fill("Which years do you need?")
+        page.get_by_label("Message to the applicant", exact=True).fill("Which years do you need?")
         page.get_by_role("button", name="Send message").click()
         page.wait_for_url("**done=message*")
-        page.get_by_label("Internal note").fill("Check the ethics approval date")
+        page.get_by_label("Internal note", exact=True).fill("Check the ethics approval date")
         page.get_by_role("button", name="Add note").click()
         page.wait_for_url("**done=note*")
 
@@ -79,15 +81,17 @@ def test_a_custodian_handles_a_submitted_application(browser, tmp_path):
         stale = manager.new_page()
         stale.goto(url + f"/workspace/teams/{page.url.split('/teams/')[1].split('/')[0]}/applications/{app_id}")
 
+        page.locator("#h-assign").click()  # each command is a disclosure: open it
         page.get_by_role("checkbox", name=re.compile("Reviewer A")).check()
         page.get_by_label("Review phase").fill("committee")
         page.get_by_label("Due date").fill("2030-03-02")
-        page.get_by_role("button", name="Assign reviewers").click()
+        page.locator("#form-assign").get_by_role("button", name="Assign reviewers").click()
         page.wait_for_url("**done=assign*")
         assert page.locator("#part-state").inner_text() == "in review"
 
+        stale.locator("#h-reject").click()
         stale.get_by_label("Reason for rejecting").fill("Out of scope")
-        stale.get_by_role("button", name="Reject").click()
+        stale.locator("#form-reject").get_by_role("button", name="Reject").click()
         assert "Someone changed this application since you opened it" in stale.locator("main").inner_text()
         assert stale.locator("#part-state").inner_text() == "in review"
 
@@ -95,21 +99,23 @@ def test_a_custodian_handles_a_submitted_application(browser, tmp_path):
         reviewer = _signed_in(browser, url, sessionmaker, w.people["reviewer_A"])
         rpage = reviewer.new_page()
         rpage.goto(page.url.split("?")[0])
-        assert rpage.get_by_role("button", name="Approve", exact=True).count() == 0  # reviews, does not decide
-        rpage.get_by_label("Approve with conditions").check()
-        rpage.get_by_label("Comment").fill("Fine if outputs are checked")
-        rpage.get_by_role("button", name="Review").click()
+        assert rpage.locator("#form-approve").count() == 0  # reviews, does not decide
+        rpage.get_by_role("radio", name="Approve with conditions").check()
+        rpage.get_by_label("Comment", exact=True).fill("Fine if outputs are checked")
+        rpage.locator("#form-review").get_by_role("button", name="Review").click()
         rpage.wait_for_url("**done=review*")
         reviewer.close()
 
         # the access manager approves with conditions
         page.goto(page.url.split("?")[0])
         assert "Fine if outputs are checked" in page.locator("#reviews-h + ul").inner_text()
-        page.get_by_label("Conditions").fill("Outputs checked before release\nNo linkage beyond the study")
-        page.get_by_role("button", name="Approve with conditions").click()
+        page.locator("#h-approve-with-conditions").click()
+        page.get_by_label("Conditions", exact=True).fill("Outputs checked before release\nNo linkage beyond the study")
+        page.locator("#form-approve-with-conditions").get_by_role("button", name="Approve with conditions").click()
         page.wait_for_url("**done=approve-with-conditions*")
         assert page.locator("#part-state").inner_text() == "approved with conditions"
         assert "Outputs checked before release" in page.locator("main").inner_text()
+        _shot(page, "custodian-part.png", tmp_path)
         manager.close()
 
     with sessionmaker() as s:
