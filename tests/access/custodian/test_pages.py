@@ -244,3 +244,76 @@ def test_enquiries_inbox_and_reply(site):
     assert b.get(url).status_code == 404  # A's side of the thread
     assert b.get(f"/workspace/teams/{site.slug['A']}/enquiries").status_code == 403
     assert site.browser("stranger").get(url).status_code == 404
+
+
+def test_bad_command_input_is_refused_beside_the_form(site):
+    app_id = site.submitted("A1")
+    manager = site.browser("manager_A")
+    token = csrf(manager)
+    v = version(manager.get(site.part_url("A", app_id)).text)
+    for data in ({"reviewers": "not-an-id"}, {"reviewers": str(site.w.people["stranger"])}, {}):
+        r = post(manager, site.part_url("A", app_id, "assign"), {"version": v, "phase": "panel", **data}, token)
+        assert r.status_code == 422, data
+        assert 'id="assign-errors"' in r.text and 'value="panel"' in r.text  # shown by the form, input kept
+    r = post(manager, site.part_url("A", app_id, "approve-with-conditions"), {"version": v, "conditions": " \n "},
+             token)
+    assert r.status_code == 422 and "give at least one condition" in _text(r.text)
+    site.run("manager_A", app_id, "assign_reviewers", {"reviewers": [str(site.w.people["reviewer_A"])]})
+    reviewer = site.browser("reviewer_A")
+    v = version(reviewer.get(site.part_url("A", app_id)).text)
+    r = post(reviewer, site.part_url("A", app_id, "review"), {"version": v, "comment": "no choice made"})
+    assert r.status_code == 422 and "no choice made" in r.text
+    assert site.state(app_id).parts[site.w.teams["A"]].reviews == ()
+
+
+def test_clock_flags_and_suggested_conditions_show_when_their_modules_answer(site, monkeypatch):
+    from datetime import date
+
+    from healthgate.access import clocks, duo
+
+    app_id = site.submitted("A1")
+    monkeypatch.setattr(clocks, "part_clock", lambda ctx, a, t: clocks.PartClock(
+        working_days=63, paused=False, step="decision", due_on=date(2026, 1, 10), flag="overdue"))
+    monkeypatch.setattr(duo, "conditions_for", lambda ctx, state, team_id: ["Publish results (DUO:0000019)"],
+                        raising=False)
+    manager = site.browser("manager_A")
+    queue = _text(manager.get(f"/workspace/teams/{site.slug['A']}/applications").text)
+    assert "63 working days" in queue and "overdue" in queue and "decision due 10 Jan 2026" in queue
+    page = manager.get(site.part_url("A", app_id)).text
+    assert "63 working days" in _text(page)
+    assert re.search(r'<textarea id="conditions"[^>]*>Publish results \(DUO:0000019\)</textarea>', page)
+
+
+def test_duo_advice_shows_for_the_teams_own_datasets(site, monkeypatch):
+    from healthgate.access import duo
+
+    w = site.w
+    monkeypatch.setattr(duo, "evaluate", lambda ctx, state: [
+        {"dataset_id": str(w.datasets["A1"]), "verdict": "APPROVE", "reason": "GRU allows any research",
+         "conditions": []},
+        {"dataset_id": str(w.datasets["B1"]), "verdict": "DENY", "reason": "NCU forbids commercial use",
+         "conditions": []}])
+    app_id = site.submitted("A1", "B1")
+    text = _text(site.browser("manager_A").get(site.part_url("A", app_id)).text)
+    assert "GRU allows any research" in text and "NCU forbids commercial use" not in text
+    assert "NCU forbids commercial use" in _text(site.browser("manager_B").get(site.part_url("B", app_id)).text)
+
+
+def test_answers_show_by_five_safes_section(site, monkeypatch):
+    from healthgate.access import forms
+
+    app_id = site.submitted("A1")
+    question = forms.Question(id="safeproject-aims", title="What are the aims of the project?", guidance="",
+                              component="TextArea", required=True, answer="To compare stroke outcomes")
+    monkeypatch.setattr(forms, "form_for", lambda ctx, state: forms.ApplicationForm(sections=(
+        forms.Section(key="safeproject", title="Safe project", description="", questions=(question,)),)))
+    manager = site.browser("manager_A")
+    page = manager.get(site.part_url("A", app_id)).text
+    text = _text(page)
+    assert "Safe project" in text and "What are the aims of the project?" in text
+    assert "To compare stroke outcomes" in text
+    assert '<option value="safeproject-aims">' in page  # a message may be about one question
+    r = post(manager, site.part_url("A", app_id, "messages"),
+             {"audience": "shared", "body": "Which outcomes?", "question_id": "safeproject-aims"})
+    assert r.status_code == 303
+    assert "about What are the aims of the project?" in " ".join(_text(manager.get(site.part_url("A", app_id)).text).split())
