@@ -93,8 +93,14 @@ def _exists(template: str) -> bool:
     return True
 
 
+FIELD_LABELS = {"reason": "Reason", "reviewers": "Reviewers", "phase": "Review phase", "due": "Due date",
+                "recommendation": "Recommendation", "comment": "Comment", "conditions": "Conditions",
+                "body": "Message", "version": "Form", "audience": "Audience", "command": "Allowed now",
+                "team_id": "Team", "question_id": "Question"}
+
+
 def _common() -> dict[str, Any]:
-    return {"advice_partial": _exists("access/duo/_advice.html"), "state_labels": STATE_LABELS, "event_labels": EVENT_LABELS, "command_labels": COMMAND_LABELS,
+    return {"advice_partial": _exists("access/duo/_advice.html"), "field_labels": FIELD_LABELS, "state_labels": STATE_LABELS, "event_labels": EVENT_LABELS, "command_labels": COMMAND_LABELS,
             "slug": SLUG, "recommendations": RECOMMENDATIONS}
 
 
@@ -248,7 +254,8 @@ def _enquiry_page(request: Request, ctx: Context, team: Team, enquiry_id: uuid.U
     page = custodian.enquiry_page(ctx, team, enquiry_id)
     values = {k: v for k, v in (posted.fields.items() if posted else ()) if k != "csrf_token"}
     response = render(request, "access/custodian/enquiry.html", status_code=status_code, team=team, page=page,
-                      done=DONE.get(done, ""), errors=errors or [], failed=failed, values=values)
+                      done=DONE.get(done, ""), errors=errors or [], failed=failed, values=values,
+                      field_labels=FIELD_LABELS)
     response.headers["Cache-Control"] = "no-store"
     return response
 
