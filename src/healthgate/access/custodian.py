@@ -52,10 +52,9 @@ def dataset_titles(ctx: Context, dataset_ids: Iterable[uuid.UUID]) -> dict[uuid.
     ids = set(dataset_ids)
     if not ids:
         return {}
-    rows = ctx.session.execute(
-        select(Dataset.id, DatasetVersion.title).join(
-            DatasetVersion, (DatasetVersion.dataset_id == Dataset.id) & (DatasetVersion.number == Dataset.latest_version))
-        .where(Dataset.id.in_(ids)))
+    latest = (DatasetVersion.dataset_id == Dataset.id) & (DatasetVersion.number == Dataset.latest_version)
+    rows = ctx.session.execute(select(Dataset.id, DatasetVersion.title).join(DatasetVersion, latest)
+                               .where(Dataset.id.in_(ids)))
     return {i: t for i, t in rows}
 
 

@@ -100,7 +100,8 @@ FIELD_LABELS = {"reason": "Reason", "reviewers": "Reviewers", "phase": "Review p
 
 
 def _common() -> dict[str, Any]:
-    return {"advice_partial": _exists("access/duo/_advice.html"), "field_labels": FIELD_LABELS, "state_labels": STATE_LABELS, "event_labels": EVENT_LABELS, "command_labels": COMMAND_LABELS,
+    return {"advice_partial": _exists("access/duo/_advice.html"), "field_labels": FIELD_LABELS,
+            "state_labels": STATE_LABELS, "event_labels": EVENT_LABELS, "command_labels": COMMAND_LABELS,
             "slug": SLUG, "recommendations": RECOMMENDATIONS}
 
 

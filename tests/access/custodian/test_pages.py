@@ -316,4 +316,5 @@ def test_answers_show_by_five_safes_section(site, monkeypatch):
     r = post(manager, site.part_url("A", app_id, "messages"),
              {"audience": "shared", "body": "Which outcomes?", "question_id": "safeproject-aims"})
     assert r.status_code == 303
-    assert "about What are the aims of the project?" in " ".join(_text(manager.get(site.part_url("A", app_id)).text).split())
+    shown = " ".join(_text(manager.get(site.part_url("A", app_id)).text).split())
+    assert "about What are the aims of the project?" in shown
