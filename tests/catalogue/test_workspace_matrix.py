@@ -23,6 +23,7 @@ from healthgate.context import Context
 from healthgate.identity import tokens, users
 from healthgate.identity.models import Membership
 from healthgate.identity.permissions import SYSTEM, Role
+from tests.access.custodian import matrix as custodian_matrix
 from tests.catalogue.test_workspace import People
 from tests.conftest import load_fixture
 
@@ -101,6 +102,8 @@ CASES: dict[str, Case] = {
     "/workspace/tokens": Case(SIGNED_IN, lambda p: ({}, {"data": {"name": "mine", "scope": "read"}})),
     # someone else's token: only an alliance admin (user:manage) may revoke it
     "/workspace/tokens/{token_id}/revoke": Case({"alliance admin"}, lambda p: ({"token_id": _victims_token(p)}, {})),
+    # access requests, the custodian's side (tests/access/custodian/matrix.py)
+    **{path: Case(allowed, prepare) for path, (allowed, prepare) in custodian_matrix.CASES.items()},
 }
 
 

@@ -63,7 +63,8 @@ def _can(ctx: Context, team_id: uuid.UUID) -> dict[str, bool]:
     return {"edit": a.can(Permission.DATASET_EDIT, team_id), "publish": a.can(Permission.DATASET_PUBLISH, team_id),
             "archive": a.can(Permission.DATASET_ARCHIVE, team_id), "import": a.can(Permission.DATASET_IMPORT, team_id),
             "members": a.can(Permission.TEAM_VIEW_MEMBERS, team_id), "manage": a.can(Permission.TEAM_MANAGE, team_id),
-            "drafts": a.can(Permission.DATASET_VIEW_DRAFT, team_id)}
+            "drafts": a.can(Permission.DATASET_VIEW_DRAFT, team_id),
+            "applications": a.can(Permission.APPLICATION_REVIEW, team_id)}
 
 
 # ---- teams -----------------------------------------------------------------------------------------------
