@@ -20,7 +20,7 @@ from healthgate.audit import service as audit
 from healthgate.catalogue import service as catalogue
 from healthgate.catalogue.models import Dataset
 from healthgate.context import Context
-from healthgate.errors import FieldError, Invalid
+from healthgate.errors import FieldError, Invalid, NotFound
 from healthgate.identity.permissions import Permission, require
 
 MAX_DISEASES = 50
@@ -220,3 +220,19 @@ def _summary(d: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return {"permission": d["permission"]["id"] if d["permission"] else None,
             "diseases": [x["id"] for x in d["diseases"]], "modifiers": [x["id"] for x in d["modifiers"]]}
 
+
+
+def workspace_dataset(ctx: Context, dataset_id: uuid.UUID) -> Dataset:
+    """The dataset for its team's workspace page: 404 for anyone outside the team (as for an unknown id)."""
+    dataset = ctx.session.get(Dataset, dataset_id)
+    if dataset is None or not (ctx.actor.authenticated and (ctx.actor.is_admin or ctx.actor.roles_in(dataset.team_id))):
+        raise NotFound(f"no dataset {dataset_id} in your teams")
+    return dataset
+
+
+def title(ctx: Context, dataset: Dataset) -> str:
+    """The dataset's latest published title, else its draft's."""
+    if dataset.latest_version:
+        return catalogue.get_version(ctx.session, dataset.id, dataset.latest_version).title
+    summary = (dataset.draft or {}).get("summary") or {}
+    return str(summary.get("title") or "(untitled)")

