@@ -93,7 +93,8 @@ def for_datasets(ctx: Context, dataset_ids: Iterable[uuid.UUID]) -> dict[uuid.UU
         return {}
     rows = {r.dataset_id: r for r in ctx.session.scalars(select(DatasetDataUse)
                                                         .where(DatasetDataUse.dataset_id.in_(ids)))}
-    teams = dict(ctx.session.execute(select(Dataset.id, Dataset.team_id).where(Dataset.id.in_(ids))).tuples().all())
+    teams = {r.id: r.team_id for r in ctx.session.execute(select(Dataset.id, Dataset.team_id)
+                                                           .where(Dataset.id.in_(ids)))}
     return {i: _of(rows.get(i), i, teams.get(i)) for i in ids}
 
 

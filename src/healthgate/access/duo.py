@@ -395,9 +395,5 @@ def conditions_for(ctx: Context, state: State, team_id: uuid.UUID) -> list[str]:
     """The conditions the datasets of ``team_id``'s part put on the use, for the custodian's "approve with
     conditions" form: every obligation of their modifiers, once each, in DUO's order."""
     ids = [d for d, t in state.datasets if t == team_id]
-    out: list[str] = []
-    for c in data_use.for_datasets(ctx, ids).values():
-        for text in conditions_of(c):
-            if text not in out:
-                out.append(text)
-    return out
+    held = {m for c in data_use.for_datasets(ctx, ids).values() for m in c.modifiers}
+    return [CONDITIONS[m] for m in duo.MODIFIERS if m in held and m in CONDITIONS]
