@@ -31,6 +31,7 @@ EDIT = {Role.TEAM_ADMIN.value, Role.METADATA_MANAGER.value, Role.METADATA_EDITOR
 PUBLISH = {Role.TEAM_ADMIN.value, Role.METADATA_MANAGER.value, "alliance admin"}
 MANAGE = {Role.TEAM_ADMIN.value, "alliance admin"}
 SIGNED_IN = set(PERSONAS) - {"anonymous"}
+DATA_USE = {Role.TEAM_ADMIN.value, Role.METADATA_MANAGER.value, Role.ACCESS_MANAGER.value, "alliance admin"}
 
 
 @dataclass
@@ -101,6 +102,10 @@ CASES: dict[str, Case] = {
     "/workspace/tokens": Case(SIGNED_IN, lambda p: ({}, {"data": {"name": "mine", "scope": "read"}})),
     # someone else's token: only an alliance admin (user:manage) may revoke it
     "/workspace/tokens/{token_id}/revoke": Case({"alliance admin"}, lambda p: ({"token_id": _victims_token(p)}, {})),
+    # access: a dataset's GA4GH DUO data-use conditions (dataset:data-use)
+    "/workspace/datasets/{dataset_id}/data-use": Case(DATA_USE, lambda p: (
+        {"dataset_id": _dataset(p, publish=True)},
+        {"data": {"permission": "DUO:0000007", "diseases": "E11, I21", "modifiers": ["DUO:0000021"]}})),
 }
 
 

@@ -10,9 +10,9 @@ from healthgate.access import data_use, duo
 from healthgate.access import duo_terms as terms
 from healthgate.access import service as access
 from healthgate.audit.models import AuditEvent
+from healthgate.context import Context
 from healthgate.errors import Forbidden, Invalid, NotFound, Unauthorized
 from healthgate.identity.permissions import ANONYMOUS
-from healthgate.context import Context
 from tests.access.harness import build
 
 
