@@ -5,6 +5,8 @@ The only code that writes them; pages, the API and the data-use check call it.""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -12,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from healthgate.access import diseases
 from healthgate.access import duo_terms as duo
@@ -20,7 +23,7 @@ from healthgate.audit import service as audit
 from healthgate.catalogue import service as catalogue
 from healthgate.catalogue.models import Dataset
 from healthgate.context import Context
-from healthgate.errors import FieldError, Invalid, NotFound
+from healthgate.errors import Conflict, FieldError, Invalid, NotFound, PreconditionFailed
 from healthgate.identity.permissions import Permission, require
 
 MAX_DISEASES = 50
@@ -40,6 +43,13 @@ class Conditions:
     @property
     def set(self) -> bool:
         return self.permission is not None
+
+    @property
+    def etag(self) -> str:
+        """An entity tag that changes whenever the conditions do (for ``If-Match``)."""
+        raw = json.dumps([self.permission, list(self.diseases), list(self.modifiers),
+                          self.updated_at.isoformat() if self.updated_at else None])
+        return f'"du-{hashlib.sha256(raw.encode()).hexdigest()[:16]}"'
 
     def has(self, term_id: str) -> bool:
         return term_id in self.modifiers
@@ -185,30 +195,42 @@ def clean(payload: Mapping[str, Any]) -> tuple[str | None, list[str], list[str]]
     return permission, disease_ids, [m for m in duo.MODIFIERS if m in modifier_ids]
 
 
-def set_conditions(ctx: Context, dataset_id: uuid.UUID, payload: Mapping[str, Any]) -> Conditions:
-    """Set (or, with a null permission, clear) a dataset's conditions; audited with what changed."""
+def set_conditions(ctx: Context, dataset_id: uuid.UUID, payload: Mapping[str, Any], *,
+                   if_match: str | None = None) -> Conditions:
+    """Set (or, with a null permission, clear) a dataset's conditions; audited with what changed. ``if_match``:
+    the entity tag the caller read (412 if the conditions changed since)."""
     dataset = _dataset(ctx, dataset_id)
     require(ctx.actor, Permission.DATASET_DATA_USE, on=dataset.team_id)
     permission, disease_ids, modifier_ids = clean(payload)
-    row = ctx.session.get(DatasetDataUse, dataset_id)
-    before = _of(row, dataset_id).as_dict() if row is not None else None
-    now = ctx.now()
+    row = ctx.session.scalars(select(DatasetDataUse).where(DatasetDataUse.dataset_id == dataset_id)
+                              .with_for_update()).one_or_none()
+    current = _of(row, dataset_id, dataset.team_id)
+    if if_match is not None:
+        tags = [t.strip() for t in if_match.split(",") if t.strip()]
+        if "*" not in tags and current.etag not in tags:
+            raise PreconditionFailed("the data-use conditions changed since you read them; read them again",
+                                     [FieldError("header.if-match", f"{if_match[:100]} does not match {current.etag}")])
+    before = current.as_dict() if row is not None else None
     if permission is None:
         if row is not None:
             ctx.session.delete(row)
-            audit.record(ctx, "dataset.data_use_cleared", "dataset", dataset_id,
-                         {"before": _summary(before)})
+            audit.record(ctx, "dataset.data_use_cleared", "dataset", dataset_id, {"before": _summary(before)})
         ctx.session.flush()
         return Conditions(dataset_id=dataset_id, team_id=dataset.team_id)
-    if row is None:
-        row = DatasetDataUse(dataset_id=dataset_id)
-        ctx.session.add(row)
-    row.permission = permission
-    row.diseases = disease_ids
-    row.modifiers = modifier_ids
-    row.updated_at = now
-    row.updated_by = str(ctx.actor.user_id or ctx.actor.name)[:300]
-    ctx.session.flush()
+    try:
+        with ctx.session.begin_nested():
+            if row is None:
+                row = DatasetDataUse(dataset_id=dataset_id)
+                ctx.session.add(row)
+            row.permission = permission
+            row.diseases = disease_ids
+            row.modifiers = modifier_ids
+            row.updated_at = ctx.now()
+            row.updated_by = str(ctx.actor.user_id or ctx.actor.name)[:300]
+            ctx.session.flush()
+    except IntegrityError:
+        raise Conflict("the data-use conditions were set by someone else at the same moment; read them again",
+                       [FieldError("permission", "read the conditions again and retry")]) from None
     after = _of(row, dataset_id, dataset.team_id)
     audit.record(ctx, "dataset.data_use_set", "dataset", dataset_id,
                  {"before": _summary(before), "after": _summary(after.as_dict())})

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Header, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from healthgate.access import data_use, duo
@@ -16,6 +16,8 @@ from healthgate.web.openapi import OPTIONAL_AUTH, problems
 
 router = APIRouter(prefix="/api/v1", tags=["access: DUO"], dependencies=[Depends(get_actor)])
 UNREADABLE: dict[int | str, dict[str, Any]] = {400: {"description": "The body could not be read as JSON text"}}
+IfMatch = Annotated[str | None, Header(description="the ETag you read; 412 if the conditions changed since")]
+_ETAG = {"ETag": {"description": "the conditions' entity tag, for If-Match", "schema": {"type": "string"}}}
 DatasetId = Annotated[uuid.UUID, Path(description="the dataset's persistent id")]
 DuoRef = Annotated[str, Field(min_length=1, max_length=40, description="a DUO id (DUO:0000042) or shorthand (GRU)")]
 DiseaseRef = Annotated[str, Field(min_length=1, max_length=40, description="an ICD-10 code (E11, E11.9, "
@@ -126,18 +128,25 @@ def list_terms() -> TermList:
 
 
 @router.get("/datasets/{dataset_id}/data-use", response_model=DataUseOut, operation_id="getDataUse",
-            openapi_extra=OPTIONAL_AUTH, responses=problems(404, 410, 422))
-def get_data_use(ctx: ContextDep, dataset_id: DatasetId) -> DataUseOut:
+            openapi_extra=OPTIONAL_AUTH,
+            responses={**problems(404, 410, 422), 200: {"description": "The conditions", "headers": _ETAG}})
+def get_data_use(ctx: ContextDep, dataset_id: DatasetId, response: Response) -> DataUseOut:
     """A dataset's data-use conditions (public for a published dataset)."""
-    return DataUseOut.of(data_use.get(ctx, dataset_id))
+    conditions = data_use.get(ctx, dataset_id)
+    response.headers["ETag"] = conditions.etag
+    return DataUseOut.of(conditions)
 
 
 @router.put("/datasets/{dataset_id}/data-use", response_model=DataUseOut, operation_id="setDataUse",
-            responses={**problems(401, 403, 404, 410, 422), **UNREADABLE})
-def set_data_use(ctx: WriterContextDep, dataset_id: DatasetId, body: DataUseIn) -> DataUseOut:
+            responses={**problems(401, 403, 404, 409, 410, 412, 422), **UNREADABLE,
+                       200: {"description": "The conditions as set", "headers": _ETAG}})
+def set_data_use(ctx: WriterContextDep, dataset_id: DatasetId, body: DataUseIn, response: Response,
+                 if_match: IfMatch = None) -> DataUseOut:
     """Set a dataset's conditions (its team's metadata manager, access manager or team admin). A DS permission
     needs at least one disease; each unknown term or code is named in the 422."""
-    return DataUseOut.of(data_use.set_conditions(ctx, dataset_id, body.model_dump()))
+    conditions = data_use.set_conditions(ctx, dataset_id, body.model_dump(), if_match=if_match)
+    response.headers["ETag"] = conditions.etag
+    return DataUseOut.of(conditions)
 
 
 @router.post("/duo/check", response_model=CheckOut, operation_id="checkDataUse", openapi_extra=OPTIONAL_AUTH,

@@ -66,7 +66,14 @@ def test_set_read_and_check_through_the_api(site):
     assert put.status_code == 200, put.text
     assert put.json()["permission"]["shorthand"] == "DS"
     assert [m["shorthand"] for m in put.json()["modifiers"]] == ["NCU", "IRB"]
-    assert client.get(url).json()["diseases"] == [{"id": "ICD10:E10-E14", "label": "Diabetes mellitus"}]
+    read = client.get(url)
+    assert read.json()["diseases"] == [{"id": "ICD10:E10-E14", "label": "Diabetes mellitus"}]
+    assert read.headers["ETag"] == put.headers["ETag"]
+    stale = client.put(url, json={"permission": "GRU"}, headers={**_auth(w, "manager"), "If-Match": '"du-old"'})
+    assert stale.status_code == 412
+    fresh = client.put(url, json={"permission": "DS", "diseases": ["E10-E14"], "modifiers": ["NCU", "IRB", "PUB"]},
+                       headers={**_auth(w, "manager"), "If-Match": read.headers["ETag"]})
+    assert fresh.status_code == 200 and fresh.headers["ETag"] != read.headers["ETag"]
     check = client.post("/api/v1/duo/check", json={
         "purpose": {"terms": ["DS"], "diseases": ["E11.9"], "commercial": False},
         "dataset_ids": [str(w.datasets["A1"]), str(w.datasets["B1"])]})
