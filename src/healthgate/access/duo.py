@@ -22,6 +22,7 @@ from healthgate.access import data_use, diseases
 from healthgate.access import duo_terms as duo
 from healthgate.access.data_use import Conditions
 from healthgate.access.lifecycle import State
+from healthgate.catalogue.models import Dataset
 from healthgate.context import Context
 from healthgate.errors import FieldError, Invalid
 
@@ -397,3 +398,29 @@ def conditions_for(ctx: Context, state: State, team_id: uuid.UUID) -> list[str]:
     ids = [d for d, t in state.datasets if t == team_id]
     held = {m for c in data_use.for_datasets(ctx, ids).values() for m in c.modifiers}
     return [CONDITIONS[m] for m in duo.MODIFIERS if m in held and m in CONDITIONS]
+
+
+def latest_advice(events: Iterable[Any], team_id: uuid.UUID | None = None) -> list[dict[str, Any]]:
+    """The advice of the latest submission among ``events`` (``ApplicationEvent`` rows or lifecycle events, e.g.
+    ``service.visible_events(view, rows)``): what applicant and custodian pages show. ``team_id``: only the
+    datasets of that custodian's part."""
+    found: list[dict[str, Any]] = []
+    for e in events:
+        if e.type in ("submitted", "resubmitted") and isinstance((e.data or {}).get("duo"), list):
+            found = e.data["duo"]
+    if team_id is not None:
+        found = [a for a in found if a.get("team_id") == str(team_id)]
+    return found
+
+
+def dataset_titles(ctx: Context, dataset_ids: Iterable[uuid.UUID | str]) -> dict[str, str]:
+    """Dataset id (text) -> its title, for ``access/duo/_advice.html``'s ``dataset_titles``."""
+    out = {}
+    for raw in dict.fromkeys(dataset_ids):
+        try:
+            dataset = ctx.session.get(Dataset, raw if isinstance(raw, uuid.UUID) else uuid.UUID(str(raw)))
+        except ValueError:
+            continue
+        if dataset is not None:
+            out[str(dataset.id)] = data_use.title(ctx, dataset)
+    return out

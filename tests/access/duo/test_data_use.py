@@ -148,3 +148,28 @@ def test_check_before_applying(db, world):
         import uuid
         with pytest.raises(NotFound):
             duo.check(w.ctx(s, "applicant"), {"terms": ["HMB"]}, [uuid.uuid4()])
+
+
+def test_resubmission_advises_again_and_pages_read_the_latest(db, world):
+    w = world
+    _set(db, w, "manager_A", "A1", {"permission": "HMB", "modifiers": ["NCU"]})
+    _set(db, w, "manager_B", "B1", {"permission": "GRU"})
+    with db.sessions.begin() as s:
+        app_id = access.create(w.ctx(s, "applicant"), [w.datasets["A1"], w.datasets["B1"]], title="Trial").id
+        access.run(w.ctx(s, "applicant"), app_id, "save", {"purpose": {"terms": ["HMB"], "commercial": True}})
+        access.run(w.ctx(s, "applicant"), app_id, "submit")
+    with db.sessions.begin() as s:
+        rows = access.event_rows(w.ctx(s, "applicant"), app_id)
+        assert [a["verdict"] for a in duo.latest_advice(rows)] == ["DENY", "APPROVE"]
+        access.run(w.ctx(s, "manager_A"), app_id, "return", {"reason": "Commercial use is not allowed"})
+    with db.sessions.begin() as s:
+        access.run(w.ctx(s, "applicant"), app_id, "save", {"purpose": {"terms": ["HMB"], "commercial": False}})
+        access.run(w.ctx(s, "applicant"), app_id, "resubmit")
+    with db.sessions.begin() as s:
+        view = access.get(w.ctx(s, "manager_A"), app_id)
+        rows = access.visible_events(view, access.event_rows(w.ctx(s, "manager_A"), app_id))
+        mine = duo.latest_advice(rows, team_id=w.teams["A"])
+        assert [(a["dataset_id"], a["verdict"]) for a in mine] == [(str(w.datasets["A1"]), "APPROVE")]
+        assert mine[0]["conditions"] == [duo.CONDITIONS[terms.NCU]]
+        titles = duo.dataset_titles(w.ctx(s, "manager_A"), [a["dataset_id"] for a in duo.latest_advice(rows)])
+        assert titles == {str(w.datasets["A1"]): "Alpha cardiovascular cohort", str(w.datasets["B1"]): "Beta genomes"}

@@ -156,3 +156,16 @@ def test_partials_render(site):
     html = env.get_template("access/duo/_advice.html").render(advice=advice,
                                                              dataset_titles={str(site.datasets["A1"]): "Alpha"})
     assert "Alpha" in html and "APPROVE" in html and "Ethics approval (IRB)" in html and "Algorithms.md" in html
+
+
+def test_public_dataset_page_and_its_partial(db, site):
+    w = site
+    client = TestClient(w.app)
+    put = client.put(f"/api/v1/datasets/{w.datasets['A1']}/data-use", json={"permission": "GRU", "modifiers": ["PUB"]},
+                     headers=_auth(w, "manager"))
+    assert put.status_code == 200
+    # the public page looks the conditions up for the partial (duo_conditions), archived or not
+    assert client.get(f"/datasets/{w.datasets['A1']}").status_code == 200
+    shown = env.from_string('{% include "access/duo/_conditions.html" %}').render(
+        duo_conditions=put.json() | {"permission": put.json()["permission"]})
+    assert "general research use" in shown and "publication required" in shown
