@@ -176,6 +176,7 @@ MATRIX: dict[tuple[str, str], tuple[Prepare, frozenset[str]]] = {
     ("GET", "/api/v1/audit/{event_id}"): (_fixed("GET", lambda w: "/api/v1/audit/1"), ALLIANCE),
     # access: GA4GH DUO terms, dataset data-use conditions and the data-use check
     ("GET", "/api/v1/duo/terms"): (_fixed("GET", lambda w: "/api/v1/duo/terms"), EVERYONE),
+    ("GET", "/api/v1/duo/diseases"): (_fixed("GET", lambda w: "/api/v1/duo/diseases?q=diabetes"), EVERYONE),
     ("GET", "/api/v1/datasets/{dataset_id}/data-use"): (
         _fixed("GET", lambda w: f"/api/v1/datasets/{w.published}/data-use"), EVERYONE),
     ("PUT", "/api/v1/datasets/{dataset_id}/data-use"): (

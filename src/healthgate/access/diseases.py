@@ -101,13 +101,14 @@ def fits_any(purpose_disease: str, dataset_diseases: Iterable[str]) -> bool:
 
 
 def search(text: str, limit: int = 20) -> list[str]:
-    """Codes whose code or description contains ``text`` (case-insensitive), for pickers and the API."""
+    """Codes whose code or description contains ``text`` (case-insensitive), in ICD-10's order, for pickers and
+    the API."""
     needle = text.strip().lower()
     if len(needle) < 2:
         return []
     out = []
-    for code in _all_codes():
-        if needle in code.lower() or needle in label(PREFIX + code).lower():
+    for code, haystack in _searchable():
+        if needle in haystack:
             out.append(PREFIX + code)
             if len(out) >= limit:
                 break
@@ -115,5 +116,6 @@ def search(text: str, limit: int = 20) -> list[str]:
 
 
 @cache
-def _all_codes() -> tuple[str, ...]:
-    return tuple(_icd().get_all_codes(with_dots=True))
+def _searchable() -> tuple[tuple[str, str], ...]:
+    icd = _icd()
+    return tuple((code, f"{code} {icd.get_description(code)}".lower()) for code in icd.get_all_codes(with_dots=True))

@@ -189,7 +189,8 @@ class PurposeForm:
         return ", ".join(d.removeprefix(diseases.PREFIX) for d in raw)
 
     def disease_names(self) -> list[str]:
-        return [diseases.name(d) for d in self.values.get("diseases") or [] if diseases.normalise(d)]
+        found = (diseases.normalise(d) for d in self.values.get("diseases") or [] if isinstance(d, str))
+        return [diseases.name(d) for d in found if d]
 
 
 def purpose_form(purpose: Mapping[str, Any] | None = None, errors: Iterable[Any] | None = None) -> PurposeForm:

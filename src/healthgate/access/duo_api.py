@@ -6,10 +6,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from healthgate.access import data_use, duo
+from healthgate.access import data_use, diseases, duo
 from healthgate.access import duo_terms as terms
 from healthgate.web.deps import ContextDep, WriterContextDep, get_actor
 from healthgate.web.openapi import OPTIONAL_AUTH, problems
@@ -56,6 +56,11 @@ class TermList(Out):
 class DiseaseOut(Out):
     id: str = Field(description="ICD10:<code>")
     label: str
+
+
+class DiseaseList(Out):
+    ontology: str = Field(description="the disease ontology disease restrictions are matched in")
+    items: list[DiseaseOut]
 
 
 class DataUseOut(Out):
@@ -125,6 +130,17 @@ def list_terms() -> TermList:
     """The GA4GH Data Use Ontology terms healthgate uses, with the permissions' order."""
     return TermList(source=terms.SOURCE, permissions=list(terms.PERMISSIONS), purposes=list(terms.PURPOSES),
                     modifiers=list(terms.MODIFIERS), items=[TermOut.of(t) for t in terms.terms()])
+
+
+@router.get("/duo/diseases", response_model=DiseaseList, operation_id="searchDiseases",
+            openapi_extra=OPTIONAL_AUTH, responses=problems(422))
+def search_diseases(
+    q: Annotated[str, Query(min_length=2, max_length=100, description="part of an ICD-10 code or its description")],
+    limit: Annotated[int, Query(ge=1, le=50)] = 20,
+) -> DiseaseList:
+    """ICD-10 codes for disease restrictions and purposes, found by code or description."""
+    return DiseaseList(ontology=diseases.ONTOLOGY,
+                       items=[DiseaseOut(id=d, label=diseases.label(d)) for d in diseases.search(q, limit)])
 
 
 @router.get("/datasets/{dataset_id}/data-use", response_model=DataUseOut, operation_id="getDataUse",

@@ -56,6 +56,15 @@ def test_terms_api(site):
                    "description": terms.get(terms.GRU).description}
 
 
+def test_disease_search_api(site):
+    client = TestClient(site.app)
+    got = client.get("/api/v1/duo/diseases?q=type 2 diabetes&limit=3").json()
+    assert "ICD-10" in got["ontology"]
+    assert got["items"][0] == {"id": "ICD10:E11", "label": "Type 2 diabetes mellitus"}
+    assert client.get("/api/v1/duo/diseases?q=I21.9").json()["items"][0]["id"] == "ICD10:I21.9"
+    assert client.get("/api/v1/duo/diseases?q=x").status_code == 422
+
+
 def test_set_read_and_check_through_the_api(site):
     w = site
     client = TestClient(w.app)
