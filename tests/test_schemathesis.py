@@ -120,6 +120,11 @@ CONFIG = SchemathesisConfig.from_dict({
                                   "removeTeamMember", "createMyToken"],
          "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "422"]},
                     "negative_data_rejection": {"expected-statuses": _REFUSED}}},
+        # access, DUO: terms and ICD-10 codes are checked against the shipped ontologies (a DS permission needs
+        # a disease), beyond what the request schema can say; If-Match as for datasets
+        {"include-operation-id": ["setDataUse", "checkDataUse"],
+         "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "412", "422"]},
+                    "negative_data_rejection": {"expected-statuses": _REFUSED}}},
         {"include-operation-id": ["createDataset", "validateDocument"],
          "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "422"]},
                     "negative_data_rejection": {"expected-statuses": _REFUSED}}},

@@ -32,6 +32,7 @@ EDIT = {Role.TEAM_ADMIN.value, Role.METADATA_MANAGER.value, Role.METADATA_EDITOR
 PUBLISH = {Role.TEAM_ADMIN.value, Role.METADATA_MANAGER.value, "alliance admin"}
 MANAGE = {Role.TEAM_ADMIN.value, "alliance admin"}
 SIGNED_IN = set(PERSONAS) - {"anonymous"}
+DATA_USE = {Role.TEAM_ADMIN.value, Role.METADATA_MANAGER.value, Role.ACCESS_MANAGER.value, "alliance admin"}
 
 
 @dataclass
@@ -104,6 +105,10 @@ CASES: dict[str, Case] = {
     "/workspace/tokens/{token_id}/revoke": Case({"alliance admin"}, lambda p: ({"token_id": _victims_token(p)}, {})),
     # access requests, the custodian's side (tests/access/custodian/matrix.py)
     **{path: Case(allowed, prepare) for path, (allowed, prepare) in custodian_matrix.CASES.items()},
+    # access: a dataset's GA4GH DUO data-use conditions (dataset:data-use)
+    "/workspace/datasets/{dataset_id}/data-use": Case(DATA_USE, lambda p: (
+        {"dataset_id": _dataset(p, publish=True)},
+        {"data": {"permission": "DUO:0000007", "diseases": "E11, I21", "modifiers": ["DUO:0000021"]}})),
 }
 
 

@@ -46,6 +46,7 @@ PUBLISH = frozenset({"Team admin", "Metadata manager", ADMIN})
 VIEW_MEMBERS = frozenset({"Team admin", "Metadata manager", "Metadata editor", "Access manager", "Reviewer", ADMIN})
 MANAGE = frozenset({"Team admin", ADMIN})
 ALLIANCE = frozenset({ADMIN})
+DATA_USE = frozenset({"Team admin", "Metadata manager", "Access manager", ADMIN})  # dataset:data-use
 SECRET = "Quokkasecret"  # only in team A's drafts
 
 
@@ -173,6 +174,18 @@ MATRIX: dict[tuple[str, str], tuple[Prepare, frozenset[str]]] = {
     ("GET", "/api/v1/audit/verify"): (_fixed("GET", lambda w: "/api/v1/audit/verify"), ALLIANCE),
     ("GET", "/api/v1/audit/actions"): (_fixed("GET", lambda w: "/api/v1/audit/actions"), ALLIANCE),
     ("GET", "/api/v1/audit/{event_id}"): (_fixed("GET", lambda w: "/api/v1/audit/1"), ALLIANCE),
+    # access: GA4GH DUO terms, dataset data-use conditions and the data-use check
+    ("GET", "/api/v1/duo/terms"): (_fixed("GET", lambda w: "/api/v1/duo/terms"), EVERYONE),
+    ("GET", "/api/v1/duo/diseases"): (_fixed("GET", lambda w: "/api/v1/duo/diseases?q=diabetes"), EVERYONE),
+    ("GET", "/api/v1/datasets/{dataset_id}/data-use"): (
+        _fixed("GET", lambda w: f"/api/v1/datasets/{w.published}/data-use"), EVERYONE),
+    ("PUT", "/api/v1/datasets/{dataset_id}/data-use"): (
+        _fixed("PUT", lambda w: f"/api/v1/datasets/{w.published}/data-use",
+               lambda w: {"permission": "DS", "diseases": ["E11"], "modifiers": ["IRB"]}), DATA_USE),
+    ("POST", "/api/v1/duo/check"): (
+        _fixed("POST", lambda w: "/api/v1/duo/check",
+               lambda w: {"purpose": {"terms": ["DS"], "diseases": ["E11.9"]}, "dataset_ids": [str(w.published)]}),
+        EVERYONE),
 }
 
 

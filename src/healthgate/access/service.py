@@ -313,8 +313,7 @@ def run(ctx: Context, application_id: uuid.UUID, command: lc.Command | str,
         missing = forms.missing_answers(ctx, state)
         if missing:
             raise Invalid(f"{len(missing)} required answer(s) missing", missing)
-        if command == lc.Command.SUBMIT:
-            data["duo"] = duo.evaluate(ctx, state)
+        data["duo"] = duo.evaluate(ctx, state)  # on resubmission too: the purpose may have changed since
     elif command == lc.Command.ASSIGN_REVIEWERS:
         assert team is not None
         _reviewers_ok(ctx, team, data["reviewers"])

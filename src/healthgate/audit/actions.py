@@ -62,6 +62,8 @@ ACTIONS: dict[str, str] = {
     "dataset.imported": "A bulk import published a version",
     "dataset.archived": "A dataset was withdrawn from public view",
     "dataset.unarchived": "An archived dataset was made public again",
+    "dataset.data_use_set": "A dataset's GA4GH DUO data-use conditions were set or changed by its custodian",
+    "dataset.data_use_cleared": "A dataset's GA4GH DUO data-use conditions were removed by its custodian",
     # access requests (application.<event>: one per event appended to an application's log)
     "application.created": "A data access application was started (draft, amendment or renewal)",
     "application.saved": "An application's answers, purpose or title were saved",

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from healthgate.access import data_use
 from healthgate.audit import service as audit
 from healthgate.catalogue import service
 from healthgate.catalogue.diff import diff, item_key, list_delta
@@ -68,6 +69,7 @@ def dataset_page(
         jsonld=script_tag_json(dataset_jsonld(dataset, v, base)) if active else None,
         similar=search_engine.similar(ctx.session, dataset.id, 5) if active else [],
         publishers=audit.publishers(ctx, dataset) if record.team_view else {},  # who, for the team's eyes
+        duo_conditions=data_use.for_datasets(ctx, [dataset.id])[dataset.id].as_dict(),  # access/duo/_conditions
     )
 
 
