@@ -143,7 +143,7 @@ def queue(ctx: Context, team_id: uuid.UUID, states: Iterable[str] | None = None
     wanted = list(states or ())
     if wanted:
         stmt = stmt.where(ApplicationPart.state.in_(wanted))
-    return [(a, p) for a, p in ctx.session.execute(stmt).tuples()]
+    return [(a, p) for a, p in ctx.session.execute(stmt)]
 
 
 # -- writing ---------------------------------------------------------------------------------------------------

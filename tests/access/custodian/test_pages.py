@@ -290,8 +290,9 @@ def test_duo_advice_shows_for_the_teams_own_datasets(site, monkeypatch):
     w = site.w
     monkeypatch.setattr(duo, "evaluate", lambda ctx, state: [
         {"dataset_id": str(w.datasets["A1"]), "verdict": "APPROVE", "reason": "GRU allows any research",
-         "conditions": []},
+         "reasons": [{"verdict": "APPROVE", "text": "GRU allows any research", "source": "V3"}], "conditions": []},
         {"dataset_id": str(w.datasets["B1"]), "verdict": "DENY", "reason": "NCU forbids commercial use",
+         "reasons": [{"verdict": "DENY", "text": "NCU forbids commercial use", "source": "V3"}],
          "conditions": []}])
     app_id = site.submitted("A1", "B1")
     text = _text(site.browser("manager_A").get(site.part_url("A", app_id)).text)
