@@ -167,8 +167,9 @@ def _edit_page(request: Request, ctx: Context, aid: uuid.UUID, **kw: Any) -> HTM
     return _page(request, ctx, aid, "access/applicant/edit.html", **_basket(ctx), **kw)
 
 
-def _edit_refused(request: Request, ctx: Context, aid: uuid.UUID, exc: HealthgateError) -> HTMLResponse:
-    return _refused(request, ctx, aid, exc, "access/applicant/edit.html", **_basket(ctx))
+def _edit_refused(request: Request, ctx: Context, aid: uuid.UUID, exc: HealthgateError,
+                  **extra: Any) -> HTMLResponse:
+    return _refused(request, ctx, aid, exc, "access/applicant/edit.html", **_basket(ctx), **extra)
 
 
 @router.get("/applications/{application_id}/edit", response_class=HTMLResponse)
@@ -216,7 +217,12 @@ def save(request: Request, application_id: str, ctx: ContextDep, posted: PostedD
             now = view.state.version
             _attempt(ctx, lambda: applications.run(ctx, aid, action, {}, expected_version=now))
     except (Conflict, Invalid) as exc:
-        return _edit_refused(request, ctx, aid, exc)
+        unsaved: dict[str, Any] = {}
+        if isinstance(exc, Conflict) and _is_stale(exc):  # shown beside the current state, to copy from
+            titles = {q.id: q.title for s in form.sections for q in s.questions}
+            unsaved = {"Project title": payload["title"],
+                       **{titles.get(k, k): v for k, v in payload.get("answers", {}).items() if v not in ("", [])}}
+        return _edit_refused(request, ctx, aid, exc, unsaved=unsaved)
     done = {"submit": "submitted", "resubmit": "resubmitted"}.get(action)
     return see_other(request, f"/applications/{aid}?done={done}" if done else f"/applications/{aid}/edit?done=saved")
 

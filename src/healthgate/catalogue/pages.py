@@ -68,7 +68,7 @@ def dataset_page(
         jsonld=script_tag_json(dataset_jsonld(dataset, v, base)) if active else None,
         similar=search_engine.similar(ctx.session, dataset.id, 5) if active else [],
         publishers=audit.publishers(ctx, dataset) if record.team_view else {},  # who, for the team's eyes
-        access=_access_box(ctx, dataset) if active and v.number == latest.number else None,
+        access=_access_box(ctx, dataset) if active else None,
     )
 
 

@@ -91,8 +91,11 @@ def test_a_stale_form_is_refused_with_the_current_state(site, fake_form, db):
     assert version_of(mine.text) == version_of(theirs.text)
     r = me.post(f"/applications/{app_id}/edit", {"version": version_of(mine.text), "title": "Mine"})
     assert r.status_code == 303 and r.headers["location"].endswith("/edit?done=saved")
-    r = them.post(f"/applications/{app_id}/edit", {"version": version_of(theirs.text), "title": "Theirs"})
+    r = them.post(f"/applications/{app_id}/edit", {"version": version_of(theirs.text), "title": "Theirs",
+                                                    f"q:{PURPOSE_Q}": "Their aim"})
     assert r.status_code == 409
+    unsaved = r.text.split("What you had typed")[1].split("</details>")[0]  # kept to copy from, not saved
+    assert "Theirs" in unsaved and "What is the aim of the project?" in unsaved and "Their aim" in unsaved
     assert "Someone changed this application since you opened the page" in r.text
     assert 'value="Mine"' in r.text and version_of(r.text) == version_of(theirs.text) + 1  # the current state
     with db.sessions.begin() as s:
