@@ -198,7 +198,7 @@ def test_return_resubmit_decisions_duo_advice_and_messages(site, fake_form, db, 
     assert "Ask Sam about the DPIA" in page.text and "Will the data be linked?" in page.text
     # resubmit from the form
     edit = me.get(f"/applications/{app_id}/edit")
-    assert 'value="resubmit"' in edit.text
+    assert 'value="resubmit"' in edit.text and "Alpha Health Data asks for changes" in edit.text
     r = me.post(f"/applications/{app_id}/edit", {"version": version_of(edit.text), "title": "Genes",
                                                   f"q:{LINKAGE_Q}": "By NHS number", "action": "resubmit"})
     assert r.status_code == 303 and r.headers["location"].endswith("?done=resubmitted")
