@@ -25,7 +25,7 @@ from healthgate.access.applicant_web import (
 )
 from healthgate.catalogue.models import Dataset
 from healthgate.context import Context
-from healthgate.errors import Conflict, Invalid
+from healthgate.errors import Conflict, Invalid, NotFound
 from healthgate.web.deps import ContextDep
 from healthgate.web.posted import PostedDep
 from healthgate.web.templates import render
@@ -160,6 +160,8 @@ def enquiry_list(request: Request, ctx: ContextDep) -> Response:
 def _enquiry_page(request: Request, ctx: Context, enquiry_id: uuid.UUID, *, errors: dict[str, list[str]] | None = None,
                   notice: str = "", drafts: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
     enquiry = enquiries.get(ctx, enquiry_id)
+    if enquiry.author_id != ctx.actor.user_id:  # custodians answer from their own pages
+        raise NotFound(f"no enquiry {enquiry_id} of yours")
     team_ids = enquiries.teams_of(ctx, enquiry_id)
     names = labels.teams(ctx, team_ids)
     found = labels.datasets(ctx, enquiries.dataset_ids(ctx, enquiry_id))
@@ -171,8 +173,7 @@ def _enquiry_page(request: Request, ctx: Context, enquiry_id: uuid.UUID, *, erro
     errors = errors or {}
     return render(request, "access/applicant/enquiry.html", status_code=status_code, enquiry=enquiry,
                   threads=threads, people=people, errors=errors, notice=notice, drafts=drafts or {},
-                  summary=summary(errors, {k: "Your reply" for k in errors}),
-                  mine=enquiry.author_id == ctx.actor.user_id)
+                  summary=summary(errors, {k: "Your reply" for k in errors}))
 
 
 @router.get("/enquiries/{enquiry_id}", response_class=HTMLResponse)

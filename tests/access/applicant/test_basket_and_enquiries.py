@@ -134,6 +134,7 @@ def test_enquiry_to_application(site, db):
         assert "Thanks: which years?" not in seen_by_b and "Yes, for about 4,000 of them." not in seen_by_b
     assert "Cardiac outcomes by genotype" in me.get("/enquiries").text
     assert site.browser("stranger").get(f"/enquiries/{enquiry_id}").status_code == 404
+    assert site.browser("manager_A").get(f"/enquiries/{enquiry_id}").status_code == 404  # custodians: their pages
     # turn it into an application, once
     r = me.post(f"/enquiries/{enquiry_id}/application")
     assert r.status_code == 303 and r.headers["location"].endswith("/edit?done=created")
