@@ -270,7 +270,68 @@ WEB_FORMS: dict[tuple[str, str], tuple[Prepare, frozenset[str]]] = {
     ("POST", "/account/verify-email"): (_fixed("POST", lambda w: "/account/verify-email"), SIGNED_IN),
     ("POST", "/admin/accreditations/{user_id}"): (lambda w, p: (
         "POST", f"/admin/accreditations/{_account(w, accreditation=True).id}", {"decision": "verify"}), ALLIANCE),
+    # the researcher's access pages: each persona's own basket, enquiry and draft application (anonymous people
+    # are sent to sign in)
+    ("POST", "/basket"): (lambda w, p: ("POST", "/basket", {"dataset": str(w.published)}), SIGNED_IN),
+    ("POST", "/basket/remove"): (lambda w, p: ("POST", "/basket/remove", {"dataset": str(w.published)}), SIGNED_IN),
+    ("POST", "/basket/clear"): (_fixed("POST", lambda w: "/basket/clear"), SIGNED_IN),
+    ("POST", "/basket/apply"): (lambda w, p: ("POST", "/basket/apply", _filled_basket(w, p)), SIGNED_IN),
+    ("POST", "/enquiries"): (lambda w, p: ("POST", "/enquiries", {
+        "dataset": str(w.published), "kind": "general", "subject": "Coverage", "body": "Which years?"}), SIGNED_IN),
+    ("POST", "/enquiries/{enquiry_id}/messages"): (lambda w, p: (
+        "POST", f"/enquiries/{_enquiry(w, p)}/messages", {"team_id": str(w.team_a), "body": "And 2020?"}),
+        SIGNED_IN),
+    ("POST", "/enquiries/{enquiry_id}/application"): (lambda w, p: (
+        "POST", f"/enquiries/{_enquiry(w, p)}/application", {}), SIGNED_IN),
+    ("POST", "/applications"): (lambda w, p: ("POST", "/applications", {"dataset": str(w.published)}), SIGNED_IN),
+    ("POST", "/applications/{application_id}/edit"): (lambda w, p: (
+        "POST", f"/applications/{_application(w, p)}/edit", {"version": "1", "title": "Renamed"}), SIGNED_IN),
+    ("POST", "/applications/{application_id}/command"): (lambda w, p: (
+        "POST", f"/applications/{_application(w, p)}/command",
+        {"version": "1", "command": "withdraw", "confirm": "yes"}), SIGNED_IN),
+    ("POST", "/applications/{application_id}/datasets"): (lambda w, p: (
+        "POST", f"/applications/{_application(w, p)}/datasets", {"version": "1", "dataset": str(w.published)}),
+        SIGNED_IN),
+    ("POST", "/applications/{application_id}/collaborators"): (lambda w, p: (
+        "POST", f"/applications/{_application(w, p)}/collaborators",
+        {"version": "1", "action": "invite", "email": _account(w).email}), SIGNED_IN),
+    ("POST", "/applications/{application_id}/messages"): (lambda w, p: (
+        "POST", f"/applications/{_application(w, p)}/messages", {"audience": "applicant", "body": "A note"}),
+        SIGNED_IN),
 }
+
+
+@contextmanager
+def _as(w: World, persona: str) -> Iterator[Context]:
+    """The persona (a researcher for anonymous) acting in a transaction of its own."""
+    from healthgate.identity import actors
+
+    with w.system() as ctx:
+        user = ctx.session.get(User, w.users.get(persona) or w.users[RESEARCHER])
+        yield ctx.as_actor(actors.actor_for_user(ctx.session, user))
+
+
+def _application(w: World, persona: str) -> uuid.UUID:
+    """A fresh draft application of the persona's own (version 1)."""
+    from healthgate.access import service as access
+
+    with _as(w, persona) as ctx:
+        return access.create(ctx, [w.published], title="A project").id
+
+
+def _enquiry(w: World, persona: str) -> uuid.UUID:
+    from healthgate.access import enquiries
+
+    with _as(w, persona) as ctx:
+        return enquiries.open_enquiry(ctx, [w.published], "Coverage", "Which years?").id
+
+
+def _filled_basket(w: World, persona: str) -> dict[str, str]:
+    from healthgate.access import basket
+
+    with _as(w, persona) as ctx:
+        basket.add(ctx, w.published)
+    return {"title": "From the basket"}
 
 
 def web_forms(app: Any) -> set[tuple[str, str]]:

@@ -86,6 +86,9 @@ ACTIONS: dict[str, str] = {
     "enquiry.converted": "An enquiry became a draft application",
     "access.message_posted": "A message was sent between an applicant and a custodian",
     "access.note_added": "An internal note was added by one side of an enquiry or application",
+    "basket.item_added": "A researcher put a dataset in their basket (to apply for several together)",
+    "basket.item_removed": "A researcher took a dataset out of their basket",
+    "basket.cleared": "A researcher's basket was emptied (by hand, or by applying for its datasets)",
     # outbox
     "outbox.queued": "A message was queued for delivery",
     "outbox.dead": "A message could not be delivered after every retry",

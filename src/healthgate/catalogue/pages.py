@@ -69,8 +69,16 @@ def dataset_page(
         jsonld=script_tag_json(dataset_jsonld(dataset, v, base)) if active else None,
         similar=search_engine.similar(ctx.session, dataset.id, 5) if active else [],
         publishers=audit.publishers(ctx, dataset) if record.team_view else {},  # who, for the team's eyes
-        duo_conditions=data_use.for_datasets(ctx, [dataset.id])[dataset.id].as_dict(),  # access/duo/_conditions
+        duo_conditions=data_use.for_datasets(ctx, [dataset.id])[dataset.id].as_dict() if active else None,
+        access=_access_box(ctx, dataset) if active else None,
     )
+
+
+def _access_box(ctx: Context, dataset: Any) -> Any:
+    """The "Terms of access" box (cost, lead time, measured time to decision; enquire, request, basket)."""
+    from healthgate.access.pages import dataset_access  # access builds on the catalogue, not the reverse
+
+    return dataset_access(ctx, dataset)
 
 
 def _cell(value: Any, marked: list[Any]) -> dict[str, Any]:

@@ -42,7 +42,14 @@ def _signed_in(request: Request) -> Any:
     return signed_in(request)
 
 
+def _basket_count(request: Request) -> int | None:
+    from healthgate.access.applicant_web import basket_count
+
+    return basket_count(request)
+
+
 env.globals["csrf_token"] = _csrf_token
+env.globals["basket_count"] = _basket_count  # the header's basket link (access.applicant_web.basket_count)
 env.globals["signed_in"] = _signed_in  # the person the page header greets (identity.pages.signed_in)
 templates = Jinja2Templates(env=env)
 
