@@ -15,7 +15,7 @@ from healthgate.config import Settings
 from healthgate.db import make_sessionmaker, transaction
 from healthgate.errors import HealthgateError
 from healthgate.outbox import service
-from healthgate.outbox.senders import sender_from_settings
+from healthgate.outbox.senders import sender_from_settings, webhook_sender_from_settings
 from healthgate.outbox.worker import Tally, Worker, policy_from_settings
 
 app = typer.Typer(help="The outbox of messages to deliver (email).", no_args_is_help=True)
@@ -46,7 +46,8 @@ def worker(
     sessions = _sessions(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     run = Worker(sessions, sender_from_settings(settings),
-                 policy=policy_from_settings(settings, batch_size=batch_size))
+                 policy=policy_from_settings(settings, batch_size=batch_size),
+                 webhooks=webhook_sender_from_settings(settings), base_url=settings.base_url)
     stop = threading.Event()
     result: list[Tally] = []
 
