@@ -159,7 +159,7 @@ def deliveries(ctx: Context, team_id: uuid.UUID, webhook_id: uuid.UUID | None = 
             .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.outbox_id.desc()).limit(limit))
     if webhook_id is not None:
         stmt = stmt.where(WebhookDelivery.webhook_id == webhook_id)
-    return [_delivery(d, m) for d, m in ctx.session.execute(stmt).tuples()]
+    return [_delivery(d, m) for d, m in ctx.session.execute(stmt).all()]
 
 
 def _delivery(d: WebhookDelivery, m: OutboxMessage | None) -> Delivery:
