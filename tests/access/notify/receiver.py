@@ -1,9 +1,10 @@
 """A webhook receiver on 127.0.0.1 (a real HTTP server in a thread) that records what it is sent and answers
-as told: a queue of status codes per path (then 200), and /redirect answers 302 to /hook."""
+as told: a queue of status codes per path (then 200); /redirect answers 302 to /hook, /slow waits 1.5 s."""
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -42,6 +43,8 @@ def start() -> Receiver:
                 receiver.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                 queue = receiver.answers.get(self.path, [])
                 status = queue.pop(0) if queue else 200
+            if self.path == "/slow":
+                time.sleep(1.5)
             if self.path == "/redirect":
                 self.send_response(302)
                 self.send_header("Location", "/hook")

@@ -168,3 +168,19 @@ def test_registration_is_checked(db, world):
         assert webhooks.rotate_secret(ctx, w.teams["A"], hook.id) != secret
         events = list(s.scalars(select(AuditEvent.data).where(AuditEvent.action.like("webhook.%"))))
     assert all(secret not in json.dumps(e) for e in events)
+
+
+def test_the_sender_times_out_and_refuses_plain_http_unless_allowed(receiver):
+    from healthgate.outbox.senders import PermanentFailure, TransientFailure
+
+    args = {"event_id": "e1", "event": "application.submitted", "body": b"{}", "timestamp": 1}
+    with pytest.raises(TransientFailure, match="within 0.3 s"):
+        WebhookSender(allow_http=True, timeout=0.3).send(receiver.url + "/slow", "s", **args)
+    with pytest.raises(PermanentFailure, match="https"):
+        WebhookSender().send(receiver.url + "/hook", "s", **args)
+    receiver.answers["/hook"] = [404, 429]
+    with pytest.raises(PermanentFailure, match="404"):
+        WebhookSender(allow_http=True).send(receiver.url + "/hook", "s", **args)
+    with pytest.raises(TransientFailure, match="429"):
+        WebhookSender(allow_http=True).send(receiver.url + "/hook", "s", **args)
+    WebhookSender(allow_http=True).send(receiver.url + "/hook", "s", **args)
