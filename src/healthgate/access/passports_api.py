@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from healthgate.access import passports
 from healthgate.web.deps import ContextDep, SettingsDep, get_actor
-from healthgate.web.openapi import problems
+from healthgate.web.openapi import OPTIONAL_AUTH, problems
 
 router = APIRouter(tags=["passports"])
 api = APIRouter(prefix="/api/v1", tags=["passports"], dependencies=[Depends(get_actor)])
@@ -81,7 +81,8 @@ class Jwks(BaseModel):
     keys: list[dict[str, Any]] = Field(description="public JSON Web Keys (RFC 7517)")
 
 
-@router.get(passports.JWKS_PATH, response_model=Jwks, operation_id="getJwks",
+@router.get(passports.JWKS_PATH, response_model=Jwks, operation_id="getJwks", openapi_extra=OPTIONAL_AUTH,
+            responses=problems(),
             summary="The public keys that verify GA4GH Passport visas",
             description="A JSON Web Key Set (RFC 7517); each visa's `kid` names its key. Keys retired by a "
                         "rotation stay here for one visa lifetime.")

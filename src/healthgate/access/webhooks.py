@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -80,7 +81,7 @@ def _clean_url(url: str, allow_http: bool) -> str:
     return url
 
 
-def _clean_events(events: list[str] | None) -> list[str]:
+def _clean_events(events: Sequence[str] | None) -> list[str]:
     chosen = list(dict.fromkeys(e.strip() for e in (events if events is not None else DEFAULT_EVENTS) if e.strip()))
     bad = [FieldError(f"events/{i}", f"one of {', '.join(EVENTS)}") for i, e in enumerate(chosen) if e not in EVENTS]
     if bad:
@@ -90,7 +91,7 @@ def _clean_events(events: list[str] | None) -> list[str]:
     return chosen
 
 
-def register(ctx: Context, team_id: uuid.UUID, url: str, events: list[str] | None = None, *,
+def register(ctx: Context, team_id: uuid.UUID, url: str, events: Sequence[str] | None = None, *,
              allow_http: bool = False) -> tuple[Webhook, str]:
     """Register a URL for the team; returns the webhook and its secret (shown once: keep it)."""
     require(ctx.actor, Permission.APPLICATION_MANAGE, on=team_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,11 +26,15 @@ SIGNING = ("Each delivery is a POST of a JSON body with `X-Healthgate-Signature:
            "seconds), `X-Healthgate-Event-Id` (the same on every retry) and `X-Healthgate-Event`.")
 
 
+Event = Literal["submitted", "resubmitted", "returned", "reviewers_assigned", "reviewed", "approved",
+                "approved_with_conditions", "rejected", "closed", "withdrawn"]  # webhooks.EVENTS
+
+
 class WebhookIn(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     url: str = Field(max_length=webhooks.MAX_URL, description="https URL of your system")
-    events: list[str] | None = Field(default=None, max_length=len(webhooks.EVENTS),
+    events: list[Event] | None = Field(default=None, min_length=1, max_length=len(webhooks.EVENTS),
                                      description=f"events to send (default: {', '.join(webhooks.DEFAULT_EVENTS)}); "
                                                  f"any of {', '.join(webhooks.EVENTS)}")
 

@@ -82,3 +82,11 @@ def test_the_api_shows_the_secret_once_and_names_bad_fields(app, db, world):
         assert client.get(f"{url}/{hook_id}/deliveries", headers=auth).json() == []
         assert client.delete(f"{url}/{hook_id}", headers=auth).status_code == 204
         assert client.get(url, headers=auth).json() == []
+
+
+def test_the_api_event_names_are_the_services():
+    from typing import get_args
+
+    from healthgate.access.webhooks_api import Event
+
+    assert get_args(Event) == webhooks.EVENTS
