@@ -8,6 +8,7 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
+from healthgate.access import service as access
 from healthgate.access import webhooks
 from healthgate.app import create_app
 from healthgate.config import Settings
@@ -56,6 +57,11 @@ def test_a_manager_adds_a_webhook_in_the_workspace_and_sees_its_deliveries(app, 
         [hook] = webhooks.for_team(w.ctx(s, "manager_A"), w.teams["A"])
         assert hook.events == ["submitted", "rejected"]
     assert client.get(f"{base}/{hook.id}").status_code == 200
+    with db.sessions.begin() as s:  # a submission queues a delivery, shown with its status
+        app_id = access.create(w.ctx(s, "applicant"), [w.datasets["A1"]]).id
+        access.run(w.ctx(s, "applicant"), app_id, "submit")
+    shown = client.get(f"{base}/{hook.id}")
+    assert shown.status_code == 200 and "submitted" in shown.text and "pending" in shown.text
     assert browser(app, db, w, "reviewer_A").get(base).status_code == 403
     assert client.get(f"/workspace/teams/{slug}/access/webhooks/{uuid.uuid4()}").status_code == 404
 
@@ -75,7 +81,7 @@ def test_the_api_shows_the_secret_once_and_names_bad_fields(app, db, world):
         listed = client.get(url, headers=auth).json()
         assert [h["url"] for h in listed] == ["https://dar.example.org/h"] and "secret" not in listed[0]
         bad = client.post(url, json={"url": "https://x.example.org", "events": ["nope"]}, headers=auth)
-        assert bad.status_code == 422 and bad.json()["errors"][0]["path"] == "events/0"
+        assert bad.status_code == 422 and bad.json()["errors"][0]["path"] == "$.events.0"
         hook_id = made.json()["id"]
         off = client.patch(f"{url}/{hook_id}", json={"active": False}, headers=auth)
         assert off.status_code == 200 and off.json()["active"] is False
