@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import smtplib
+import socket
 import ssl
 import string
 import sys
@@ -292,17 +294,45 @@ def check_webhook_url(url: str, *, allow_http: bool) -> str | None:
         return "must not carry a user name or password"
     if parts.fragment:
         return "must not have a #fragment"
+    if not allow_http:  # production: a literal address must be public (names are checked when sending)
+        try:
+            literal = ipaddress.ip_address(parts.hostname.strip("[]"))
+        except ValueError:
+            literal = None
+        if literal is not None and not literal.is_global:
+            return "must be on the public internet, not this machine or a private network"
+        if parts.hostname.lower() in ("localhost", "localhost.localdomain") or \
+                parts.hostname.lower().endswith(".localhost"):
+            return "must be on the public internet, not this machine"
+    return None
+
+
+def private_address(host: str) -> str | None:
+    """The first address ``host`` resolves to that is not on the public internet (loopback, private,
+    link-local such as a cloud's metadata service, reserved), or None. A name that does not resolve is a
+    transient failure."""
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise TransientFailure(f"cannot resolve {host}: {exc}") from None
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if not address.is_global:
+            return str(address)
     return None
 
 
 class WebhookSender:
     """POSTs one signed JSON body to a custodian's URL. Never follows a redirect (a 3xx is a permanent
     failure: the registered URL is wrong); a time-out, a connection error, 408, 425, 429 or a 5xx is
-    transient (retried with backoff); any other 4xx is permanent."""
+    transient (retried with backoff); any other 4xx is permanent. Unless ``allow_private``, a URL whose host
+    resolves to an address outside the public internet (this machine, a private network, a cloud metadata
+    service) is refused, so a webhook cannot be used to reach the server's own network."""
 
-    def __init__(self, *, allow_http: bool = False, timeout: float = 10.0,
+    def __init__(self, *, allow_http: bool = False, allow_private: bool = False, timeout: float = 10.0,
                  transport: httpx.BaseTransport | None = None, user_agent: str = "healthgate-webhooks/1"):
         self.allow_http = allow_http
+        self.allow_private = allow_private
         self.timeout = timeout
         self.user_agent = user_agent
         self._client = httpx.Client(follow_redirects=False, timeout=httpx.Timeout(timeout), transport=transport,
@@ -312,6 +342,9 @@ class WebhookSender:
         problem = check_webhook_url(url, allow_http=self.allow_http)
         if problem is not None:
             raise PermanentFailure(f"the webhook URL {problem}")
+        host = urlsplit(url).hostname or ""
+        if not self.allow_private and (private := private_address(host)) is not None:
+            raise PermanentFailure(f"the webhook URL's host {host} is not on the public internet ({private})")
         headers = {"Content-Type": "application/json", "User-Agent": self.user_agent,
                    SIGNATURE_HEADER: sign(secret, timestamp, body), TIMESTAMP_HEADER: str(timestamp),
                    EVENT_ID_HEADER: event_id, EVENT_HEADER: event}
@@ -344,4 +377,6 @@ def _origin(url: str) -> str:
 
 
 def webhook_sender_from_settings(settings: Settings) -> WebhookSender:
-    return WebhookSender(allow_http=settings.webhook_allow_http, timeout=settings.webhook_timeout_seconds)
+    """Allowing plain http (development, tests) also allows receivers on this machine or a private network."""
+    return WebhookSender(allow_http=settings.webhook_allow_http, allow_private=settings.webhook_allow_http,
+                         timeout=settings.webhook_timeout_seconds)

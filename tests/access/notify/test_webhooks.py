@@ -40,7 +40,8 @@ def receiver():
 
 def worker(db, clock) -> Worker:
     return Worker(db.sessions, ConsoleSender("hg@example.org", io.StringIO()), clock=clock, name="w",
-                  policy=Policy(max_attempts=3), webhooks=WebhookSender(allow_http=True, timeout=5),
+                  policy=Policy(max_attempts=3),
+                  webhooks=WebhookSender(allow_http=True, allow_private=True, timeout=5),
                   base_url=BASE)
 
 
@@ -175,12 +176,28 @@ def test_the_sender_times_out_and_refuses_plain_http_unless_allowed(receiver):
 
     args = {"event_id": "e1", "event": "application.submitted", "body": b"{}", "timestamp": 1}
     with pytest.raises(TransientFailure, match="within 0.3 s"):
-        WebhookSender(allow_http=True, timeout=0.3).send(receiver.url + "/slow", "s", **args)
+        WebhookSender(allow_http=True, allow_private=True, timeout=0.3).send(receiver.url + "/slow", "s", **args)
     with pytest.raises(PermanentFailure, match="https"):
         WebhookSender().send(receiver.url + "/hook", "s", **args)
     receiver.answers["/hook"] = [404, 429]
     with pytest.raises(PermanentFailure, match="404"):
-        WebhookSender(allow_http=True).send(receiver.url + "/hook", "s", **args)
+        WebhookSender(allow_http=True, allow_private=True).send(receiver.url + "/hook", "s", **args)
     with pytest.raises(TransientFailure, match="429"):
-        WebhookSender(allow_http=True).send(receiver.url + "/hook", "s", **args)
-    WebhookSender(allow_http=True).send(receiver.url + "/hook", "s", **args)
+        WebhookSender(allow_http=True, allow_private=True).send(receiver.url + "/hook", "s", **args)
+    WebhookSender(allow_http=True, allow_private=True).send(receiver.url + "/hook", "s", **args)
+
+
+def test_receivers_off_the_public_internet_are_refused_unless_allowed(receiver):
+    from healthgate.outbox.senders import PermanentFailure, check_webhook_url
+
+    for url in ("https://127.0.0.1/h", "https://10.1.2.3/h", "https://169.254.169.254/latest", "https://[::1]/h",
+                "https://localhost/h", "https://db.localhost/h"):
+        assert "public internet" in (check_webhook_url(url, allow_http=False) or ""), url
+    assert check_webhook_url("https://dar.example.org/h", allow_http=False) is None
+    args = {"event_id": "e1", "event": "application.submitted", "body": b"{}", "timestamp": 1}
+    https_local = receiver.url.replace("http://", "https://") + "/hook"
+    with pytest.raises(PermanentFailure, match="public internet"):
+        WebhookSender(allow_http=True).send(receiver.url + "/hook", "s", **args)  # checked before connecting
+    with pytest.raises(PermanentFailure, match="public internet"):
+        WebhookSender().send(https_local, "s", **args)
+    assert receiver.at("/hook") == []
