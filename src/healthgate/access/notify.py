@@ -65,7 +65,8 @@ def link(path: str) -> str:
 
 def email(ctx: Context, to: User, subject: str, body: str) -> None:
     """Queue one templated email to one person."""
-    outbox.enqueue(ctx, "email", {"to": to.email, "subject": subject, "body": body + _FOOTER, "template": TEMPLATE})
+    outbox.enqueue(ctx, "email", {"to": literal(to.email), "subject": subject, "body": body + _FOOTER,
+                                  "template": TEMPLATE})
 
 
 _FOOTER = ("\n\n-- \nYou receive this because of your part in a data access request on healthgate ($base_url). "

@@ -18,7 +18,7 @@ from healthgate.outbox import service
 from healthgate.outbox.senders import sender_from_settings, webhook_sender_from_settings
 from healthgate.outbox.worker import Tally, Worker, policy_from_settings
 
-app = typer.Typer(help="The outbox of messages to deliver (email).", no_args_is_help=True)
+app = typer.Typer(help="The outbox of messages to deliver (email, webhooks).", no_args_is_help=True)
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -39,7 +39,7 @@ def worker(
     once: Annotated[bool, typer.Option("--once", help="deliver what is due now, then exit")] = False,
     batch_size: Annotated[int, typer.Option(min=1, max=1000, help="messages claimed at a time")] = 20,
 ) -> None:
-    """Deliver outbox messages (email) until stopped (SIGTERM or Ctrl-C).
+    """Deliver outbox messages (email, webhooks) until stopped (SIGTERM or Ctrl-C).
 
     Any number of workers may run on one database; none sends a message another has sent."""
     settings = Settings()
