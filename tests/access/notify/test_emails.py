@@ -158,3 +158,32 @@ def test_withdrawal_tells_the_custodians_whose_parts_were_open(db, world):
     with db.sessions.begin() as s:
         access.run(w.ctx(s, "applicant"), app_id, "withdraw")
     assert box.to() == [addr("manager_A")]
+
+
+def test_the_worker_resolves_links_with_the_configured_base_url(db, world, clock):
+    from healthgate.outbox.worker import Worker
+
+    class Recorder:
+        def __init__(self):
+            self.sent = []
+
+        def send(self, email):
+            self.sent.append(email)
+
+        def close(self):
+            pass
+
+        def describe(self):
+            return "recorder"
+
+    w = world
+    with db.sessions.begin() as s:
+        app_id = access.create(w.ctx(s, "applicant"), [w.datasets["A1"]], title="Price: $$5 or $base_url").id
+        access.run(w.ctx(s, "applicant"), app_id, "submit")
+    recorder = Recorder()
+    assert Worker(db.sessions, recorder, clock=clock, base_url=BASE + "/").drain().sent == 1
+    [email] = recorder.sent
+    assert email.to == ("manager_a@example.org",)
+    assert f"{BASE}/workspace/teams/" in email.body and f"healthgate ({BASE})" in email.body
+    assert "Price: $$5 or $base_url" in email.body  # what a person typed is never substituted
+    email.to_message("hg@example.org")  # and it is a sendable message

@@ -137,3 +137,9 @@ def test_rotation_signs_with_a_new_key_and_old_visas_still_verify(db, world, cli
     assert verify(client, new["visa"])[0]["kid"] == new_kid != verify(client, old["visa"])[0]["kid"]
     clock.advance(seconds=LIFETIME + 1)  # the retired key leaves the set once its visas have expired
     assert [k["kid"] for k in client.get("/.well-known/jwks.json").json()["keys"]] == [new_kid]
+
+
+def test_the_api_docs_link_the_jwks(client):
+    spec = client.get("/api/v1/openapi.json").json()
+    assert "/.well-known/jwks.json" in spec["paths"]
+    assert "/.well-known/jwks.json" in spec["paths"]["/api/v1/applications/{application_id}/visas"]["get"]["description"]
