@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     email_from: str = "healthgate <healthgate@localhost>"
+    # Custodians' webhooks (docs/access-notify.md): https only unless webhook_allow_http (tests, a receiver on
+    # this machine); each POST waits at most webhook_timeout_seconds.
+    webhook_allow_http: bool = False
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # How long a GA4GH Passport visa (a signed JWT for an approved dataset) is valid after it is minted.
+    passport_visa_lifetime_seconds: int = Field(default=86_400, ge=60, le=366 * 86_400)
     # OpenID Connect sign-in: JSON, provider name -> {label, issuer, client_id, client_secret, scopes,
     # discovery_url}. Empty: password sign-in only. See docs/oidc.md.
     oidc_providers: dict[str, OidcProvider] = Field(default_factory=dict)

@@ -84,6 +84,35 @@ def _packed() -> dict:
 
 
 TEAM = {"team_ref": "wessex-heart"}
+ACCESS_MANAGE = {Role.TEAM_ADMIN.value, Role.ACCESS_MANAGER.value, "alliance admin"}
+
+
+def _webhook(people: People) -> dict[str, str]:
+    """A webhook of the team (access.webhooks), as path parameters."""
+    from healthgate.access import webhooks
+
+    with people.db.sessions.begin() as s:
+        hook, _ = webhooks.register(Context(s, SYSTEM, people.clock), people.team, "https://receiver.example.org/h")
+        return {**TEAM, "webhook_id": str(hook.id)}
+
+
+def _dead_delivery(people: People) -> dict[str, str]:
+    """A dead delivery of a webhook of the team, as path parameters."""
+    from healthgate.access.models import WebhookDelivery
+    from healthgate.outbox import service as outbox
+
+    params = _webhook(people)
+    with people.db.sessions.begin() as s:
+        ctx = Context(s, SYSTEM, people.clock)
+        message = outbox.enqueue(ctx, "webhook", {"webhook_id": params["webhook_id"], "body": {}})
+        message.status, message.last_error = "dead", "the receiver answered 500"
+        s.flush()
+        delivery = WebhookDelivery(id=uuid.uuid4(), webhook_id=uuid.UUID(params["webhook_id"]), outbox_id=message.id,
+                                   event_type="submitted", created_at=people.clock.now())
+        s.add(delivery)
+        return {**TEAM, "delivery_id": str(delivery.id)}
+
+
 CASES: dict[str, Case] = {
     "/workspace/teams/{team_ref}/datasets/new": Case(EDIT, lambda p: (TEAM, {"data": {"summary.title": "New"}})),
     "/workspace/datasets/{dataset_id}/edit": Case(
@@ -100,6 +129,14 @@ CASES: dict[str, Case] = {
         "role": Role.METADATA_EDITOR.value}})),
     "/workspace/teams/{team_ref}/members/remove": Case(MANAGE, lambda p: (TEAM, {"data": {
         "user": str(_person(p, Role.METADATA_EDITOR)), "role": Role.METADATA_EDITOR.value}})),
+    "/workspace/teams/{team_ref}/access/webhooks": Case(ACCESS_MANAGE, lambda p: (TEAM, {"data": {
+        "url": "https://receiver.example.org/hook", "events": ["submitted", "approved"]}})),
+    "/workspace/teams/{team_ref}/access/webhooks/{webhook_id}/active": Case(
+        ACCESS_MANAGE, lambda p: (_webhook(p), {"data": {"active": "0"}})),
+    "/workspace/teams/{team_ref}/access/webhooks/{webhook_id}/secret": Case(ACCESS_MANAGE, lambda p: (_webhook(p), {})),
+    "/workspace/teams/{team_ref}/access/webhooks/{webhook_id}/delete": Case(ACCESS_MANAGE, lambda p: (_webhook(p), {})),
+    "/workspace/teams/{team_ref}/access/webhooks/deliveries/{delivery_id}/retry": Case(
+        ACCESS_MANAGE, lambda p: (_dead_delivery(p), {})),
     "/workspace/tokens": Case(SIGNED_IN, lambda p: ({}, {"data": {"name": "mine", "scope": "read"}})),
     # someone else's token: only an alliance admin (user:manage) may revoke it
     "/workspace/tokens/{token_id}/revoke": Case({"alliance admin"}, lambda p: ({"token_id": _victims_token(p)}, {})),

@@ -112,8 +112,62 @@ def _fixed(method: str, url: Callable[[World], str], body: Callable[[World], Any
     return lambda w, persona: (method, url(w), body(w) if body else None)
 
 
+ACCESS_MANAGE = frozenset({"Team admin", "Access manager", ADMIN})
+
+
+def _webhook(w: World) -> str:
+    """A fresh webhook of team A (access.webhooks), the team's only one (a team has at most ten): its id."""
+    from sqlalchemy import delete
+
+    from healthgate.access import webhooks
+    from healthgate.access.models import Webhook, WebhookDelivery
+
+    with w.system() as ctx:
+        old = select(Webhook.id).where(Webhook.team_id == w.team_a)
+        ctx.session.execute(delete(WebhookDelivery).where(WebhookDelivery.webhook_id.in_(old)))
+        ctx.session.execute(delete(Webhook).where(Webhook.team_id == w.team_a))
+        return str(webhooks.register(ctx, w.team_a, f"https://receiver.example.org/{next(w.counter)}")[0].id)
+
+
+def _dead_delivery(w: World) -> str:
+    """A dead delivery of a fresh webhook of team A: its id."""
+    from healthgate.access.models import WebhookDelivery
+    from healthgate.outbox import service as outbox
+
+    hook = _webhook(w)
+    with w.system() as ctx:
+        message = outbox.enqueue(ctx, "webhook", {"webhook_id": hook, "body": {}})
+        message.status = "dead"
+        ctx.session.flush()
+        delivery = WebhookDelivery(id=uuid.uuid4(), webhook_id=uuid.UUID(hook), outbox_id=message.id,
+                                   event_type="submitted", created_at=ctx.now())
+        ctx.session.add(delivery)
+        return str(delivery.id)
+
+
 # (method, route path) -> (how to make the call for a persona, who may)
 MATRIX: dict[tuple[str, str], tuple[Prepare, frozenset[str]]] = {
+    # access: webhooks (application:manage on the team) and GA4GH Passport visas
+    ("GET", "/api/v1/teams/{team}/webhooks"): (_fixed("GET", lambda w: f"/api/v1/teams/{w.team_a}/webhooks"),
+                                               ACCESS_MANAGE),
+    ("POST", "/api/v1/teams/{team}/webhooks"): (lambda w, p: (
+        "POST", f"/api/v1/teams/{w.team_a}/webhooks" if _webhook(w) else "",
+        {"url": "https://receiver.example.org/hook", "events": ["submitted"]}), ACCESS_MANAGE),
+    ("PATCH", "/api/v1/teams/{team}/webhooks/{webhook_id}"): (
+        lambda w, p: ("PATCH", f"/api/v1/teams/{w.team_a}/webhooks/{_webhook(w)}", {"active": False}), ACCESS_MANAGE),
+    ("DELETE", "/api/v1/teams/{team}/webhooks/{webhook_id}"): (
+        lambda w, p: ("DELETE", f"/api/v1/teams/{w.team_a}/webhooks/{_webhook(w)}", None), ACCESS_MANAGE),
+    ("POST", "/api/v1/teams/{team}/webhooks/{webhook_id}/secret"): (
+        lambda w, p: ("POST", f"/api/v1/teams/{w.team_a}/webhooks/{_webhook(w)}/secret", None), ACCESS_MANAGE),
+    ("GET", "/api/v1/teams/{team}/webhooks/{webhook_id}/deliveries"): (
+        lambda w, p: ("GET", f"/api/v1/teams/{w.team_a}/webhooks/{_webhook(w)}/deliveries", None), ACCESS_MANAGE),
+    ("POST", "/api/v1/teams/{team}/webhook-deliveries/{delivery_id}/retry"): (
+        lambda w, p: ("POST", f"/api/v1/teams/{w.team_a}/webhook-deliveries/{_dead_delivery(w)}/retry", None),
+        ACCESS_MANAGE),
+    ("GET", "/api/v1/passport"): (_fixed("GET", lambda w: "/api/v1/passport"), SIGNED_IN),
+    # nobody here applied: 404 for all (tests/access/notify/test_passports.py covers the applicant's 200)
+    ("GET", "/api/v1/applications/{application_id}/visas"): (
+        _fixed("GET", lambda w: f"/api/v1/applications/{uuid.uuid4()}/visas"), frozenset()),
     ("GET", "/api/v1/openapi.json"): (_fixed("GET", lambda w: "/api/v1/openapi.json"), EVERYONE),
     ("GET", "/api/v1/docs"): (_fixed("GET", lambda w: "/api/v1/docs"), EVERYONE),
     ("GET", "/api/v1/search/datasets"): (_fixed("GET", lambda w: "/api/v1/search/datasets?q=cohort"), EVERYONE),

@@ -15,10 +15,10 @@ from healthgate.config import Settings
 from healthgate.db import make_sessionmaker, transaction
 from healthgate.errors import HealthgateError
 from healthgate.outbox import service
-from healthgate.outbox.senders import sender_from_settings
+from healthgate.outbox.senders import sender_from_settings, webhook_sender_from_settings
 from healthgate.outbox.worker import Tally, Worker, policy_from_settings
 
-app = typer.Typer(help="The outbox of messages to deliver (email).", no_args_is_help=True)
+app = typer.Typer(help="The outbox of messages to deliver (email, webhooks).", no_args_is_help=True)
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -39,14 +39,15 @@ def worker(
     once: Annotated[bool, typer.Option("--once", help="deliver what is due now, then exit")] = False,
     batch_size: Annotated[int, typer.Option(min=1, max=1000, help="messages claimed at a time")] = 20,
 ) -> None:
-    """Deliver outbox messages (email) until stopped (SIGTERM or Ctrl-C).
+    """Deliver outbox messages (email, webhooks) until stopped (SIGTERM or Ctrl-C).
 
     Any number of workers may run on one database; none sends a message another has sent."""
     settings = Settings()
     sessions = _sessions(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     run = Worker(sessions, sender_from_settings(settings),
-                 policy=policy_from_settings(settings, batch_size=batch_size))
+                 policy=policy_from_settings(settings, batch_size=batch_size),
+                 webhooks=webhook_sender_from_settings(settings), base_url=settings.base_url)
     stop = threading.Event()
     result: list[Tally] = []
 

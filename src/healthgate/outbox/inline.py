@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from healthgate.clock import Clock
 from healthgate.config import Settings
-from healthgate.outbox.senders import sender_from_settings
+from healthgate.outbox.senders import sender_from_settings, webhook_sender_from_settings
 from healthgate.outbox.worker import Worker, policy_from_settings
 
 log = logging.getLogger(__name__)
@@ -50,5 +50,6 @@ def start(settings: Settings, sessions: sessionmaker[Session], clock: Clock | No
     """Start the in-process worker unless ``settings.worker`` is ``off``."""
     if settings.worker != "inline":
         return None
-    worker = Worker(sessions, sender_from_settings(settings), clock=clock, policy=policy_from_settings(settings))
+    worker = Worker(sessions, sender_from_settings(settings), clock=clock, policy=policy_from_settings(settings),
+                    webhooks=webhook_sender_from_settings(settings), base_url=settings.base_url)
     return InlineWorker(worker, settings.worker_poll_seconds).start()

@@ -1,5 +1,5 @@
 """How an email leaves healthgate: by SMTP (production) or printed to standard output (the console sender,
-the default when no SMTP host is configured).
+the default when no SMTP host is configured); and how a webhook does (a signed POST, ``WebhookSender``).
 
 A sender raises ``TransientFailure`` for a problem that may go away (connection refused, time-out, a 4xx
 reply: the worker retries later with backoff) and ``PermanentFailure`` for one that will not (a 5xx reply,
@@ -8,9 +8,14 @@ an address or header that cannot be sent: the message is dead at once, its error
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import ipaddress
 import logging
 import smtplib
+import socket
 import ssl
+import string
 import sys
 import threading
 from collections.abc import Sequence
@@ -20,6 +25,9 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import Any, Protocol, TextIO
+from urllib.parse import urlsplit
+
+import httpx
 
 from healthgate.config import Settings
 
@@ -227,3 +235,148 @@ def sender_from_settings(settings: Settings, stream: TextIO | None = None) -> Se
                           username=settings.smtp_username, password=password, starttls=settings.smtp_starttls,
                           timeout=settings.smtp_timeout_seconds)
     return ConsoleSender(settings.email_from, stream)
+
+
+# -- templates resolved at send time ------------------------------------------------------------------------
+# A payload marked ``"template": "base_url"`` holds ``string.Template`` strings in which ``$base_url`` stands for
+# the configured base URL (``$$`` is a literal ``$``): links are made with the address the site has when the
+# message leaves, not whatever the code that queued it could guess. See docs/access-notify.md.
+
+TEMPLATE_BASE_URL = "base_url"
+
+
+def resolve_template(value: Any, base_url: str) -> Any:
+    """``value`` (a string, or lists and dicts of them) with ``$base_url`` substituted in every string."""
+    if isinstance(value, str):
+        return string.Template(value).safe_substitute(base_url=base_url.rstrip("/"))
+    if isinstance(value, list):
+        return [resolve_template(v, base_url) for v in value]
+    if isinstance(value, dict):
+        return {k: resolve_template(v, base_url) for k, v in value.items()}
+    return value
+
+
+def resolved(payload: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """The payload as it is sent: templated strings resolved when the payload asks for it."""
+    if payload.get("template") != TEMPLATE_BASE_URL:
+        return payload
+    return {k: (resolve_template(v, base_url) if k != "template" else v) for k, v in payload.items()}
+
+
+# -- webhooks -----------------------------------------------------------------------------------------------
+
+
+SIGNATURE_HEADER = "X-Healthgate-Signature"
+TIMESTAMP_HEADER = "X-Healthgate-Timestamp"
+EVENT_ID_HEADER = "X-Healthgate-Event-Id"
+EVENT_HEADER = "X-Healthgate-Event"
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The signature header's value: ``sha256=`` and the hex HMAC-SHA256 of ``"<timestamp>.<body>"``."""
+    mac = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def check_webhook_url(url: str, *, allow_http: bool) -> str | None:
+    """Why ``url`` cannot receive webhooks, or None when it can: https (http only when allowed), a host, no
+    user name or password in it, no fragment."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises on a malformed port
+    except ValueError as exc:
+        return f"not a URL: {exc}"
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return "must be an https:// URL"
+    if parts.scheme == "http" and not allow_http:
+        return "must be https:// (plain http is allowed only when HEALTHGATE_WEBHOOK_ALLOW_HTTP is set)"
+    if parts.username or parts.password:
+        return "must not carry a user name or password"
+    if parts.fragment:
+        return "must not have a #fragment"
+    if not allow_http:  # production: a literal address must be public (names are checked when sending)
+        try:
+            literal = ipaddress.ip_address(parts.hostname.strip("[]"))
+        except ValueError:
+            literal = None
+        if literal is not None and not literal.is_global:
+            return "must be on the public internet, not this machine or a private network"
+        if parts.hostname.lower() in ("localhost", "localhost.localdomain") or \
+                parts.hostname.lower().endswith(".localhost"):
+            return "must be on the public internet, not this machine"
+    return None
+
+
+def private_address(host: str) -> str | None:
+    """The first address ``host`` resolves to that is not on the public internet (loopback, private,
+    link-local such as a cloud's metadata service, reserved), or None. A name that does not resolve is a
+    transient failure."""
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise TransientFailure(f"cannot resolve {host}: {exc}") from None
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if not address.is_global:
+            return str(address)
+    return None
+
+
+class WebhookSender:
+    """POSTs one signed JSON body to a custodian's URL. Never follows a redirect (a 3xx is a permanent
+    failure: the registered URL is wrong); a time-out, a connection error, 408, 425, 429 or a 5xx is
+    transient (retried with backoff); any other 4xx is permanent. Unless ``allow_private``, a URL whose host
+    resolves to an address outside the public internet (this machine, a private network, a cloud metadata
+    service) is refused, so a webhook cannot be used to reach the server's own network."""
+
+    def __init__(self, *, allow_http: bool = False, allow_private: bool = False, timeout: float = 10.0,
+                 transport: httpx.BaseTransport | None = None, user_agent: str = "healthgate-webhooks/1"):
+        self.allow_http = allow_http
+        self.allow_private = allow_private
+        self.timeout = timeout
+        self.user_agent = user_agent
+        self._client = httpx.Client(follow_redirects=False, timeout=httpx.Timeout(timeout), transport=transport,
+                                    trust_env=False)
+
+    def send(self, url: str, secret: str, *, event_id: str, event: str, body: bytes, timestamp: int) -> None:
+        problem = check_webhook_url(url, allow_http=self.allow_http)
+        if problem is not None:
+            raise PermanentFailure(f"the webhook URL {problem}")
+        host = urlsplit(url).hostname or ""
+        if not self.allow_private and (private := private_address(host)) is not None:
+            raise PermanentFailure(f"the webhook URL's host {host} is not on the public internet ({private})")
+        headers = {"Content-Type": "application/json", "User-Agent": self.user_agent,
+                   SIGNATURE_HEADER: sign(secret, timestamp, body), TIMESTAMP_HEADER: str(timestamp),
+                   EVENT_ID_HEADER: event_id, EVENT_HEADER: event}
+        try:
+            response = self._client.post(url, content=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise TransientFailure(f"no answer from {_origin(url)} within {self.timeout:g} s ({type(exc).__name__})") \
+                from None
+        except httpx.HTTPError as exc:
+            raise TransientFailure(f"cannot reach {_origin(url)}: {type(exc).__name__}: {exc}") from None
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        if 300 <= status < 400:
+            where = response.headers.get("location", "")
+            raise PermanentFailure(f"the receiver answered {status} (a redirect{f' to {where[:200]}' if where else ''});"
+                                   " redirects are never followed: register the final URL")
+        reply = f"the receiver answered {status} {response.reason_phrase}".strip()
+        if status in (408, 425, 429) or status >= 500:
+            raise TransientFailure(reply)
+        raise PermanentFailure(reply)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def webhook_sender_from_settings(settings: Settings) -> WebhookSender:
+    """Allowing plain http (development, tests) also allows receivers on this machine or a private network."""
+    return WebhookSender(allow_http=settings.webhook_allow_http, allow_private=settings.webhook_allow_http,
+                         timeout=settings.webhook_timeout_seconds)

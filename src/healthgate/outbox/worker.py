@@ -18,6 +18,7 @@ the message is ``dead`` and keeps its last error. A sent message keeps the name 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -37,7 +38,14 @@ from healthgate.config import Settings
 from healthgate.db import transaction
 from healthgate.outbox import service
 from healthgate.outbox.models import OutboxMessage
-from healthgate.outbox.senders import Email, PermanentFailure, Sender, TransientFailure
+from healthgate.outbox.senders import (
+    Email,
+    PermanentFailure,
+    Sender,
+    TransientFailure,
+    WebhookSender,
+    resolved,
+)
 
 log = logging.getLogger(__name__)
 MAX_ERROR_CHARS = 2000
@@ -125,23 +133,44 @@ class Batch:
 
 class Worker:
     """Delivers outbox messages. ``handlers`` maps a message kind to the function that delivers it (email:
-    the sender); a kind without a handler is dead at once."""
+    the sender; webhook: ``webhooks``, a signed POST); a kind without a handler is dead at once. ``base_url``
+    resolves the links of templated payloads (``senders.resolved``)."""
 
     def __init__(self, sessions: sessionmaker[Session], sender: Sender, *, clock: Clock | None = None,
                  policy: Policy | None = None, name: str | None = None,
-                 handlers: dict[str, Handler] | None = None):
+                 handlers: dict[str, Handler] | None = None, webhooks: WebhookSender | None = None,
+                 base_url: str | None = None):
         self.sessions = sessions
         self.sender = sender
         self.clock = clock or SystemClock()
         self.policy = policy or Policy()
         self.name = (name or worker_name())[:100]
-        self.handlers: dict[str, Handler] = {"email": self._send_email, **(handlers or {})}
+        self.webhooks = webhooks
+        self.base_url = base_url or str(Settings.model_fields["base_url"].default)
+        self.handlers: dict[str, Handler] = {"email": self._send_email, "webhook": self._send_webhook,
+                                             **(handlers or {})}
         self._wake = threading.Event()
 
     # -- delivering ------------------------------------------------------------------------------------------
 
     def _send_email(self, message: Claimed) -> None:
-        self.sender.send(Email.from_payload(message.id, message.created_at, message.payload))
+        self.sender.send(Email.from_payload(message.id, message.created_at, resolved(message.payload, self.base_url)))
+
+    def _send_webhook(self, message: Claimed) -> None:
+        """POST a custodian's webhook, signed with its secret as it is now (read here, never copied into the
+        outbox); a webhook deleted or disabled since is a permanent failure."""
+        from healthgate.access import webhooks  # the access domain owns webhooks; the outbox only delivers
+
+        payload = resolved(message.payload, self.base_url)
+        with transaction(self.sessions) as session:
+            target = webhooks.target(session, payload.get("webhook_id"))
+        if target is None:
+            raise PermanentFailure("the webhook was deleted or disabled before this delivery")
+        if self.webhooks is None:
+            self.webhooks = WebhookSender()
+        body = json.dumps(payload.get("body"), separators=(",", ":"), ensure_ascii=False).encode()
+        self.webhooks.send(target.url, target.secret, event_id=str(payload.get("event_id")),
+                           event=str(payload.get("event")), body=body, timestamp=int(self.clock.now().timestamp()))
 
     def claim(self, limit: int | None = None) -> list[Claimed]:
         """Take up to ``limit`` due messages (oldest due first), in a transaction of their own."""
