@@ -84,6 +84,9 @@ ACTIONS: dict[str, str] = {
     "enquiry.converted": "An enquiry became a draft application",
     "access.message_posted": "A message was sent between an applicant and a custodian",
     "access.note_added": "An internal note was added by one side of an enquiry or application",
+    "access.clock_standard_set": "An alliance admin changed a waiting-time standard (working days per step)",
+    "access.team_nation_set": "A custodian team set the UK nation whose bank holidays its clocks skip",
+    "access.reminder_sent": "A reminder was sent about a review phase or a waiting-time standard",
     # outbox
     "outbox.queued": "A message was queued for delivery",
     "outbox.dead": "A message could not be delivered after every retry",
