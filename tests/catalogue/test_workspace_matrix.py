@@ -101,6 +101,10 @@ CASES: dict[str, Case] = {
     "/workspace/tokens": Case(SIGNED_IN, lambda p: ({}, {"data": {"name": "mine", "scope": "read"}})),
     # someone else's token: only an alliance admin (user:manage) may revoke it
     "/workspace/tokens/{token_id}/revoke": Case({"alliance admin"}, lambda p: ({"token_id": _victims_token(p)}, {})),
+    # access: the nation whose bank holidays the team's clocks skip (application:manage)
+    "/workspace/teams/{team_ref}/access/dashboard/nation": Case(
+        {Role.TEAM_ADMIN.value, Role.ACCESS_MANAGER.value, "alliance admin"},
+        lambda p: (TEAM, {"data": {"nation": "WLS"}})),
 }
 
 

@@ -173,6 +173,14 @@ MATRIX: dict[tuple[str, str], tuple[Prepare, frozenset[str]]] = {
     ("GET", "/api/v1/audit/verify"): (_fixed("GET", lambda w: "/api/v1/audit/verify"), ALLIANCE),
     ("GET", "/api/v1/audit/actions"): (_fixed("GET", lambda w: "/api/v1/audit/actions"), ALLIANCE),
     ("GET", "/api/v1/audit/{event_id}"): (_fixed("GET", lambda w: "/api/v1/audit/1"), ALLIANCE),
+    # access clocks: the alliance's standards and a team's dashboard
+    ("GET", "/api/v1/access/standards"): (_fixed("GET", lambda w: "/api/v1/access/standards"), SIGNED_IN),
+    ("PUT", "/api/v1/access/standards/{step}"): (_fixed("PUT", lambda w: "/api/v1/access/standards/decision",
+                                                         lambda w: {"working_days": 60, "due_soon_days": 10}),
+                                                  ALLIANCE),
+    ("GET", "/api/v1/access/teams/{team}/dashboard"): (
+        _fixed("GET", lambda w: f"/api/v1/access/teams/{w.team_a}/dashboard"),
+        frozenset({"Team admin", "Access manager", "Reviewer", ADMIN})),
 }
 
 
@@ -257,6 +265,9 @@ WEB_FORMS: dict[tuple[str, str], tuple[Prepare, frozenset[str]]] = {
     ("POST", "/account/verify-email"): (_fixed("POST", lambda w: "/account/verify-email"), SIGNED_IN),
     ("POST", "/admin/accreditations/{user_id}"): (lambda w, p: (
         "POST", f"/admin/accreditations/{_account(w, accreditation=True).id}", {"decision": "verify"}), ALLIANCE),
+    ("POST", "/admin/access/standards"): (_fixed("POST", lambda w: "/admin/access/standards", lambda w: {
+        "first_response/working_days": "10", "first_response/due_soon_days": "3", "decision/working_days": "60",
+        "decision/due_soon_days": "10"}), ALLIANCE),
 }
 
 

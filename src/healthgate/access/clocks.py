@@ -136,6 +136,7 @@ class PartClock:
     submitted_at: datetime | None = None
     first_response_days: int | None = None  # None until the first response
     decided_at: datetime | None = None  # the decision (approved, with conditions, rejected)
+    decision: str | None = None  # approved | approved_with_conditions | rejected
     stopped: bool = False  # decided, closed or withdrawn: the clock no longer runs
     paused_days: int = 0  # working days spent back with the applicant
     standard: int = 0  # the standard's working days for ``step``
@@ -160,6 +161,7 @@ class _Run:
     paused_days: int = 0
     first_response_at: datetime | None = None
     decided_at: datetime | None = None
+    decision: str | None = None
     stopped_at: datetime | None = None
     intervals: list[tuple[datetime, datetime]] = field(default_factory=list)
 
@@ -191,7 +193,7 @@ def _run(events: Iterable[_Ev], team_id: uuid.UUID, nation: str) -> _Run:
             r.running_since = r.paused_since = None
             r.stopped_at = e.at
             if e.type in DECISION_EVENTS:
-                r.decided_at = e.at
+                r.decided_at, r.decision = e.at, e.type
     return r
 
 
@@ -219,7 +221,7 @@ def measure(events: Sequence[_Ev], team_id: uuid.UUID, nation: str, now: datetim
     paused = r.paused_since is not None
     due_on = None if stopped or paused else add_working_days(london_date(now), left, nation)
     return PartClock(working_days=days, paused=paused, step=step, due_on=due_on, flag=flag,
-                     submitted_at=r.submitted_at, first_response_days=first, decided_at=r.decided_at,
+                     submitted_at=r.submitted_at, first_response_days=first, decided_at=r.decided_at, decision=r.decision,
                      stopped=stopped, paused_days=paused_days, standard=standard.working_days)
 
 
@@ -285,6 +287,8 @@ def twelve_months_before(now: datetime) -> datetime:
 class Decided:
     application_id: uuid.UUID
     decided_at: datetime
+    decision: str
+    submitted_at: datetime
     working_days: int  # submission to decision, pauses excluded
     first_response_days: int | None
     paused_days: int
@@ -296,7 +300,8 @@ def decisions(ctx: Context, team_id: uuid.UUID, since: datetime, until: datetime
     ids = list(ctx.session.scalars(select(ApplicationPart.application_id).where(
         ApplicationPart.team_id == team_id, ApplicationPart.decided_at.is_not(None),
         ApplicationPart.decided_at >= since, ApplicationPart.decided_at <= until)))
-    out = [Decided(app, c.decided_at, c.working_days, c.first_response_days, c.paused_days)
+    out = [Decided(app, c.decided_at, c.decision or "", c.submitted_at or c.decided_at, c.working_days,
+                   c.first_response_days, c.paused_days)
            for app, c in team_clocks(ctx, team_id, ids).items() if c.decided_at is not None]
     return sorted(out, key=lambda d: (d.decided_at, str(d.application_id)))
 

@@ -67,26 +67,49 @@ def _int(raw: Any, path: str, low: int, high: int) -> int:
     return value
 
 
+def _checked(step: str, working_days: Any, due_soon_days: Any, prefix: str = "") -> Standard:
+    if step not in DEFAULTS:
+        raise Invalid(f"unknown step {step!r}", [FieldError(prefix + "step", f"one of {', '.join(STEPS)}")])
+    days = _int(working_days, prefix + "working_days", 1, MAX_WORKING_DAYS)
+    soon = _int(due_soon_days, prefix + "due_soon_days", 0, MAX_WORKING_DAYS)
+    if soon >= days:
+        raise Invalid("due_soon_days must be fewer than working_days",
+                      [FieldError(prefix + "due_soon_days", f"fewer than the standard ({days})")])
+    return Standard(step, days, soon)
+
+
+def set_standards(ctx: Context, changes: dict[str, tuple[Any, Any]]) -> dict[str, Standard]:
+    """Change several steps' standards at once (alliance admin, ``access:configure``): every one is checked
+    before any is written (422 naming each bad field as ``<step>/<field>``); each change is audited."""
+    require(ctx.actor, Permission.ACCESS_CONFIGURE)
+    checked, errors = [], []
+    for step, (days, soon) in changes.items():
+        try:
+            checked.append(_checked(step, days, soon, f"{step}/"))
+        except Invalid as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise Invalid("some standards are not valid", errors)
+    before = standards(ctx)
+    for new in checked:
+        row = ctx.session.get(ClockStandard, new.step)
+        if row is None:
+            row = ClockStandard(step=new.step)
+            ctx.session.add(row)
+        row.working_days, row.due_soon_days, row.updated_at = new.working_days, new.due_soon_days, ctx.now()
+        was = before[new.step]
+        audit.record(ctx, "access.clock_standard_set", "clock_standard", new.step,
+                     {"working_days": new.working_days, "due_soon_days": new.due_soon_days,
+                      "was": [was.working_days, was.due_soon_days]})
+    ctx.session.flush()
+    return standards(ctx)
+
+
 def set_standard(ctx: Context, step: str, working_days: Any, due_soon_days: Any) -> Standard:
     """Change one step's standard (alliance admin, ``access:configure``); audited."""
     require(ctx.actor, Permission.ACCESS_CONFIGURE)
-    if step not in DEFAULTS:
-        raise Invalid(f"unknown step {step!r}", [FieldError("step", f"one of {', '.join(STEPS)}")])
-    days = _int(working_days, "working_days", 1, MAX_WORKING_DAYS)
-    soon = _int(due_soon_days, "due_soon_days", 0, MAX_WORKING_DAYS)
-    if soon >= days:
-        raise Invalid("due_soon_days must be fewer than working_days",
-                      [FieldError("due_soon_days", f"fewer than the standard ({days})")])
-    row = ctx.session.get(ClockStandard, step)
-    before = standards(ctx)[step]
-    if row is None:
-        row = ClockStandard(step=step)
-        ctx.session.add(row)
-    row.working_days, row.due_soon_days, row.updated_at = days, soon, ctx.now()
-    ctx.session.flush()
-    audit.record(ctx, "access.clock_standard_set", "clock_standard", step,
-                 {"working_days": days, "due_soon_days": soon, "was": [before.working_days, before.due_soon_days]})
-    return Standard(step, days, soon)
+    new = _checked(step, working_days, due_soon_days)
+    return set_standards(ctx, {step: (new.working_days, new.due_soon_days)})[step]
 
 
 def nation(ctx: Context, team_id: uuid.UUID) -> str:

@@ -25,7 +25,8 @@ class Terms:
 
     @property
     def cost_is_link(self) -> bool:
-        return bool(self.cost) and self.cost.startswith(("https://", "http://")) and " " not in self.cost  # type: ignore[union-attr]
+        cost = self.cost or ""
+        return cost.startswith(("https://", "http://")) and " " not in cost
 
     @property
     def enough(self) -> bool:
