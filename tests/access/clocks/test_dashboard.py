@@ -176,3 +176,14 @@ def test_admin_standards_page_and_api(app, db, world):
 def _token(db, w, who: str, scope: str) -> str:
     with db.sessions.begin() as s:
         return tokens.create_token(w.ctx(s, "system"), s.get(User, w.people[who]), "test", scope=scope)
+
+
+def test_terms_partial():
+    from healthgate.web.templates import templates
+
+    partial = templates.env.get_template("access/dashboard/_terms.html")
+    few = partial.render(terms=terms.Terms("https://example.org/charges", "1-2 months", 3, None, None))
+    assert 'href="https://example.org/charges"' in few and "1-2 months" in few
+    assert "Not enough requests yet" in few and "3 decisions" in few
+    enough = partial.render(terms=terms.Terms("<b>Free</b>", None, 7, 12.0, 30.5))
+    assert "median 12, 90% within 30.5" in enough and "&lt;b&gt;Free" in enough and "Not stated" in enough
