@@ -31,7 +31,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import holidays
-from sqlalchemy import or_, select
+from sqlalchemy import case, or_, select
 
 from healthgate.access import standards as std
 from healthgate.access.models import ApplicationEvent, ApplicationPart
@@ -225,25 +225,24 @@ def measure(events: Sequence[_Ev], team_id: uuid.UUID, nation: str, now: datetim
                      stopped=stopped, paused_days=paused_days, standard=standard.working_days)
 
 
-def _ev(row: ApplicationEvent) -> _Ev:
-    teams = tuple(str(t) for t in (row.data or {}).get("teams", ())) if row.type == "resubmitted" else ()
-    return _Ev(type=row.type, at=utc(row.at), team_id=row.team_id, teams=teams)
-
-
 def _events_for(ctx: Context, team_id: uuid.UUID, application_ids: Sequence[uuid.UUID] | None
                 ) -> dict[uuid.UUID, list[_Ev]]:
-    """The events that move ``team_id``'s clocks, grouped by application, in log order: one query."""
-    stmt = (select(ApplicationEvent)
-            .where(or_(ApplicationEvent.team_id == team_id, ApplicationEvent.type.in_(_WHOLE_EVENTS)))
-            .order_by(ApplicationEvent.application_id, ApplicationEvent.seq))
+    """The events that move ``team_id``'s clocks, grouped by application, in log order: one query of plain
+    columns (the data only of resubmissions, which name the parts they send back)."""
+    E = ApplicationEvent
+    data = case((E.type == "resubmitted", E.data), else_=None)
+    stmt = (select(E.application_id, E.type, E.at, E.team_id, data)
+            .where(or_(E.team_id == team_id, E.type.in_(_WHOLE_EVENTS)))
+            .order_by(E.application_id, E.seq))
     if application_ids is None:
         parts = select(ApplicationPart.application_id).where(ApplicationPart.team_id == team_id)
-        stmt = stmt.where(ApplicationEvent.application_id.in_(parts))
+        stmt = stmt.where(E.application_id.in_(parts))
     else:
-        stmt = stmt.where(ApplicationEvent.application_id.in_(list(application_ids)))
+        stmt = stmt.where(E.application_id.in_(list(application_ids)))
     out: dict[uuid.UUID, list[_Ev]] = defaultdict(list)
-    for row in ctx.session.scalars(stmt):
-        out[row.application_id].append(_ev(row))
+    for app_id, type_, at, team, payload in ctx.session.execute(stmt):
+        teams = tuple(str(t) for t in (payload or {}).get("teams", ())) if type_ == "resubmitted" else ()
+        out[app_id].append(_Ev(type=type_, at=utc(at), team_id=team, teams=teams))
     return out
 
 
@@ -329,7 +328,11 @@ class TimeToDecision:
 def time_to_decision(ctx: Context, team_id: uuid.UUID) -> TimeToDecision:
     """The team's median and 90th-percentile working days to decision over the last 12 months."""
     since = twelve_months_before(ctx.now())
-    days = [float(d.working_days) for d in decisions(ctx, team_id, since)]
+    return summarise(decisions(ctx, team_id, since), since)
+
+
+def summarise(decided: Sequence[Decided], since: datetime) -> TimeToDecision:
+    days = [float(d.working_days) for d in decided]
     if len(days) < MIN_DECISIONS:
         return TimeToDecision(len(days), None, None, since)
     return TimeToDecision(len(days), round(percentile(days, 50), 1), round(percentile(days, 90), 1), since)

@@ -122,8 +122,9 @@ def dashboard(ctx: Context, team_id: uuid.UUID) -> Dashboard:
     for state, n in ctx.session.execute(select(ApplicationPart.state, func.count()).where(
             ApplicationPart.team_id == team_id).group_by(ApplicationPart.state)).all():
         counts[state] = n
-    ttd = clocks.time_to_decision(ctx, team_id)
-    decided = clocks.decisions(ctx, team_id, ttd.since)
+    since = clocks.twelve_months_before(now)
+    decided = clocks.decisions(ctx, team_id, since)
+    ttd = clocks.summarise(decided, since)
     flags = {"due_soon": sum(r.clock.flag == "due_soon" for r in rows),
              "overdue": sum(r.clock.flag == "overdue" for r in rows),
              "paused": sum(r.clock.paused for r in rows)}
