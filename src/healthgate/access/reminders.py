@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from healthgate.access import clocks, standards
 from healthgate.access import lifecycle as lc
-from healthgate.access.models import Application, ApplicationPart, Reminder
+from healthgate.access.models import Application, ApplicationEvent, ApplicationPart, Reminder
 from healthgate.audit import service as audit
 from healthgate.clock import Clock, SystemClock
 from healthgate.context import Context
@@ -83,6 +83,26 @@ def _managers(ctx: Context, team_id: uuid.UUID) -> list[str]:
     return []
 
 
+def _reviewed_this_phase(ctx: Context, application_ids: Sequence[uuid.UUID]
+                         ) -> dict[tuple[uuid.UUID, uuid.UUID], set[uuid.UUID]]:
+    """(application, team) -> the reviewers who already gave their review since reviewers were last assigned
+    (they need no reminder)."""
+    if not application_ids:
+        return {}
+    E = ApplicationEvent
+    out: dict[tuple[uuid.UUID, uuid.UUID], set[uuid.UUID]] = {}
+    for app_id, team_id, type_, actor in ctx.session.execute(
+            select(E.application_id, E.team_id, E.type, E.actor_id)
+            .where(E.application_id.in_(list(application_ids)), E.type.in_(("reviewers_assigned", "reviewed")))
+            .order_by(E.application_id, E.seq)):
+        key = (app_id, team_id)
+        if type_ == "reviewers_assigned":
+            out[key] = set()
+        elif actor is not None:
+            out.setdefault(key, set()).add(actor)
+    return out
+
+
 def _phase_reminders(ctx: Context, base_url: str) -> list[_Due]:
     today = clocks.london_date(ctx.now())
     out = []
@@ -93,6 +113,7 @@ def _phase_reminders(ctx: Context, base_url: str) -> list[_Due]:
         .where(ApplicationPart.state == lc.PartState.IN_REVIEW.value, ApplicationPart.phase_due.is_not(None))
         .order_by(ApplicationPart.phase_due)).all()
     nations = standards.nations(ctx, list({p.team_id for _, p, _ in rows}))
+    done = _reviewed_this_phase(ctx, [a.id for a, _, _ in rows])
     for app, part, team in rows:
         due = part.phase_due
         assert due is not None
@@ -102,7 +123,8 @@ def _phase_reminders(ctx: Context, base_url: str) -> list[_Due]:
             kind, when = "phase_due_soon", f"is due on {_fmt(due)}"
         else:
             continue
-        to = _emails(ctx, [uuid.UUID(r) for r in part.reviewers or []])
+        waiting = [uuid.UUID(r) for r in part.reviewers or []]
+        to = _emails(ctx, [r for r in waiting if r not in done.get((app.id, team.id), set())])
         if not to:
             continue
         phase = part.phase or "review"

@@ -3,9 +3,11 @@ returned, steps, flags and standards; on both databases through the service."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from healthgate.access import clocks, standards
@@ -156,3 +158,27 @@ def test_nation_set_by_access_manager_only(db, world):
     with db.sessions.begin() as s:
         assert standards.nations(w.ctx(s, "system"), [w.teams["A"], w.teams["B"]]) == {
             w.teams["A"]: "WLS", w.teams["B"]: "ENG"}
+
+
+# -- the arithmetic against counting day by day ------------------------------------------------------------------
+
+_days = st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 12, 31))
+_nations = st.sampled_from(sorted(standards.NATIONS))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_days, st.integers(min_value=-40, max_value=400), _nations)
+def test_working_days_match_day_by_day_count(start, span, nation):
+    end = start + timedelta(days=span)
+    by_hand = sum(clocks.is_working_day(start + timedelta(days=i), nation) for i in range(1, span + 1))
+    assert clocks.working_days(start, end, nation) == by_hand
+
+
+@settings(max_examples=200, deadline=None)
+@given(_days, st.integers(min_value=-60, max_value=60), _nations)
+def test_add_working_days_inverts_working_days(start, n, nation):
+    due = clocks.add_working_days(start, n, nation)
+    if n >= 0:
+        assert clocks.working_days(start, due, nation) == n and (n == 0 or clocks.is_working_day(due, nation))
+    else:
+        assert clocks.working_days(due, start, nation) == -n and clocks.is_working_day(due, nation)

@@ -43,18 +43,26 @@ def test_reminders_are_sent_once(db, world, clock):
     move_to(clock, "2026-01-19T09:00")  # past the phase's due date: one more, once
     assert reminders.run(db.sessions, clock).sent == {"phase_overdue": 1}
     assert reminders.run(db.sessions, clock).total == 0
+    # a reviewer who gave their review is not reminded of the next phase; a new assignment starts afresh
+    act(db, w, clock, "2026-01-19T10:00", "manager_A", app_id, "assign_reviewers",
+        {"reviewers": [str(w.people["reviewer_A"]), str(w.people["manager_A"])], "due": "2026-01-20",
+         "phase": "panel"})
+    act(db, w, clock, "2026-01-19T11:00", "reviewer_A", app_id, "review", {"recommendation": "approve"})
+    assert reminders.run(db.sessions, clock).sent == {"phase_due_soon": 1}
+    assert [to for to, subject in _mail(db) if "panel" in subject] == ["manager_a@example.org"]
+    assert len(_mail(db)) == 3
     move_to(clock, "2026-03-24T09:00")  # decision standard 60, due soon at 10 left: 56 working days
-    assert reminders.run(db.sessions, clock).sent == {"clock_due_soon": 1}
+    assert reminders.run(db.sessions, clock).sent == {"clock_due_soon": 1, "phase_overdue": 1}  # panel overdue
     move_to(clock, "2026-04-02T09:00")  # 62 working days (3 April Good Friday not reached yet): overdue
     assert reminders.run(db.sessions, clock).sent == {"clock_overdue": 1}
     assert reminders.run(db.sessions, clock).total == 0
     mail = _mail(db)
-    assert [to for to, _ in mail].count("manager_a@example.org") == 2
+    assert [to for to, _ in mail].count("manager_a@example.org") == 4
     assert {to for to, _ in mail} == {"manager_a@example.org", "reviewer_a@example.org"}
     with db.sessions() as s:
-        assert s.scalar(select(func.count()).select_from(Reminder)) == 4
+        assert s.scalar(select(func.count()).select_from(Reminder)) == 6
         assert s.scalar(select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.action == "access.reminder_sent")) == 4
+            AuditEvent.action == "access.reminder_sent")) == 6
 
 
 def test_paused_and_decided_parts_get_no_reminders_and_dry_run_sends_nothing(db, world, clock):
