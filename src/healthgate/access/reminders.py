@@ -84,13 +84,13 @@ def _managers(ctx: Context, team_id: uuid.UUID) -> list[str]:
 
 
 def _reviewed_this_phase(ctx: Context, application_ids: Sequence[uuid.UUID]
-                         ) -> dict[tuple[uuid.UUID, uuid.UUID], set[uuid.UUID]]:
+                         ) -> dict[tuple[uuid.UUID, uuid.UUID | None], set[uuid.UUID]]:
     """(application, team) -> the reviewers who already gave their review since reviewers were last assigned
     (they need no reminder)."""
     if not application_ids:
         return {}
     E = ApplicationEvent
-    out: dict[tuple[uuid.UUID, uuid.UUID], set[uuid.UUID]] = {}
+    out: dict[tuple[uuid.UUID, uuid.UUID | None], set[uuid.UUID]] = {}
     for app_id, team_id, type_, actor in ctx.session.execute(
             select(E.application_id, E.team_id, E.type, E.actor_id)
             .where(E.application_id.in_(list(application_ids)), E.type.in_(("reviewers_assigned", "reviewed")))
