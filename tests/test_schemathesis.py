@@ -120,6 +120,10 @@ CONFIG = SchemathesisConfig.from_dict({
                                   "removeTeamMember", "createMyToken"],
          "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "422"]},
                     "negative_data_rejection": {"expected-statuses": _REFUSED}}},
+        # access clocks: a standard's due-soon days must be fewer than its working days
+        {"include-operation-id": ["setClockStandard"],
+         "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "422"]},
+                    "negative_data_rejection": {"expected-statuses": _REFUSED}}},
         {"include-operation-id": ["createDataset", "validateDocument"],
          "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "422"]},
                     "negative_data_rejection": {"expected-statuses": _REFUSED}}},

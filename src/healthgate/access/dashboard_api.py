@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from healthgate.access import dashboard as figures
 from healthgate.access import standards
@@ -30,9 +30,9 @@ class Out(BaseModel):
 class StandardIn(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    working_days: int = Field(ge=1, le=standards.MAX_WORKING_DAYS,
+    working_days: StrictInt = Field(ge=1, le=standards.MAX_WORKING_DAYS,
                               description="the standard: working days from submission, pauses excluded")
-    due_soon_days: int = Field(ge=0, le=standards.MAX_WORKING_DAYS,
+    due_soon_days: StrictInt = Field(ge=0, le=standards.MAX_WORKING_DAYS,
                                description="flag as due soon once this few working days are left (fewer than "
                                            "working_days)")
 
