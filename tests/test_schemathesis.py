@@ -125,8 +125,9 @@ CONFIG = SchemathesisConfig.from_dict({
         {"include-operation-id": ["setDataUse", "checkDataUse"],
          "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "412", "422"]},
                     "negative_data_rejection": {"expected-statuses": _REFUSED}}},
-        # webhooks: a URL must be https with a host and no user name (checked beyond what the schema says)
-        {"include-operation-id": ["createWebhook"],
+        # webhooks: a URL must be https with a host and no user name; clocks: a standard's due-soon days must be
+        # fewer than its working days (both checked beyond what the schema says)
+        {"include-operation-id": ["createWebhook", "setClockStandard"],
          "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "422"]},
                     "negative_data_rejection": {"expected-statuses": _REFUSED}}},
         {"include-operation-id": ["createDataset", "validateDocument"],

@@ -18,6 +18,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from healthgate import __version__, context, migrate
+from healthgate.access import reminders_cli
 from healthgate.audit import cli as audit_cli
 from healthgate.audit import keys as audit_keys
 from healthgate.catalogue.importer import ImportReport
@@ -277,3 +278,4 @@ def demo(port: Annotated[int, typer.Option()] = 8000, host: Annotated[str, typer
 
 
 outbox_cli.register(app)  # healthgate worker, healthgate outbox status|dead|retry
+reminders_cli.register(app)  # healthgate access reminders

@@ -146,6 +146,10 @@ CASES: dict[str, Case] = {
     "/workspace/datasets/{dataset_id}/data-use": Case(DATA_USE, lambda p: (
         {"dataset_id": _dataset(p, publish=True)},
         {"data": {"permission": "DUO:0000007", "diseases": "E11, I21", "modifiers": ["DUO:0000021"]}})),
+    # access: the nation whose bank holidays the team's clocks skip (application:manage)
+    "/workspace/teams/{team_ref}/access/dashboard/nation": Case(
+        {Role.TEAM_ADMIN.value, Role.ACCESS_MANAGER.value, "alliance admin"},
+        lambda p: (TEAM, {"data": {"nation": "WLS"}})),
 }
 
 

@@ -240,6 +240,14 @@ MATRIX: dict[tuple[str, str], tuple[Prepare, frozenset[str]]] = {
         _fixed("POST", lambda w: "/api/v1/duo/check",
                lambda w: {"purpose": {"terms": ["DS"], "diseases": ["E11.9"]}, "dataset_ids": [str(w.published)]}),
         EVERYONE),
+    # access clocks: the alliance's standards and a team's dashboard
+    ("GET", "/api/v1/access/standards"): (_fixed("GET", lambda w: "/api/v1/access/standards"), SIGNED_IN),
+    ("PUT", "/api/v1/access/standards/{step}"): (_fixed("PUT", lambda w: "/api/v1/access/standards/decision",
+                                                         lambda w: {"working_days": 60, "due_soon_days": 10}),
+                                                  ALLIANCE),
+    ("GET", "/api/v1/access/teams/{team}/dashboard"): (
+        _fixed("GET", lambda w: f"/api/v1/access/teams/{w.team_a}/dashboard"),
+        frozenset({"Team admin", "Access manager", "Reviewer", ADMIN})),
 }
 
 
@@ -352,6 +360,9 @@ WEB_FORMS: dict[tuple[str, str], tuple[Prepare, frozenset[str]]] = {
     ("POST", "/applications/{application_id}/messages"): (lambda w, p: (
         "POST", f"/applications/{_application(w, p)}/messages", {"audience": "applicant", "body": "A note"}),
         SIGNED_IN),
+    ("POST", "/admin/access/standards"): (_fixed("POST", lambda w: "/admin/access/standards", lambda w: {
+        "first_response/working_days": "10", "first_response/due_soon_days": "3", "decision/working_days": "60",
+        "decision/due_soon_days": "10"}), ALLIANCE),
 }
 
 

@@ -37,10 +37,10 @@ from healthgate.identity.permissions import API_ONLY, GRANTS, Permission, Role
 from healthgate.outbox import service as outbox
 
 # Where the pages live (the applicant's and the custodian's pages own these paths; one place to change them).
-APPLICANT_APPLICATION = "/access/applications/{id}"
-APPLICANT_ENQUIRY = "/access/enquiries/{id}"
-CUSTODIAN_APPLICATION = "/workspace/teams/{team}/access/applications/{id}"
-CUSTODIAN_ENQUIRY = "/workspace/teams/{team}/access/enquiries/{id}"
+APPLICANT_APPLICATION = "/applications/{id}"
+APPLICANT_ENQUIRY = "/enquiries/{id}"
+CUSTODIAN_APPLICATION = "/workspace/teams/{team}/applications/{id}"
+CUSTODIAN_ENQUIRY = "/workspace/teams/{team}/enquiries/{id}"
 TEMPLATE = "base_url"  # the payload marker: "$base_url" in subject and body resolves at send time
 
 # Roles whose holders handle a team's applications (and so hear of new ones).

@@ -113,7 +113,7 @@ def _grants(ctx: Context, applicant_id: uuid.UUID, application_id: uuid.UUID | N
 
 def conditions_url(base: str, application_id: uuid.UUID, team_id: uuid.UUID) -> str:
     """Names the conditions a custodian attached to its approval (an AcceptedTermsAndPolicies value)."""
-    return f"{base}/access/applications/{application_id}/conditions/{team_id}"
+    return f"{base}/applications/{application_id}/conditions/{team_id}"
 
 
 def _mint(ctx: Context, key: SigningKey, base: str, lifetime: int, app: Application, part: ApplicationPart,

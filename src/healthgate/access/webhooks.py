@@ -40,7 +40,7 @@ MAX_PER_TEAM = 10
 MAX_URL = 1000
 # What of an event's data a webhook carries (never reviewers' comments, answers or personal details).
 DATA_KEYS = ("reason", "conditions", "phase", "due", "recommendation")
-CUSTODIAN_APPLICATION = "/workspace/teams/{team}/access/applications/{id}"
+CUSTODIAN_APPLICATION = "/workspace/teams/{team}/applications/{id}"
 
 
 @dataclass(frozen=True, slots=True)

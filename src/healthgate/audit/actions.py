@@ -98,6 +98,9 @@ ACTIONS: dict[str, str] = {
     "passport.key_created": "A key to sign GA4GH Passport visas was created",
     "passport.key_retired": "A key that signs GA4GH Passport visas was retired (a newer key signs from now on)",
     "passport.visas_issued": "GA4GH Passport visas were minted for a person's approved datasets",
+    "access.clock_standard_set": "An alliance admin changed a waiting-time standard (working days per step)",
+    "access.team_nation_set": "A custodian team set the UK nation whose bank holidays its clocks skip",
+    "access.reminder_sent": "A reminder was sent about a review phase or a waiting-time standard",
     # outbox
     "outbox.queued": "A message was queued for delivery",
     "outbox.dead": "A message could not be delivered after every retry",

@@ -256,6 +256,9 @@ class Worker:
         """Deliver until ``stop`` is set: drain what is due, then sleep ``poll_seconds`` (or until woken by a
         commit that queued a message in this process). A database error is logged and retried with backoff;
         it never ends the loop."""
+        from healthgate.access.reminders import Periodic  # the domains' periodic jobs (access reminders)
+
+        periodic = Periodic()
         total = Tally()
         failures = 0
         service.add_waker(self._wake)
@@ -264,6 +267,7 @@ class Worker:
                 try:
                     if self.has_due():
                         total.add(self.drain(stop))
+                    periodic.tick(self.sessions, self.clock)
                     failures = 0
                     wait = poll_seconds
                 except Exception as exc:  # noqa: BLE001 -- a worker survives a database outage

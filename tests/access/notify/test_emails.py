@@ -58,7 +58,7 @@ def test_each_step_tells_the_right_people_and_never_the_actor(db, world):
         access.run(w.ctx(s, "applicant"), app_id, "invite_collaborator", {"user_id": str(w.people["collaborator"])})
     [(to, subject, body)] = box.take()
     assert to == addr("collaborator") and "collaborate" in subject
-    assert f"{BASE}/access/applications/{app_id}" in body and "Hearts cost $5" in body
+    assert f"{BASE}/applications/{app_id}" in body and "Hearts cost $5" in body
 
     with db.sessions.begin() as s:
         access.run(w.ctx(s, "collaborator"), app_id, "submit")
@@ -142,7 +142,7 @@ def test_an_enquiry_tells_each_teams_managers_once_and_replies_go_back(db, world
     with db.sessions.begin() as s:
         messages.post(w.ctx(s, "manager_A"), "enquiry", enquiry_id, "Yes we do")
     [(to, _, body)] = box.take()
-    assert to == addr("applicant") and f"{BASE}/access/enquiries/{enquiry_id}" in body
+    assert to == addr("applicant") and f"{BASE}/enquiries/{enquiry_id}" in body
     with db.sessions.begin() as s:
         messages.post(w.ctx(s, "applicant"), "enquiry", enquiry_id, "Thanks", team_id=w.teams["A"])
     assert box.to() == [addr("manager_A")]
