@@ -139,6 +139,7 @@ def clean_items(b: qbank.Bank, raw: Any) -> list[dict[str, Any]]:
         raise Invalid("questions must be a list", [FieldError("questions", "a list of {id, required, guidance}")])
     errors: list[FieldError] = []
     out: list[dict[str, Any]] = []
+    places: list[int] = []  # each kept item's place in ``raw``
     seen: set[str] = set()
     for i, item in enumerate(raw):
         path = f"questions/{i}"
@@ -166,9 +167,10 @@ def clean_items(b: qbank.Bank, raw: Any) -> list[dict[str, Any]]:
             guidance = ""
         out.append({"id": qid, "required": bool(required), "guidance": guidance.strip(),
                     "show_if": item.get("show_if") or None})
+        places.append(i)
     # follow-ups: a chosen question shown only when another chosen choice question has a given answer
     chosen = {o["id"] for o in out}
-    for i, o in enumerate(out):
+    for i, o in zip(places, out, strict=True):
         cond = o["show_if"]
         entry = b.entries[o["id"]]
         if entry.parent is not None and entry.parent not in chosen and _top(b, entry.id) not in chosen:
