@@ -398,9 +398,10 @@ def _options(values: list[str], old: list[dict[str, Any]]) -> list[dict[str, Any
 
 
 def add_question(ctx: Context, section: str, subsection: str, question: Mapping[str, Any], *,
-                 parent: str | None = None, option: str | None = None, expected_version: int | None = None) -> Bank:
+                 parent: str | None = None, option: str | None = None, expected_version: int | None = None
+                 ) -> tuple[Bank, str]:
     """Add a question (healthgate's own) to a sub-section, or as a follow-up of ``parent``'s ``option``.
-    Its id is derived from where it goes and its title."""
+    Its id is derived from where it goes and its title. Returns the new version and the question's id."""
     read, doc = _base(ctx, expected_version)
     q = _clean_question(question, "question")
     ids = _Ids()
@@ -429,7 +430,7 @@ def add_question(ctx: Context, section: str, subsection: str, question: Mapping[
         new = {"id": ids.make(f"{section}.{sub['key']}", q["title"]), **new}
         sub["questions"].append(new)
     return _new_version(ctx, doc, read, f"added {new['id']}", "question_bank.question_added", new["id"],
-                        {"title": new["title"]})
+                        {"title": new["title"]}), new["id"]
 
 
 def edit_question(ctx: Context, qid: str, changes: Mapping[str, Any], *,

@@ -63,11 +63,10 @@ def test_bank_seeds_once_and_admin_changes_are_new_versions(db, world):
             "title": "x", "component": "TextArea"})
     with db.sessions.begin() as s:
         ctx = w.ctx(s, "admin")
-        b = bank.add_question(ctx, "safedata", "national-data-opt-out",
+        b, new_id = bank.add_question(ctx, "safedata", "national-data-opt-out",
                               {"title": "Is data linked to opt-out registers?", "component": "RadioGroup",
                                "options": ["Yes", "No"], "guidance": "Ask the custodian"}, expected_version=1)
-        assert b.version == 2
-        new_id = "safedata.national-data-opt-out.data-linked-opt-out-registers"
+        assert b.version == 2 and new_id == "safedata.national-data-opt-out.data-linked-opt-out-registers"
         assert b.entries[new_id].question["source"] == "healthgate"
         b = bank.edit_question(ctx, LAWFUL6, {"guidance": "Say which"})
         assert b.version == 3 and b.entries[LAWFUL6].question["guidance"] == "Say which"
