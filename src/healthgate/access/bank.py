@@ -318,6 +318,12 @@ def versions(ctx: Context) -> list[QuestionBankVersion]:
     return list(ctx.session.scalars(select(QuestionBankVersion).order_by(QuestionBankVersion.version.desc())))
 
 
+def for_admin(ctx: Context) -> tuple[Bank, list[QuestionBankVersion]]:
+    """The current bank and its versions, for the alliance admin's page."""
+    require(ctx.actor, Permission.ACCESS_CONFIGURE)
+    return get(ctx), versions(ctx)
+
+
 # -- changes by an alliance admin ---------------------------------------------------------------------------
 
 

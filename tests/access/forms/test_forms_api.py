@@ -40,7 +40,7 @@ def api(db, clock, tmp_path):
 
 
 def test_question_bank_read_by_anyone_changed_by_admins(api):
-    client, w, auth, _ = api
+    client, _, auth, _ = api
     got = client.get("/api/v1/access/question-bank")
     assert got.status_code == 200
     body = got.json()
