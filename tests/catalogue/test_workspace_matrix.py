@@ -31,6 +31,8 @@ EDIT = {Role.TEAM_ADMIN.value, Role.METADATA_MANAGER.value, Role.METADATA_EDITOR
 PUBLISH = {Role.TEAM_ADMIN.value, Role.METADATA_MANAGER.value, "alliance admin"}
 MANAGE = {Role.TEAM_ADMIN.value, "alliance admin"}
 SIGNED_IN = set(PERSONAS) - {"anonymous"}
+ACCESS_MANAGE = {Role.TEAM_ADMIN.value, Role.ACCESS_MANAGER.value, "alliance admin"}
+ACCESS_Q = "safeproject.project-details.title-project"
 
 
 @dataclass
@@ -81,6 +83,15 @@ def _packed() -> dict:
     return {"data": {"filename": "one.json", "content": base64.b64encode(zlib.compress(raw)).decode()}}
 
 
+def _access_draft(people: People) -> dict:
+    """A draft of the team's application form, to publish."""
+    from healthgate.access import templates
+
+    with people.db.sessions.begin() as s:
+        templates.save_draft(Context(s, SYSTEM, people.clock), people.team, [{"id": ACCESS_Q, "required": True}])
+    return {}
+
+
 TEAM = {"team_ref": "wessex-heart"}
 CASES: dict[str, Case] = {
     "/workspace/teams/{team_ref}/datasets/new": Case(EDIT, lambda p: (TEAM, {"data": {"summary.title": "New"}})),
@@ -101,6 +112,10 @@ CASES: dict[str, Case] = {
     "/workspace/tokens": Case(SIGNED_IN, lambda p: ({}, {"data": {"name": "mine", "scope": "read"}})),
     # someone else's token: only an alliance admin (user:manage) may revoke it
     "/workspace/tokens/{token_id}/revoke": Case({"alliance admin"}, lambda p: ({"token_id": _victims_token(p)}, {})),
+    # a team's data access application form (access.templates): application:manage
+    "/workspace/teams/{team_ref}/access/form": Case(ACCESS_MANAGE, lambda p: (TEAM, {"data": {
+        "include": [ACCESS_Q], "required": [ACCESS_Q]}})),
+    "/workspace/teams/{team_ref}/access/form/publish": Case(ACCESS_MANAGE, lambda p: (TEAM, _access_draft(p))),
 }
 
 
