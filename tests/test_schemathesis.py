@@ -120,6 +120,12 @@ CONFIG = SchemathesisConfig.from_dict({
                                   "removeTeamMember", "createMyToken"],
          "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "422"]},
                     "negative_data_rejection": {"expected-statuses": _REFUSED}}},
+        # access forms: a follow-up's option must be one of its question's, a choice question needs options, a
+        # template's questions must be in the bank (and not retired), a template needs a draft to publish
+        {"include-operation-id": ["addBankQuestion", "editBankQuestion", "retireBankQuestion", "saveTeamTemplate",
+                                  "publishTeamTemplate"],
+         "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "422"]},
+                    "negative_data_rejection": {"expected-statuses": _REFUSED}}},
         {"include-operation-id": ["createDataset", "validateDocument"],
          "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "422"]},
                     "negative_data_rejection": {"expected-statuses": _REFUSED}}},

@@ -359,10 +359,8 @@ def _clean_question(raw: Mapping[str, Any], path: str, *, partial: bool = False)
         opts = raw["options"]
         if not isinstance(opts, list) or not all(isinstance(o, str) and o.strip() and len(o) <= 1000 for o in opts):
             errors.append(FieldError(f"{path}/options", "a list of option texts"))
-        elif len({o.strip() for o in opts}) != len(opts):
-            errors.append(FieldError(f"{path}/options", "options must differ"))
         else:
-            out["options"] = [o.strip() for o in opts]
+            out["options"] = list(dict.fromkeys(o.strip() for o in opts))  # the same option twice is one
     if errors:
         raise Invalid("the question is not valid", errors)
     return out

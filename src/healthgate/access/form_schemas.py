@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,6 +13,7 @@ from healthgate.access import bank as qbank
 from healthgate.access import forms
 from healthgate.access.models import Attachment, FormTemplate, QuestionBankVersion
 
+OptionText = Annotated[str, Field(min_length=1, max_length=1000, pattern=r"\S")]
 Component = Literal["TextField", "TextArea", "RadioGroup", "CheckboxGroup", "DatePicker", "FileUploadMultiple"]
 
 
@@ -97,20 +98,20 @@ class NewQuestionIn(In):
     subsection: str = Field("", max_length=200, description="a sub-section's key or title (a new one is made)")
     parent: str | None = Field(None, max_length=200, description="ask it as a follow-up of this question ...")
     option: str | None = Field(None, max_length=1000, description="... when this option is chosen")
-    title: str = Field(min_length=1, max_length=1000)
+    title: str = Field(min_length=1, max_length=1000, pattern=r"\S")
     component: Component
     guidance: str = Field("", max_length=5000)
     required: bool = False
-    options: list[str] = Field(default_factory=list, max_length=200)
+    options: list[OptionText] = Field(default_factory=list, max_length=200)
     expected_version: int | None = Field(None, ge=1, le=2**31 - 1, description="the bank version you read (409 if stale)")
 
 
 class QuestionChangesIn(In):
-    title: str | None = Field(None, min_length=1, max_length=1000)
+    title: str | None = Field(None, min_length=1, max_length=1000, pattern=r"\S")
     component: Component | None = None
     guidance: str | None = Field(None, max_length=5000)
     required: bool | None = None
-    options: list[str] | None = Field(None, max_length=200)
+    options: list[OptionText] | None = Field(None, max_length=200)
     expected_version: int | None = Field(None, ge=1, le=2**31 - 1, description="the bank version you read (409 if stale)")
 
     def changes(self) -> dict[str, Any]:
