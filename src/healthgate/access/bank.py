@@ -22,11 +22,11 @@ An option's ``questions`` are follow-ups asked only when that option is chosen.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from importlib import resources
 from typing import Any
 
@@ -269,14 +269,18 @@ def _walk(doc: Mapping[str, Any]) -> dict[str, Entry]:
     return out
 
 
-@lru_cache(maxsize=64)
-def _parsed(version: int, text: str) -> Bank:
-    doc = json.loads(text)
-    return Bank(version=version, doc=doc, entries=_walk(doc))
+# Versions never change, so a parsed version is kept in memory, keyed by its number and its note, which ends
+# with a digest of its content (a row written by anything else carries none and is parsed each time).
+_CACHE: dict[tuple[int, str], Bank] = {}
+_CACHE_SIZE = 64
 
 
-def _bank(row: QuestionBankVersion) -> Bank:
-    return _parsed(row.version, json.dumps(row.questions, sort_keys=True))
+def digest(doc: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
+def _note(text: str, doc: Mapping[str, Any]) -> str:
+    return f"{text[:1900]} · sha256 {digest(doc)}"
 
 
 # -- versions in the database -------------------------------------------------------------------------------
@@ -294,9 +298,10 @@ def ensure_seeded(ctx: Context) -> int:
         return current
     try:
         with ctx.session.begin_nested():
-            ctx.session.add(QuestionBankVersion(version=1, questions=canonical(), created_at=ctx.now(),
+            doc = canonical()
+            ctx.session.add(QuestionBankVersion(version=1, questions=doc, created_at=ctx.now(),
                                                 created_by="healthgate (HDR UK question bank)",
-                                                note="Seeded from HDR UK's question bank"))
+                                                note=_note("Seeded from HDR UK's question bank", doc)))
     except IntegrityError:
         pass
     return latest_version(ctx) or 1
@@ -304,13 +309,22 @@ def ensure_seeded(ctx: Context) -> int:
 
 def get(ctx: Context, version: int | None = None) -> Bank:
     """A version of the bank (the current one by default)."""
-    number = version if version is not None else ensure_seeded(ctx)
-    if version is not None:
-        ensure_seeded(ctx)
-    row = ctx.session.get(QuestionBankVersion, number)
-    if row is None:
+    current = ensure_seeded(ctx)
+    number = version if version is not None else current
+    note = ctx.session.scalar(select(QuestionBankVersion.note).where(QuestionBankVersion.version == number))
+    if note is None:
         raise NotFound(f"no question bank version {number}")
-    return _bank(row)
+    cached = _CACHE.get((number, note))
+    if cached is not None:
+        return cached
+    row = ctx.session.get(QuestionBankVersion, number)
+    assert row is not None
+    parsed = Bank(version=number, doc=row.questions, entries=_walk(row.questions))
+    if " · sha256 " in note and note.endswith(digest(row.questions)):
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.clear()
+        _CACHE[(number, note)] = parsed
+    return parsed
 
 
 def versions(ctx: Context) -> list[QuestionBankVersion]:
@@ -371,7 +385,7 @@ def _new_version(ctx: Context, doc: dict[str, Any], read: int, note: str, action
     try:
         with ctx.session.begin_nested():
             ctx.session.add(QuestionBankVersion(version=read + 1, questions=doc, created_at=ctx.now(),
-                                                created_by=ctx.actor.name, note=note[:2000]))
+                                                created_by=ctx.actor.name, note=_note(note, doc)))
     except IntegrityError:
         raise Conflict("the question bank changed meanwhile; reload and try again",
                        [FieldError("version", f"you read version {read}")]) from None

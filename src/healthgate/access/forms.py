@@ -348,6 +348,12 @@ def missing_answers(ctx: Context, state: State) -> list[FieldError]:
             if q.required and shown(q, index, state.answers) and _empty(state.answers.get(q.id))]
 
 
+def errors_by_question(errors: Iterable[FieldError]) -> dict[str, str]:
+    """``Invalid`` errors of ``clean_answers`` or ``missing_answers`` (paths ``answers/<id>``) as ``_fields.html``
+    takes them: question id -> message."""
+    return {e.path.removeprefix("answers/"): e.message for e in errors if e.path.startswith("answers/")}
+
+
 def visible_answers(form: ApplicationForm) -> ApplicationForm:
     """The form with only the questions its answers show (for the printable view)."""
     index = form.index()
