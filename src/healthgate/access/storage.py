@@ -5,6 +5,7 @@ implementations, a local directory (under the data directory, the default) and a
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import tempfile
@@ -80,8 +81,8 @@ class S3Storage:
                  region: str | None = None, access_key_id: str | None = None,
                  secret_access_key: str | None = None):
         if client is None:
-            try:
-                import boto3
+            try:  # the optional ``s3`` extra: imported by name so the default install never needs it
+                boto3 = importlib.import_module("boto3")
             except ImportError as missing:  # pragma: no cover - depends on the installation
                 raise RuntimeError("S3 attachment storage needs boto3: pip install 'healthgate[s3]'") from missing
             client = boto3.client("s3", endpoint_url=endpoint_url, region_name=region,

@@ -95,9 +95,13 @@ def published(ctx: Context, team_id: uuid.UUID) -> FormTemplate | None:
                                .order_by(FormTemplate.version.desc()).limit(1)).first()
 
 
-def draft(ctx: Context, team_id: uuid.UUID) -> FormTemplate | None:
-    return ctx.session.scalars(select(FormTemplate).where(FormTemplate.team_id == team_id,
-                                                          FormTemplate.status == "draft")).first()
+def draft(ctx: Context, team_id: uuid.UUID, *, for_update: bool = False) -> FormTemplate | None:
+    """The team's draft; ``for_update`` locks it (PostgreSQL), so a save racing a publish never changes a
+    version that has just been published: the second waits, then finds no draft and starts the next one."""
+    stmt = select(FormTemplate).where(FormTemplate.team_id == team_id, FormTemplate.status == "draft")
+    if for_update:
+        stmt = stmt.with_for_update()
+    return ctx.session.scalars(stmt).first()
 
 
 def current(ctx: Context, team_id: uuid.UUID) -> Template:
@@ -210,7 +214,7 @@ def save_draft(ctx: Context, team_id: uuid.UUID, questions: Any) -> FormTemplate
     require(ctx.actor, Permission.APPLICATION_MANAGE, on=team_id)
     b = qbank.get(ctx)
     items = clean_items(b, questions)
-    row = draft(ctx, team_id)
+    row = draft(ctx, team_id, for_update=True)
     if row is None:
         latest = ctx.session.scalar(select(func.max(FormTemplate.version)).where(FormTemplate.team_id == team_id))
         row = FormTemplate(id=uuid.uuid4(), team_id=team_id, version=(latest or 0) + 1, bank_version=b.version,
@@ -233,7 +237,7 @@ def save_draft(ctx: Context, team_id: uuid.UUID, questions: Any) -> FormTemplate
 def publish(ctx: Context, team_id: uuid.UUID) -> FormTemplate:
     """The draft becomes the team's published template (new applications get it; older ones keep theirs)."""
     require(ctx.actor, Permission.APPLICATION_MANAGE, on=team_id)
-    row = draft(ctx, team_id)
+    row = draft(ctx, team_id, for_update=True)
     if row is None:
         raise Conflict("there is no draft to publish", [FieldError("template", "save a draft first")])
     b = qbank.get(ctx, row.bank_version)
