@@ -100,7 +100,7 @@ def draft(ctx: Context, team_id: uuid.UUID, *, for_update: bool = False) -> Form
     version that has just been published: the second waits, then finds no draft and starts the next one."""
     stmt = select(FormTemplate).where(FormTemplate.team_id == team_id, FormTemplate.status == "draft")
     if for_update:
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return ctx.session.scalars(stmt).first()
 
 
