@@ -137,8 +137,9 @@ def working(ctx: Context, team_id: uuid.UUID) -> Template:
 # -- building ------------------------------------------------------------------------------------------------
 
 
-def clean_items(b: qbank.Bank, raw: Any) -> list[dict[str, Any]]:
-    """Check a template's items against a bank version; every problem named by its place."""
+def clean_items(b: qbank.Bank, raw: Any, *, kept: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """Check a template's items against a bank version; every problem named by its place. A retired question
+    may stay in a template that already has it (``kept``), never be newly chosen."""
     if not isinstance(raw, list):
         raise Invalid("questions must be a list", [FieldError("questions", "a list of {id, required, guidance}")])
     errors: list[FieldError] = []
@@ -157,7 +158,7 @@ def clean_items(b: qbank.Bank, raw: Any) -> list[dict[str, Any]]:
         if entry is None:
             errors.append(FieldError(f"{path}/id", f"no question {qid} in bank version {b.version}"))
             continue
-        if entry.question.get("retired"):
+        if entry.question.get("retired") and qid not in kept:
             errors.append(FieldError(f"{path}/id", f"{qid} is retired"))
         if qid in seen:
             errors.append(FieldError(f"{path}/id", f"{qid} is chosen twice"))
@@ -213,7 +214,8 @@ def save_draft(ctx: Context, team_id: uuid.UUID, questions: Any) -> FormTemplate
     """Replace the team's draft template (made on first save) with these questions, against the current bank."""
     require(ctx.actor, Permission.APPLICATION_MANAGE, on=team_id)
     b = qbank.get(ctx)
-    items = clean_items(b, questions)
+    kept = frozenset(i.id for i in working(ctx, team_id).items)
+    items = clean_items(b, questions, kept=kept)
     row = draft(ctx, team_id, for_update=True)
     if row is None:
         latest = ctx.session.scalar(select(func.max(FormTemplate.version)).where(FormTemplate.team_id == team_id))
@@ -241,7 +243,8 @@ def publish(ctx: Context, team_id: uuid.UUID) -> FormTemplate:
     if row is None:
         raise Conflict("there is no draft to publish", [FieldError("template", "save a draft first")])
     b = qbank.get(ctx, row.bank_version)
-    clean_items(b, row.items.get("questions"))  # still valid against its bank version
+    items = row.items.get("questions") or []
+    clean_items(b, items, kept=frozenset(i["id"] for i in items))  # still valid against its bank version
     if not row.items.get("questions"):
         raise Invalid("a template asks at least one question", [FieldError("questions", "choose questions")])
     row.status = "published"

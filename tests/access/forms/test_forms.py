@@ -256,3 +256,16 @@ def test_answers_from_form_reads_posted_fields(db, world):
     posted = {f"q:{TITLE}": ["Heart"], f"q:{checks}": ["", "England", "Wales"], "csrf_token": ["x"]}
     assert forms.answers_from_form(form, posted) == {TITLE: "Heart", checks: ["England", "Wales"]}
     assert forms.answers_from_form(form, {f"q:{checks}": [""]}) == {checks: []}
+
+
+def test_a_retired_question_stays_where_it_is_and_cannot_be_chosen_anew(db, world):
+    w = world
+    _publish(db, w, "manager_A", "A", [{"id": TITLE, "required": True}, {"id": LAY}])
+    with db.sessions.begin() as s:
+        bank.retire_question(w.ctx(s, "admin"), LAY)
+    with db.sessions.begin() as s:
+        row = templates.save_draft(w.ctx(s, "manager_A"), w.teams["A"], [{"id": TITLE}, {"id": LAY}])
+        assert row.bank_version == 2
+        with pytest.raises(Invalid) as bad:
+            templates.save_draft(w.ctx(s, "manager_B"), w.teams["B"], [{"id": LAY}])
+        assert bad.value.errors[0].message == f"{LAY} is retired"
