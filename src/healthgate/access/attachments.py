@@ -12,7 +12,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from healthgate.access import service
 from healthgate.access.lifecycle import Command
@@ -128,7 +128,8 @@ def add(ctx: Context, store: Storage, application_id: uuid.UUID, filename: str, 
 
         if question_id not in forms.form_for(ctx, view.state).index():
             raise Invalid("no such question", [FieldError("question_id", "a question of this application's form")])
-    count = len(list_for(ctx, application_id))
+    count = ctx.session.scalar(select(func.count()).select_from(Attachment).where(
+        Attachment.application_id == application_id, Attachment.deleted_at.is_(None))) or 0
     if count >= MAX_PER_APPLICATION:
         raise Invalid("too many files", [FieldError("file", f"at most {MAX_PER_APPLICATION} files")])
     row = Attachment(id=uuid.uuid4(), application_id=application_id, question_id=question_id, filename=name,

@@ -170,7 +170,20 @@ def _show_if(m: _Merged) -> tuple[str, str] | None:
     return next(iter(m.conditions))
 
 
-def _questions(ctx: Context, state: State) -> tuple[list[Question], qbank.Bank | None, dict[str, _Merged]]:
+def _answer(q: Mapping[str, Any], state: State, files: list[tuple[str, str, str | None]]) -> Any:
+    """A question's answer; a file question's is the files attached to it (uploaded for it, or named by a
+    saved answer) that are still there."""
+    saved = state.answers.get(str(q["id"]))
+    if q["component"] != "FileUploadMultiple":
+        return saved
+    present = {i for i, _, _ in files}
+    named = [a for a in (saved if isinstance(saved, list) else []) if a in present]
+    ids = list(dict.fromkeys([*named, *(i for i, _, question in files if question == q["id"])]))
+    return ids or None
+
+
+def _questions(ctx: Context, state: State, files: list[tuple[str, str, str | None]]
+               ) -> tuple[list[Question], qbank.Bank | None, dict[str, _Merged]]:
     merged, ids, newest = _merge(ctx, state)
     out = []
     for qid in ids:
@@ -181,7 +194,7 @@ def _questions(ctx: Context, state: State) -> tuple[list[Question], qbank.Bank |
         out.append(Question(
             id=qid, title=str(q["title"]), guidance=guidance, component=str(q["component"]),
             options=tuple(str(o["value"]) for o in q.get("options") or []), required=m.required,
-            answer=state.answers.get(qid), show_if=_show_if(m), subsection=sub, depth=m.depth,
+            answer=_answer(q, state, files), show_if=_show_if(m), subsection=sub, depth=m.depth,
             validations=tuple(q.get("validations") or ()), source=str(q.get("source") or "hdruk"),
             asked_by=tuple(m.teams)))
     return out, newest, merged
@@ -193,16 +206,18 @@ def _subsections(b: qbank.Bank | None) -> list[Mapping[str, Any]]:
     return [sub for s in b.doc["sections"] for sub in s["subsections"]]
 
 
-def _attachments(ctx: Context, application_id: uuid.UUID) -> dict[str, str]:
-    rows = ctx.session.execute(select(Attachment.id, Attachment.filename).where(
+def _attachments(ctx: Context, application_id: uuid.UUID) -> list[tuple[str, str, str | None]]:
+    """(id, file name, question id) of the application's files, oldest first."""
+    rows = ctx.session.execute(select(Attachment.id, Attachment.filename, Attachment.question_id).where(
         Attachment.application_id == application_id, Attachment.deleted_at.is_(None))
-        .order_by(Attachment.created_at))
-    return {str(i): name for i, name in rows}
+        .order_by(Attachment.created_at, Attachment.id))
+    return [(str(i), name, question) for i, name, question in rows]
 
 
 def form_for(ctx: Context, state: State) -> ApplicationForm:
     """The application's whole form with its current answers, grouped by Five Safes section."""
-    questions, newest, merged = _questions(ctx, state)
+    files = _attachments(ctx, state.id)
+    questions, newest, merged = _questions(ctx, state, files)
     sections = []
     keys = list(qbank.SECTIONS) + sorted({merged[q.id].entry.section for q in questions} - set(qbank.SECTIONS))
     for key in keys:
@@ -212,7 +227,7 @@ def form_for(ctx: Context, state: State) -> ApplicationForm:
         doc: Mapping[str, Any] = next((s for s in newest.doc["sections"] if s["key"] == key), {}) if newest else {}
         sections.append(Section(key=key, title=str(doc.get("title") or qbank.SECTIONS.get(key, key)),
                                 description=str(doc.get("description") or ""), questions=qs))
-    return ApplicationForm(sections=tuple(sections), attachments=_attachments(ctx, state.id))
+    return ApplicationForm(sections=tuple(sections), attachments={i: name for i, name, _ in files})
 
 
 def answers_from_form(form: ApplicationForm, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -344,8 +359,9 @@ def missing_answers(ctx: Context, state: State) -> list[FieldError]:
     when their condition holds."""
     form = form_for(ctx, state)
     index = form.index()
+    answers = {q.id: q.answer for q in form.questions()}  # a file question is answered by its files
     return [FieldError(f"answers/{q.id}", f"{q.title} is required") for q in form.questions()
-            if q.required and shown(q, index, state.answers) and _empty(state.answers.get(q.id))]
+            if q.required and shown(q, index, answers) and _empty(q.answer)]
 
 
 def errors_by_question(errors: Iterable[FieldError]) -> dict[str, str]:

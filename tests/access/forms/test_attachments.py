@@ -155,3 +155,28 @@ def test_applicant_adds_custodian_downloads_nobody_else(db, world, tmp_path):
         assert not store.exists(f"applications/{app_id}/{att_id}")
         actions = sorted(s.scalars(select(AuditEvent.action).where(AuditEvent.action.like("attachment.%"))))
         assert actions == ["attachment.added", "attachment.deleted", "attachment.downloaded"]
+
+
+def test_a_required_file_question_is_answered_by_uploading_for_it(db, world, tmp_path):
+    from healthgate.access import templates
+    from healthgate.errors import Invalid
+
+    w = world
+    files_q = "additionalinfo.files.additional-information-files-requested-by-data"
+    store = LocalStorage(tmp_path / "files")
+    with db.sessions.begin() as s:
+        templates.save_draft(w.ctx(s, "manager_A"), w.teams["A"], [{"id": files_q, "required": True}])
+        templates.publish(w.ctx(s, "manager_A"), w.teams["A"])
+        app_id = access.create(w.ctx(s, "applicant"), [w.datasets["A1"]]).id
+    with db.sessions.begin() as s, pytest.raises(Invalid) as missing:
+        access.run(w.ctx(s, "applicant"), app_id, "submit")
+    assert [e.path for e in missing.value.errors] == [f"answers/{files_q}"]
+    with db.sessions.begin() as s:
+        with pytest.raises(Invalid):
+            attachments.add(w.ctx(s, "applicant"), store, app_id, "a.pdf", PDF, question_id="no.such")
+        row = attachments.add(w.ctx(s, "applicant"), store, app_id, "letter.pdf", PDF, question_id=files_q)
+        state = access.get(w.ctx(s, "applicant"), app_id).state
+        assert forms.form_for(w.ctx(s, "applicant"), state).index()[files_q].answer == [str(row.id)]
+        with pytest.raises(Invalid):  # an answer may name only this application's files
+            access.run(w.ctx(s, "applicant"), app_id, "save", {"answers": {files_q: ["not-a-file"]}})
+        assert access.run(w.ctx(s, "applicant"), app_id, "submit").state.submitted
