@@ -269,3 +269,33 @@ def test_a_retired_question_stays_where_it_is_and_cannot_be_chosen_anew(db, worl
         with pytest.raises(Invalid) as bad:
             templates.save_draft(w.ctx(s, "manager_B"), w.teams["B"], [{"id": LAY}])
         assert bad.value.errors[0].message == f"{LAY} is retired"
+
+
+def test_a_save_racing_a_publish_never_changes_the_published_version(db, world):
+    """PostgreSQL: the save waits for the publish's lock on the draft, then starts the next draft."""
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    w = world
+    with db.sessions.begin() as s:
+        templates.save_draft(w.ctx(s, "manager_A"), w.teams["A"], [{"id": TITLE}])
+    publishing = db.sessions()
+    publishing.begin()
+    templates.publish(w.ctx(publishing, "manager_A"), w.teams["A"])  # holds the draft's row lock
+    done = []
+
+    def save():
+        with db.sessions.begin() as s:
+            done.append(templates.save_draft(w.ctx(s, "manager_A"), w.teams["A"], [{"id": LAY}]).version)
+
+    racer = threading.Thread(target=save)
+    racer.start()
+    racer.join(timeout=1)
+    assert racer.is_alive()  # waiting for the lock
+    publishing.commit()
+    publishing.close()
+    racer.join(timeout=30)
+    assert done == [2]
+    with db.sessions.begin() as s:
+        rows = templates.history(w.ctx(s, "manager_A"), w.teams["A"])
+        assert [(r.version, r.status, [i["id"] for i in r.items["questions"]]) for r in rows] == [
+            (2, "draft", [LAY]), (1, "published", [TITLE])]
