@@ -126,8 +126,10 @@ CONFIG = SchemathesisConfig.from_dict({
          "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "412", "422"]},
                     "negative_data_rejection": {"expected-statuses": _REFUSED}}},
         # webhooks: a URL must be https with a host and no user name; clocks: a standard's due-soon days must be
-        # fewer than its working days (both checked beyond what the schema says)
-        {"include-operation-id": ["createWebhook", "setClockStandard"],
+        # fewer than its working days; forms: a follow-up's option must be one of its question's, a template's
+        # questions must be in the bank (all checked beyond what the schema says)
+        {"include-operation-id": ["createWebhook", "setClockStandard", "addBankQuestion", "editBankQuestion",
+                                  "retireBankQuestion", "saveTeamTemplate", "publishTeamTemplate"],
          "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "422"]},
                     "negative_data_rejection": {"expected-statuses": _REFUSED}}},
         {"include-operation-id": ["createDataset", "validateDocument"],

@@ -97,6 +97,16 @@ class Settings(BaseSettings):
     # OpenID Connect sign-in: JSON, provider name -> {label, issuer, client_id, client_secret, scopes,
     # discovery_url}. Empty: password sign-in only. See docs/oidc.md.
     oidc_providers: dict[str, OidcProvider] = Field(default_factory=dict)
+    # Files attached to data access applications (docs/access-forms.md): kept in <data dir>/attachments
+    # ("local") or in an S3-compatible bucket ("s3", needs the s3 extra); at most attachment_max_bytes each.
+    attachment_storage: Literal["local", "s3"] = "local"
+    attachment_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    s3_bucket: str | None = None
+    s3_prefix: str = ""
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
 
     @field_validator("oidc_providers")
     @classmethod

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from healthgate.access import templates as access_templates
 from healthgate.catalogue import service as catalogue
 from healthgate.context import Context
 from healthgate.identity import actors, users
@@ -16,6 +17,11 @@ from healthgate.identity import service as identity
 from healthgate.identity.models import Membership, User
 from healthgate.identity.permissions import SYSTEM, Role
 from tests.conftest import load_fixture
+
+# Two optional questions of the bank that teams A and B ask (their published form templates), for tests that
+# save answers; a team without a template would ask every required question of the bank.
+Q1 = "safeproject.project-details.title-project"  # a text field (at least 3 characters)
+Q2 = "safedata.other-datasets-intention-link-data.summarise-risks-mitigations-considered"  # a text area
 
 
 def document(title: str) -> dict:
@@ -41,8 +47,9 @@ class World:
         return Context(session, actors.actor_for_user(session, user), self.clock)
 
 
-def build(sessions, clock) -> World:
-    """Create the world in its own transaction and return the ids."""
+def build(sessions, clock, *, templates: bool = True) -> World:
+    """Create the world in its own transaction and return the ids. ``templates``: teams A and B publish a form
+    asking Q1 and Q2, neither required (else they use the default form: the bank's required questions)."""
     w = World(clock=clock)
     with sessions.begin() as s:
         sys_ctx = Context(s, SYSTEM, clock)
@@ -67,4 +74,8 @@ def build(sessions, clock) -> World:
                                      created_at=clock.now()))
             w.people[who] = user.id
         s.flush()
+        if templates:
+            for team in w.teams.values():
+                access_templates.save_draft(sys_ctx, team, [{"id": Q1}, {"id": Q2}])
+                access_templates.publish(sys_ctx, team)
     return w

@@ -13,7 +13,7 @@ from healthgate.access import service as access
 from healthgate.access.models import ApplicationEvent, ApplicationPart
 from healthgate.audit import actions
 from healthgate.errors import Conflict, Forbidden, Invalid, NotFound
-from tests.access.harness import build
+from tests.access.harness import Q1, Q2, build
 
 
 @pytest.fixture
@@ -32,8 +32,8 @@ def test_two_custodians_return_resubmit_and_decide(db, world):
         app = access.create(w.ctx(s, "applicant"), [w.datasets["A1"], w.datasets["B1"]], title="Heart and genes")
         app_id = app.id
     with db.sessions.begin() as s:
-        view = access.run(w.ctx(s, "applicant"), app_id, "save", {"answers": {"q1": "yes"}})
-        assert view.state.answers == {"q1": "yes"}
+        view = access.run(w.ctx(s, "applicant"), app_id, "save", {"answers": {Q1: "yes"}})
+        assert view.state.answers == {Q1: "yes"}
         view = access.run(w.ctx(s, "applicant"), app_id, "submit", expected_version=view.state.version)
         assert view.state.status == lc.Status.SUBMITTED
         assert set(view.state.parts) == {w.teams["A"], w.teams["B"]}
@@ -46,7 +46,7 @@ def test_two_custodians_return_resubmit_and_decide(db, world):
         assert {a.team_id for a in view.allowed} == {w.teams["B"]}
         view = access.get(w.ctx(s, "applicant"), app_id)
         assert {a.command for a in view.allowed} >= {lc.Command.SAVE, lc.Command.RESUBMIT}
-        access.run(w.ctx(s, "applicant"), app_id, "save", {"answers": {"q2": "linkage by NHS number"}})
+        access.run(w.ctx(s, "applicant"), app_id, "save", {"answers": {Q2: "linkage by NHS number"}})
         view = access.run(w.ctx(s, "applicant"), app_id, "resubmit")
         assert view.state.parts[w.teams["A"]].state == lc.PartState.SUBMITTED
     with db.sessions.begin() as s:

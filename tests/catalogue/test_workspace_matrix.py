@@ -33,6 +33,8 @@ PUBLISH = {Role.TEAM_ADMIN.value, Role.METADATA_MANAGER.value, "alliance admin"}
 MANAGE = {Role.TEAM_ADMIN.value, "alliance admin"}
 SIGNED_IN = set(PERSONAS) - {"anonymous"}
 DATA_USE = {Role.TEAM_ADMIN.value, Role.METADATA_MANAGER.value, Role.ACCESS_MANAGER.value, "alliance admin"}
+ACCESS_MANAGE = {Role.TEAM_ADMIN.value, Role.ACCESS_MANAGER.value, "alliance admin"}
+ACCESS_Q = "safeproject.project-details.title-project"
 
 
 @dataclass
@@ -81,6 +83,15 @@ def _file() -> dict:
 def _packed() -> dict:
     raw = json.dumps(_doc()).encode()
     return {"data": {"filename": "one.json", "content": base64.b64encode(zlib.compress(raw)).decode()}}
+
+
+def _access_draft(people: People) -> dict:
+    """A draft of the team's application form, to publish."""
+    from healthgate.access import templates
+
+    with people.db.sessions.begin() as s:
+        templates.save_draft(Context(s, SYSTEM, people.clock), people.team, [{"id": ACCESS_Q, "required": True}])
+    return {}
 
 
 TEAM = {"team_ref": "wessex-heart"}
@@ -150,6 +161,10 @@ CASES: dict[str, Case] = {
     "/workspace/teams/{team_ref}/access/dashboard/nation": Case(
         {Role.TEAM_ADMIN.value, Role.ACCESS_MANAGER.value, "alliance admin"},
         lambda p: (TEAM, {"data": {"nation": "WLS"}})),
+    # a team's data access application form (access.templates): application:manage
+    "/workspace/teams/{team_ref}/access/form": Case(ACCESS_MANAGE, lambda p: (TEAM, {"data": {
+        "include": [ACCESS_Q], "required": [ACCESS_Q]}})),
+    "/workspace/teams/{team_ref}/access/form/publish": Case(ACCESS_MANAGE, lambda p: (TEAM, _access_draft(p))),
 }
 
 

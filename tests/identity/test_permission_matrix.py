@@ -143,6 +143,60 @@ def _dead_delivery(w: World) -> str:
                                    event_type="submitted", created_at=ctx.now())
         ctx.session.add(delivery)
         return str(delivery.id)
+ACCESS_READ = frozenset({"Team admin", "Access manager", "Reviewer", ADMIN})  # application:review
+ACCESS_MANAGE = frozenset({"Team admin", "Access manager", ADMIN})  # application:manage
+ACCESS_Q = "safeproject.project-details.title-project"
+PDF = b"%PDF-1.7\n%%EOF\n"
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A multipart body (files) instead of JSON."""
+
+    files: dict[str, Any]
+
+
+def _bank_question(w: World) -> str:
+    """A fresh question of the bank, to retire."""
+    from healthgate.access import bank
+
+    with w.system() as ctx:
+        return bank.add_question(ctx, "safedata", "other", {"title": f"Question {next(w.counter)}",
+                                                            "component": "TextArea"})[1]
+
+
+def _access_draft(w: World) -> uuid.UUID:
+    """Team A with a draft of its application form, to publish."""
+    from healthgate.access import templates
+
+    with w.system() as ctx:
+        templates.save_draft(ctx, w.team_a, [{"id": ACCESS_Q, "required": True}])
+    return w.team_a
+
+
+def _application(w: World, persona: str) -> uuid.UUID:
+    """A draft application of the persona's own (a researcher's for anonymous) for the published dataset."""
+    from healthgate.access import service as access
+    from healthgate.identity import actors
+
+    owner = w.users.get(persona) or w.users[RESEARCHER]
+    with w.system() as ctx:
+        actor = actors.actor_for_user(ctx.session, ctx.session.get(User, owner))
+        return access.create(ctx.as_actor(actor), [w.published]).id
+
+
+def _attachment(w: World, persona: str) -> str:
+    """The URL of a file attached to a fresh application of the persona's own."""
+    from healthgate.access import attachments, storage
+    from healthgate.identity import actors
+
+    app_id = _application(w, persona)
+    owner = w.users.get(persona) or w.users[RESEARCHER]
+    with w.system() as ctx:
+        actor = actors.actor_for_user(ctx.session, ctx.session.get(User, owner))
+        row = attachments.add(ctx.as_actor(actor), storage.from_settings(w.app.state.settings), app_id,
+                              "protocol.pdf", PDF)
+        return f"/api/v1/applications/{app_id}/attachments/{row.id}"
 
 
 # (method, route path) -> (how to make the call for a persona, who may)
@@ -248,6 +302,37 @@ MATRIX: dict[tuple[str, str], tuple[Prepare, frozenset[str]]] = {
     ("GET", "/api/v1/access/teams/{team}/dashboard"): (
         _fixed("GET", lambda w: f"/api/v1/access/teams/{w.team_a}/dashboard"),
         frozenset({"Team admin", "Access manager", "Reviewer", ADMIN})),
+    # access forms: the question bank (read by anyone, changed by admins), team templates, an application's
+    # form and attachments (each persona on an application of their own: only its applicant side may)
+    ("GET", "/api/v1/access/question-bank"): (_fixed("GET", lambda w: "/api/v1/access/question-bank"), EVERYONE),
+    ("GET", "/api/v1/access/question-bank/versions"): (
+        _fixed("GET", lambda w: "/api/v1/access/question-bank/versions"), EVERYONE),
+    ("POST", "/api/v1/access/question-bank/questions"): (_fixed("POST", lambda w: "/api/v1/access/question-bank/questions",
+                                                               lambda w: {"section": "safedata", "title": "Extra",
+                                                                          "component": "TextArea"}), ALLIANCE),
+    ("PATCH", "/api/v1/access/question-bank/questions/{question_id}"): (
+        _fixed("PATCH", lambda w: f"/api/v1/access/question-bank/questions/{ACCESS_Q}",
+               lambda w: {"guidance": "Changed"}), ALLIANCE),
+    ("DELETE", "/api/v1/access/question-bank/questions/{question_id}"): (
+        lambda w, p: ("DELETE", f"/api/v1/access/question-bank/questions/{_bank_question(w)}", None), ALLIANCE),
+    ("GET", "/api/v1/teams/{team}/access/template"): (
+        _fixed("GET", lambda w: f"/api/v1/teams/{w.team_a}/access/template"), ACCESS_READ),
+    ("PUT", "/api/v1/teams/{team}/access/template"): (
+        _fixed("PUT", lambda w: f"/api/v1/teams/{w.team_a}/access/template",
+               lambda w: {"questions": [{"id": ACCESS_Q, "required": True}]}), ACCESS_MANAGE),
+    ("POST", "/api/v1/teams/{team}/access/template/publish"): (
+        lambda w, p: ("POST", f"/api/v1/teams/{_access_draft(w)}/access/template/publish", None), ACCESS_MANAGE),
+    ("GET", "/api/v1/applications/{application_id}/form"): (
+        lambda w, p: ("GET", f"/api/v1/applications/{_application(w, p)}/form", None), SIGNED_IN),
+    ("POST", "/api/v1/applications/{application_id}/attachments"): (
+        lambda w, p: ("POST", f"/api/v1/applications/{_application(w, p)}/attachments",
+                      Upload({"file": ("protocol.pdf", PDF, "application/pdf")})), SIGNED_IN),
+    ("GET", "/api/v1/applications/{application_id}/attachments"): (
+        lambda w, p: ("GET", f"/api/v1/applications/{_application(w, p)}/attachments", None), SIGNED_IN),
+    ("GET", "/api/v1/applications/{application_id}/attachments/{attachment_id}"): (
+        lambda w, p: ("GET", _attachment(w, p), None), SIGNED_IN),
+    ("DELETE", "/api/v1/applications/{application_id}/attachments/{attachment_id}"): (
+        lambda w, p: ("DELETE", _attachment(w, p), None), SIGNED_IN),
 }
 
 
@@ -363,6 +448,14 @@ WEB_FORMS: dict[tuple[str, str], tuple[Prepare, frozenset[str]]] = {
     ("POST", "/admin/access/standards"): (_fixed("POST", lambda w: "/admin/access/standards", lambda w: {
         "first_response/working_days": "10", "first_response/due_soon_days": "3", "decision/working_days": "60",
         "decision/due_soon_days": "10"}), ALLIANCE),
+    ("POST", "/admin/access/question-bank/questions"): (_fixed("POST", lambda w: "/admin/access/question-bank/questions",
+                                                              lambda w: {"section": "safedata", "title": "Extra",
+                                                                         "component": "TextArea"}), ALLIANCE),
+    ("POST", "/admin/access/question-bank/questions/{question_id}/edit"): (
+        _fixed("POST", lambda w: f"/admin/access/question-bank/questions/{ACCESS_Q}/edit",
+               lambda w: {"title": "Title of project", "guidance": "Changed"}), ALLIANCE),
+    ("POST", "/admin/access/question-bank/questions/{question_id}/retire"): (
+        lambda w, p: ("POST", f"/admin/access/question-bank/questions/{_bank_question(w)}/retire", {}), ALLIANCE),
 }
 
 
@@ -516,8 +609,8 @@ def test_permission_matrix(world):
         for (method, path), (prepare, allowed) in sorted(MATRIX.items()):
             for persona in PERSONAS:
                 verb, url, body = prepare(world, persona)
-                answer = client.request(verb, url, headers=world.auth[persona],
-                                        **({"json": body} if body is not None else {}))
+                sent = {"files": body.files} if isinstance(body, Upload) else {"json": body} if body is not None else {}
+                answer = client.request(verb, url, headers=world.auth[persona], **sent)
                 ok = 200 <= answer.status_code < 300
                 if persona in allowed and not ok:
                     wrong.append(f"{persona} {method} {path}: {answer.status_code} {answer.text[:200]}")

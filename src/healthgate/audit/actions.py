@@ -101,6 +101,15 @@ ACTIONS: dict[str, str] = {
     "access.clock_standard_set": "An alliance admin changed a waiting-time standard (working days per step)",
     "access.team_nation_set": "A custodian team set the UK nation whose bank holidays its clocks skip",
     "access.reminder_sent": "A reminder was sent about a review phase or a waiting-time standard",
+    # access forms: the question bank, custodian templates, attachments
+    "question_bank.question_added": "An alliance admin added a question to the access question bank (a new version)",
+    "question_bank.question_edited": "An alliance admin changed a question of the access question bank (a new version)",
+    "question_bank.question_retired": "An alliance admin retired a question of the access question bank (a new version)",
+    "access_template.draft_saved": "A custodian team saved the draft of its access application form",
+    "access_template.published": "A custodian team published a new version of its access application form",
+    "attachment.added": "A file was attached to an access application",
+    "attachment.downloaded": "A file attached to an access application was downloaded",
+    "attachment.deleted": "A file attached to an access application was removed",
     # outbox
     "outbox.queued": "A message was queued for delivery",
     "outbox.dead": "A message could not be delivered after every retry",
