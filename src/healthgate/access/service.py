@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Text, cast, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from healthgate.access import duo, forms, notify
@@ -130,7 +130,10 @@ def _reads(view: View, r: ApplicationEvent) -> bool:
 def mine(ctx: Context) -> list[Application]:
     """The applications this person applies for or collaborates on, newest first."""
     me = user_id_of(ctx)
-    rows = ctx.session.scalars(select(Application).order_by(Application.updated_at.desc()))
+    # collaborators is a JSON list of ids: its text holds the id exactly when they collaborate
+    stmt = select(Application).where(or_(Application.applicant_id == me,
+                                         cast(Application.collaborators, Text).contains(str(me))))
+    rows = ctx.session.scalars(stmt.order_by(Application.updated_at.desc(), Application.id))
     return [r for r in rows if r.applicant_id == me or str(me) in (r.collaborators or [])]
 
 
