@@ -31,10 +31,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(settings: Settings) -> Iterator[str]:
-    """healthgate served from ``settings`` until the block ends; yields its address."""
+def serve(settings: Settings, clock: Any = None) -> Iterator[str]:
+    """healthgate served from ``settings`` (and ``clock``, when a test moves time) until the block ends; yields
+    its address."""
     port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    srv = uvicorn.Server(uvicorn.Config(create_app(settings, clock=clock), host="127.0.0.1", port=port,
+                                        log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     for _ in range(200):
