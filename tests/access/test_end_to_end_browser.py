@@ -14,7 +14,6 @@ import re
 import uuid
 from datetime import UTC, datetime
 
-import pytest
 from playwright.sync_api import expect
 
 from healthgate.access import lifecycle as lc
