@@ -158,6 +158,9 @@ def test_every_route_declares_its_answers(client):
                 content = response.get("content", {})
                 if int(code) >= 400:
                     assert list(content) == ["application/problem+json"], (method, path, code)
+                elif int(code) < 300 and "application/octet-stream" in content:  # a file: its bytes
+                    assert content["application/octet-stream"].get("schema") == {"type": "string",
+                                                                                 "format": "binary"}
                 elif int(code) < 300:
                     schema = content.get("application/json", {}).get("schema", {}) if code != "204" else {"x": 1}
                     assert schema and schema != {"type": "object"} and "additionalProperties" not in schema, \

@@ -180,7 +180,8 @@ def list_attachments(ctx: WriterContextDep, application_id: ApplicationId) -> li
 @router.get("/applications/{application_id}/attachments/{attachment_id}", operation_id="downloadAttachment",
             response_class=Response, responses={**problems(401, 404),
                                                 200: {"description": "The file", "content": {
-                                                    "application/octet-stream": {}}}})
+                                                    "application/octet-stream": {"schema": {
+                                                        "type": "string", "format": "binary"}}}}})
 def download_attachment(ctx: WriterContextDep, request: Request, application_id: ApplicationId,
                         attachment_id: AttachmentId) -> Response:
     got = attachments.download(ctx, store(request), application_id, attachment_id)
