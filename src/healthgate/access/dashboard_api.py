@@ -17,7 +17,7 @@ from healthgate.identity import service as identity
 from healthgate.web.deps import WriterContextDep, get_actor
 from healthgate.web.openapi import problems
 
-router = APIRouter(prefix="/api/v1/access", tags=["access clocks"], dependencies=[Depends(get_actor)])
+router = APIRouter(prefix="/api/v1/access", tags=["access"], dependencies=[Depends(get_actor)])
 Step = enum.StrEnum("Step", {s: s for s in standards.STEPS})  # type: ignore[misc]
 TeamRefP = Annotated[str, Path(min_length=1, max_length=300, description="the team's id or slug")]
 UNREADABLE: dict[int | str, dict[str, Any]] = {400: {"description": "The body could not be read as JSON text"}}

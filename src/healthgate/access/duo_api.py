@@ -14,7 +14,7 @@ from healthgate.access import duo_terms as terms
 from healthgate.web.deps import ContextDep, WriterContextDep, get_actor
 from healthgate.web.openapi import OPTIONAL_AUTH, problems
 
-router = APIRouter(prefix="/api/v1", tags=["access: DUO"], dependencies=[Depends(get_actor)])
+router = APIRouter(prefix="/api/v1", tags=["access"], dependencies=[Depends(get_actor)])
 UNREADABLE: dict[int | str, dict[str, Any]] = {400: {"description": "The body could not be read as JSON text"}}
 IfMatch = Annotated[str | None, Header(description="the ETag you read; 412 if the conditions changed since")]
 _ETAG = {"ETag": {"description": "the conditions' entity tag, for If-Match", "schema": {"type": "string"}}}

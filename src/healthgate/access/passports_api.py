@@ -16,8 +16,8 @@ from healthgate.access import passports
 from healthgate.web.deps import ContextDep, SettingsDep, get_actor
 from healthgate.web.openapi import OPTIONAL_AUTH, problems
 
-router = APIRouter(tags=["passports"])
-api = APIRouter(prefix="/api/v1", tags=["passports"], dependencies=[Depends(get_actor)])
+router = APIRouter(tags=["access"])
+api = APIRouter(prefix="/api/v1", dependencies=[Depends(get_actor)])
 
 VERIFY = (f"Each visa is a JWS (RS256) whose header names its key (`kid`) and the key set (`jku`): verify it "
           f"with the public keys at [`{passports.JWKS_PATH}`]({passports.JWKS_PATH}), check `iss` (this site's "

@@ -32,7 +32,7 @@ from healthgate.identity import service as identity
 from healthgate.web.deps import ContextDep, WriterContextDep, get_actor
 from healthgate.web.openapi import OPTIONAL_AUTH, problems
 
-router = APIRouter(prefix="/api/v1", tags=["access forms"], dependencies=[Depends(get_actor)])
+router = APIRouter(prefix="/api/v1", tags=["access"], dependencies=[Depends(get_actor)])
 ApplicationId = Annotated[uuid.UUID, Path(description="the application's id")]
 AttachmentId = Annotated[uuid.UUID, Path(description="the attachment's id")]
 QuestionId = Annotated[str, Path(min_length=1, max_length=200, description="a question's stable id")]

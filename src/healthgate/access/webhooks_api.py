@@ -17,7 +17,7 @@ from healthgate.web import http
 from healthgate.web.deps import SettingsDep, WriterContextDep, get_actor
 from healthgate.web.openapi import problems
 
-router = APIRouter(prefix="/api/v1", tags=["webhooks"], dependencies=[Depends(get_actor)])
+router = APIRouter(prefix="/api/v1", tags=["access"], dependencies=[Depends(get_actor)])
 TeamRefP = Annotated[str, Path(min_length=1, max_length=300, description="the team's id or slug")]
 WebhookP = Annotated[uuid.UUID, Path(description="the webhook's id")]
 UNREADABLE: dict[int | str, dict[str, Any]] = {400: {"description": "The body could not be read as JSON text"}}
