@@ -313,6 +313,7 @@ def run(ctx: Context, application_id: uuid.UUID, command: lc.Command | str,
     payload = payload or {}
     view = get(ctx, application_id)
     writer_id(ctx)
+    _nul_free(payload, "")
     row, state = view.row, view.state
     if expected_version is not None and expected_version != state.version:
         raise _stale(expected_version)
@@ -347,6 +348,19 @@ def run(ctx: Context, application_id: uuid.UUID, command: lc.Command | str,
         data = {"application_id": str(child.id)}
     _append(ctx, row, state, event_type, data, team)
     return get(ctx, application_id)
+
+
+def _nul_free(value: Any, path: str) -> None:
+    """422 for a NUL character anywhere in a payload (PostgreSQL stores none, in text or JSON)."""
+    if isinstance(value, str) and "\x00" in value:
+        raise Invalid("text cannot contain NUL characters", [FieldError(path or "$", "contains a NUL character")])
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _nul_free(key, path)
+            _nul_free(item, f"{path}/{key}".lstrip("/"))
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _nul_free(item, f"{path}/{i}")
 
 
 def _ids(raw: Any, path: str) -> list[uuid.UUID]:
