@@ -31,8 +31,10 @@ from healthgate.access.schemas import (
     EventOut,
     MessageIn,
     MessageOut,
+    PageQuery,
     QueueItem,
     QueuePage,
+    QueueQuery,
 )
 from healthgate.config import Settings
 from healthgate.context import Context
@@ -48,8 +50,7 @@ EnquiryId = Annotated[uuid.UUID, Path(description="the enquiry's id")]
 TeamRefP = Annotated[str, Path(min_length=1, max_length=300, description="the custodian team's id or slug")]
 IfMatch = Annotated[str | None, Header(description="the ETag you read; 412 if the application changed since")]
 IfNoneMatch = Annotated[str | None, Header(description="an ETag you hold; 304 if it is still current")]
-PageQ = Annotated[int, Query(ge=1, le=10**9)]
-PerPageQ = Annotated[int, Query(ge=1, description="at most the server's max_per_page (100 by default)")]
+Paging = Annotated[PageQuery, Query()]  # unknown query parameters are refused (422)
 UNREADABLE: dict[int | str, dict[str, Any]] = {400: {"description": "The body could not be read as JSON text"}}
 _ETAG = {"ETag": {"description": "the application's version, for If-Match and If-None-Match",
                   "schema": {"type": "string"}}}
@@ -76,8 +77,9 @@ def _version_of(if_match: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def _page(items: Sequence[T], request: Request, response: Response, settings: Settings, page: int,
-          per_page: int) -> tuple[list[T], dict[str, Any]]:
+def _page(items: Sequence[T], request: Request, response: Response, settings: Settings,
+          paging: PageQuery) -> tuple[list[T], dict[str, Any]]:
+    page, per_page = paging.page, paging.per_page
     if per_page > settings.max_per_page:
         raise Invalid("per_page is too large", [FieldError("query.per_page", f"at most {settings.max_per_page}")])
     nxt, prev = http.page_links(request, page, per_page, len(items))
@@ -112,10 +114,10 @@ def create_application(ctx: WriterContextDep, body: ApplicationIn, request: Requ
 @router.get("/applications", response_model=ApplicationPage, operation_id="listMyApplications",
             responses=problems(401, 422))
 def list_applications(ctx: WriterContextDep, request: Request, response: Response, settings: SettingsDep,
-                      page: PageQ = 1, per_page: PerPageQ = 20) -> ApplicationPage:
+                      paging: Paging) -> ApplicationPage:
     """Your applications (as applicant or collaborator), most recently changed first."""
-    items, paging = _page(access.mine(ctx), request, response, settings, page, per_page)
-    return ApplicationPage(items=[ApplicationSummary.of(a) for a in items], **paging)
+    items, links = _page(access.mine(ctx), request, response, settings, paging)
+    return ApplicationPage(items=[ApplicationSummary.of(a) for a in items], **links)
 
 
 @router.get("/applications/{application_id}", response_model=ApplicationOut, operation_id="getApplication",
@@ -186,14 +188,12 @@ def post_application_message(ctx: WriterContextDep, application_id: AppId, body:
 @router.get("/teams/{team}/applications", response_model=QueuePage, operation_id="listTeamApplications",
             responses=problems(401, 403, 404, 422))
 def team_queue(ctx: WriterContextDep, team: TeamRefP, request: Request, response: Response,
-               settings: SettingsDep, state: Annotated[list[lc.PartState] | None, Query(
-                   description="only parts in these states (repeat the parameter)")] = None,
-               page: PageQ = 1, per_page: PerPageQ = 20) -> QueuePage:
+               settings: SettingsDep, query: Annotated[QueueQuery, Query()]) -> QueuePage:
     """The custodian team's queue: its parts of submitted applications, oldest submission first."""
     row = identity.resolve_team(ctx, team)
-    found = access.queue(ctx, row.id, [s.value for s in state or ()])
-    items, paging = _page(found, request, response, settings, page, per_page)
-    return QueuePage(items=[QueueItem.of(a, p) for a, p in items], **paging)
+    found = access.queue(ctx, row.id, [s.value for s in query.state or ()])
+    items, links = _page(found, request, response, settings, query)
+    return QueuePage(items=[QueueItem.of(a, p) for a, p in items], **links)
 
 
 # --- enquiries ------------------------------------------------------------------------------------------------
@@ -217,10 +217,10 @@ def open_enquiry(ctx: WriterContextDep, body: EnquiryIn, request: Request, respo
 @router.get("/enquiries", response_model=EnquiryPage, operation_id="listMyEnquiries",
             responses=problems(401, 422))
 def list_enquiries(ctx: WriterContextDep, request: Request, response: Response, settings: SettingsDep,
-                   page: PageQ = 1, per_page: PerPageQ = 20) -> EnquiryPage:
+                   paging: Paging) -> EnquiryPage:
     """Your enquiries, most recently changed first."""
-    items, paging = _page(enquiries.mine(ctx), request, response, settings, page, per_page)
-    return EnquiryPage(items=[_enquiry_out(ctx, e) for e in items], **paging)
+    items, links = _page(enquiries.mine(ctx), request, response, settings, paging)
+    return EnquiryPage(items=[_enquiry_out(ctx, e) for e in items], **links)
 
 
 @router.get("/enquiries/{enquiry_id}", response_model=EnquiryOut, operation_id="getEnquiry",
@@ -261,8 +261,8 @@ def apply_from_enquiry(ctx: WriterContextDep, enquiry_id: EnquiryId, request: Re
 @router.get("/teams/{team}/enquiries", response_model=EnquiryPage, operation_id="listTeamEnquiries",
             responses=problems(401, 403, 404, 422))
 def team_enquiries(ctx: WriterContextDep, team: TeamRefP, request: Request, response: Response,
-                   settings: SettingsDep, page: PageQ = 1, per_page: PerPageQ = 20) -> EnquiryPage:
+                   settings: SettingsDep, paging: Paging) -> EnquiryPage:
     """The enquiries that ask this custodian team, most recently changed first."""
     row = identity.resolve_team(ctx, team)
-    items, paging = _page(enquiries.for_team(ctx, row.id), request, response, settings, page, per_page)
-    return EnquiryPage(items=[_enquiry_out(ctx, e) for e in items], **paging)
+    items, links = _page(enquiries.for_team(ctx, row.id), request, response, settings, paging)
+    return EnquiryPage(items=[_enquiry_out(ctx, e) for e in items], **links)

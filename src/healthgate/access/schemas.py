@@ -45,6 +45,15 @@ class Out(BaseModel):
 # -- input -------------------------------------------------------------------------------------------------
 
 
+class PageQuery(In):
+    page: int = Field(1, ge=1, le=10**9)
+    per_page: int = Field(20, ge=1, description="at most the server's max_per_page (100 by default)")
+
+
+class QueueQuery(PageQuery):
+    state: list[lc.PartState] | None = Field(None, description="only parts in these states (repeat the parameter)")
+
+
 class ApplicationIn(In):
     dataset_ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_DATASETS,
                                          description="public datasets, of one custodian or several")
