@@ -146,7 +146,7 @@ def run_command(ctx: WriterContextDep, application_id: AppId, command: Annotated
     """Run one command: checked against the application's state and your role (409, listing the commands you
     may run), validated (422 naming each field; on submission every missing required answer by question) and
     appended as one event. A stale ``If-Match`` is 412, a stale ``version`` 409: nothing is ever lost."""
-    command_in = body or CommandIn()
+    command_in = body or CommandIn.model_validate({})
     expected = command_in.version
     if if_match is not None:
         current = access.get(ctx, application_id).state.version
@@ -253,7 +253,7 @@ def post_enquiry_message(ctx: WriterContextDep, enquiry_id: EnquiryId, body: Mes
 def apply_from_enquiry(ctx: WriterContextDep, enquiry_id: EnquiryId, request: Request, response: Response,
                        body: Annotated[EnquiryApplicationIn | None, Body()] = None) -> ApplicationOut:
     """Turn your enquiry into a draft application for the same datasets (once; 409 after that)."""
-    row = enquiries.to_application(ctx, enquiry_id, title=(body or EnquiryApplicationIn()).title)
+    row = enquiries.to_application(ctx, enquiry_id, title=body.title if body else "")
     response.headers["Location"] = http.absolute(request, f"/api/v1/applications/{row.id}")
     return _shown(access.get(ctx, row.id), response)
 
