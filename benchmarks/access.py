@@ -110,12 +110,18 @@ class Bench:
     def version(self, http: httpx.Client, who: str, app_id: str) -> int:
         for attempt in range(3):  # a read may be sent again
             try:
-                return int(http.get(f"/api/v1/applications/{app_id}",
-                                    headers={"Authorization": f"Bearer {self.auth[who]}"}).json()["version"])
+                answer = http.get(f"/api/v1/applications/{app_id}",
+                                  headers={"Authorization": f"Bearer {self.auth[who]}"})
             except httpx.TransportError:
                 if attempt == 2:
                     raise
-        raise AssertionError("unreachable")
+                continue
+            if answer.status_code == 200:
+                return int(answer.json()["version"])
+            with self.tally.lock:
+                self.tally.statuses[answer.status_code] += 1
+                self.tally.unexpected.append(f"GET {app_id}: {answer.status_code} {answer.text[:200]}")
+        raise httpx.TransportError(f"could not read application {app_id}")
 
     def command(self, http: httpx.Client, who: str, app_id: str, command: str, body: dict[str, Any],
                 version: int) -> int:
@@ -288,6 +294,10 @@ def main() -> None:
                 for run in runs:
                     run.result()
             elapsed = time.perf_counter() - start
+            errors = [line for line in (Path(tmp) / "serve.log").read_text(errors="replace").splitlines()
+                      if "Error" in line or "error" in line.split(":", 1)[0]]
+            if errors:
+                print(f"server errors ({len(errors)}), first: " + " | ".join(errors[:8]))
         apps, events, lost, duplicated = verify(db_url, tally.landed, tally.uncertain)
     finally:
         with admin.connect() as conn:
