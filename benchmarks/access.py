@@ -104,7 +104,10 @@ class Bench:
                     self.tally.uncertain.add(app_id)
             raise
         if method == "POST":  # every POST is a command (or the creation, itself an event)
-            self.tally.record(time.perf_counter() - start, answer.status_code, app_id or answer.json().get("id"))
+            if answer.status_code >= 500:
+                self.tally.unexpected.append(f"{method} {url}: {answer.status_code} {answer.text[:200]}")
+            created = answer.json().get("id") if answer.status_code == 201 else None
+            self.tally.record(time.perf_counter() - start, answer.status_code, app_id or created)
         return answer
 
     def version(self, http: httpx.Client, who: str, app_id: str) -> int:
@@ -208,6 +211,9 @@ def server(db_url: str, data_dir: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        errors = [line for line in log.read_text(errors="replace").splitlines() if "Error" in line]
+        if errors:
+            print(f"server errors ({len(errors)}), first: " + " | ".join(dict.fromkeys(errors))[:1500])
 
 
 def seed(db_url: str, clients: int) -> tuple[dict[str, str], dict[str, str], dict[str, str], dict[str, str]]:
@@ -294,10 +300,6 @@ def main() -> None:
                 for run in runs:
                     run.result()
             elapsed = time.perf_counter() - start
-            errors = [line for line in (Path(tmp) / "serve.log").read_text(errors="replace").splitlines()
-                      if "Error" in line or "error" in line.split(":", 1)[0]]
-            if errors:
-                print(f"server errors ({len(errors)}), first: " + " | ".join(errors[:8]))
         apps, events, lost, duplicated = verify(db_url, tally.landed, tally.uncertain)
     finally:
         with admin.connect() as conn:
