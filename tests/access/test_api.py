@@ -150,6 +150,10 @@ def test_stale_versions_lose_nothing(api):
     stale = api.command("applicant", app_id, "save", {"title": "lost update"}, **{"If-Match": '"v1"'})
     assert stale.status_code == 412
     assert api.call("applicant", "GET", f"/api/v1/applications/{app_id}").json()["title"] == "first"
+    listed = api.command("applicant", app_id, "save", {"title": "listed"}, **{"If-Match": '"v9", "v2"'})
+    assert listed.status_code == 200 and listed.headers["etag"] == '"v3"'
+    both = api.command("applicant", app_id, "save", {"title": "both", "version": 3}, **{"If-Match": '"v2"'})
+    assert both.status_code == 412
     assert api.command("applicant", app_id, "save", {"title": "second"}, **{"If-Match": "*"}).status_code == 200
 
 

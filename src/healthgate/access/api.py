@@ -38,7 +38,7 @@ from healthgate.access.schemas import (
 )
 from healthgate.config import Settings
 from healthgate.context import Context
-from healthgate.errors import FieldError, Invalid
+from healthgate.errors import Conflict, FieldError, Invalid, PreconditionFailed
 from healthgate.identity import service as identity
 from healthgate.web import http
 from healthgate.web.deps import SettingsDep, WriterContextDep, get_actor
@@ -148,12 +148,18 @@ def run_command(ctx: WriterContextDep, application_id: AppId, command: Annotated
     appended as one event. A stale ``If-Match`` is 412, a stale ``version`` 409: nothing is ever lost."""
     command_in = body or CommandIn.model_validate({})
     expected = command_in.version
-    if if_match is not None:
-        current = access.get(ctx, application_id).state.version
-        http.check_if_match(if_match, etag(current))
-        expected = expected if expected is not None else _version_of(if_match)
-    view = access.run(ctx, application_id, command, command_in.payload(), team_id=command_in.team_id,
-                      expected_version=expected)
+    named = _version_of(if_match) if if_match is not None else None
+    if if_match is not None and (named is None or expected is not None) and if_match.strip() != "*":
+        http.check_if_match(if_match, etag(access.get(ctx, application_id).state.version))  # a list of tags
+    try:
+        view = access.run(ctx, application_id, command, command_in.payload(), team_id=command_in.team_id,
+                          expected_version=expected if expected is not None else named)
+    except Conflict as stale:
+        if expected is None and named is not None and [e.path for e in stale.errors] == ["version"]:
+            shown = (if_match or "")[:100]
+            raise PreconditionFailed("the application changed since you read it; read it again and retry",
+                                     [FieldError("header.if-match", f"{shown} is not the current version")]) from None
+        raise
     return _shown(view, response)
 
 
