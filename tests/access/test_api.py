@@ -281,3 +281,26 @@ def test_lists_page_with_links(api):
     assert len(second["items"]) == 1 and second["next"] is None
     assert {i["id"] for i in body["items"] + second["items"]} == set(ids)
     assert api.call("applicant", "GET", "/api/v1/applications?per_page=100000").status_code == 422
+
+
+def test_a_write_token_acts_for_the_teams_it_names_only(api, db, clock):
+    """A reviewer of team A whose token names only team B reads A's application but may not review it."""
+    from healthgate.identity.models import Membership
+    from healthgate.identity.permissions import Role
+
+    w = api.w
+    app_id = api.create("A1")["id"]
+    api.command("applicant", app_id, "submit")
+    api.command("manager_A", app_id, "assign_reviewers", {"reviewers": [str(w.people["reviewer_A"])]})
+    with db.sessions.begin() as s:
+        s.add(Membership(team_id=w.teams["B"], user_id=w.people["reviewer_A"], role=Role.REVIEWER.value,
+                         created_at=clock.now()))
+        s.flush()
+        value = tokens.create_token(Context(s, SYSTEM, clock), s.get(User, w.people["reviewer_A"]), "B only",
+                                    scope="write", teams=[w.teams["B"]])
+    api.auth["reviewer_A_for_B"] = {"Authorization": f"Bearer {value}"}
+    seen = api.call("reviewer_A_for_B", "GET", f"/api/v1/applications/{app_id}")
+    assert seen.status_code == 200 and seen.json()["allowed"] == []
+    refused = api.command("reviewer_A_for_B", app_id, "review", {"recommendation": "approve"})
+    assert refused.status_code == 409 and refused.json()["errors"] == []
+    assert api.command("reviewer_A", app_id, "review", {"recommendation": "approve"}).status_code == 200
