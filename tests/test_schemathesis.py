@@ -132,6 +132,12 @@ CONFIG = SchemathesisConfig.from_dict({
                                   "retireBankQuestion", "saveTeamTemplate", "publishTeamTemplate"],
          "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "422"]},
                     "negative_data_rejection": {"expected-statuses": _REFUSED}}},
+        # access requests: the datasets named must exist and be public, a command's payload is checked against
+        # the application's state and forms, a message names one of its custodian teams; a stale If-Match is 412
+        {"include-operation-id": ["createApplication", "runApplicationCommand", "postApplicationMessage",
+                                  "openEnquiry", "postEnquiryMessage", "applyFromEnquiry"],
+         "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "412", "422"]},
+                    "negative_data_rejection": {"expected-statuses": _REFUSED}}},
         {"include-operation-id": ["createDataset", "validateDocument"],
          "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "422"]},
                     "negative_data_rejection": {"expected-statuses": _REFUSED}}},

@@ -18,7 +18,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from healthgate import __version__, context, migrate
-from healthgate.access import reminders_cli
+from healthgate.access import cli as access_cli
 from healthgate.audit import cli as audit_cli
 from healthgate.audit import keys as audit_keys
 from healthgate.catalogue.importer import ImportReport
@@ -37,6 +37,7 @@ app = typer.Typer(help="healthgate: a gateway for health data research.", no_arg
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(audit_cli.app, name="audit")
+app.add_typer(access_cli.app, name="access")
 app.add_typer(_users_cli.app, name="users")
 identity_cli.register(app)  # teams, orgs, tokens
 DEMO_ADMIN = "admin@example.org"  # the demo's administrator account
@@ -278,4 +279,3 @@ def demo(port: Annotated[int, typer.Option()] = 8000, host: Annotated[str, typer
 
 
 outbox_cli.register(app)  # healthgate worker, healthgate outbox status|dead|retry
-reminders_cli.register(app)  # healthgate access reminders

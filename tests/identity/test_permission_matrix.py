@@ -45,6 +45,7 @@ EDIT = frozenset({"Team admin", "Metadata manager", "Metadata editor", "Develope
 PUBLISH = frozenset({"Team admin", "Metadata manager", ADMIN})
 VIEW_MEMBERS = frozenset({"Team admin", "Metadata manager", "Metadata editor", "Access manager", "Reviewer", ADMIN})
 MANAGE = frozenset({"Team admin", ADMIN})
+REVIEW_APPLICATIONS = frozenset({"Team admin", "Access manager", "Reviewer", ADMIN})  # application:review
 ALLIANCE = frozenset({ADMIN})
 DATA_USE = frozenset({"Team admin", "Metadata manager", "Access manager", ADMIN})  # dataset:data-use
 SECRET = "Quokkasecret"  # only in team A's drafts
@@ -102,6 +103,37 @@ class World:
         with self.system() as ctx:
             value = tokens.create_token(ctx, ctx.session.get(User, owner), f"spare {next(self.counter)}")
             return tokens.row_for(ctx, value).id
+
+
+def _as(ctx: Context, user_id: uuid.UUID) -> Context:
+    from healthgate.identity import actors
+
+    return ctx.as_actor(actors.actor_for_user(ctx.session, ctx.session.get(User, user_id)))
+
+
+def _own(w: World, persona: str) -> uuid.UUID:
+    """The persona's own account (anonymous borrows the researcher's, and is refused before it matters)."""
+    return w.users.get(persona) or w.users[RESEARCHER]
+
+
+def application(w: World, owner: uuid.UUID | None = None, *, submitted: bool = True) -> uuid.UUID:
+    """A fresh application for team A's published dataset, by ``owner`` (else a new person), submitted."""
+    from healthgate.access import service as access
+
+    with w.system() as ctx:
+        me = _as(ctx, owner or w.person())
+        app_id = access.create(me, [w.published]).id
+        if submitted:
+            access.run(me, app_id, "submit")
+        return app_id
+
+
+def enquiry(w: World, owner: uuid.UUID | None = None) -> uuid.UUID:
+    """A fresh enquiry to team A, by ``owner`` (else a new person)."""
+    from healthgate.access import enquiries
+
+    with w.system() as ctx:
+        return enquiries.open_enquiry(_as(ctx, owner or w.person()), [w.published], "Feasible?", "Echo data?").id
 
 
 Call = tuple[str, str, Any]  # method, URL, JSON body (None: no body)
@@ -333,6 +365,39 @@ MATRIX: dict[tuple[str, str], tuple[Prepare, frozenset[str]]] = {
         lambda w, p: ("GET", _attachment(w, p), None), SIGNED_IN),
     ("DELETE", "/api/v1/applications/{application_id}/attachments/{attachment_id}"): (
         lambda w, p: ("DELETE", _attachment(w, p), None), SIGNED_IN),
+    # access requests: anyone signed in applies and enquires (a read token may not: tests/access/test_api.py);
+    # a team's applications and enquiries are read by those who hold application:review on it
+    ("POST", "/api/v1/applications"): (_fixed("POST", lambda w: "/api/v1/applications",
+                                              lambda w: {"dataset_ids": [str(w.published)]}), SIGNED_IN),
+    ("GET", "/api/v1/applications"): (_fixed("GET", lambda w: "/api/v1/applications"), SIGNED_IN),
+    ("GET", "/api/v1/applications/{application_id}"): (
+        lambda w, p: ("GET", f"/api/v1/applications/{application(w)}", None), REVIEW_APPLICATIONS),
+    ("POST", "/api/v1/applications/{application_id}/commands/{command}"): (
+        lambda w, p: ("POST", f"/api/v1/applications/{application(w, _own(w, p), submitted=False)}/commands/save",
+                      {"title": "Renamed"}), SIGNED_IN),
+    ("GET", "/api/v1/applications/{application_id}/events"): (
+        lambda w, p: ("GET", f"/api/v1/applications/{application(w)}/events", None), REVIEW_APPLICATIONS),
+    ("GET", "/api/v1/applications/{application_id}/messages"): (
+        lambda w, p: ("GET", f"/api/v1/applications/{application(w)}/messages", None), REVIEW_APPLICATIONS),
+    ("POST", "/api/v1/applications/{application_id}/messages"): (
+        lambda w, p: ("POST", f"/api/v1/applications/{application(w)}/messages",
+                      {"body": "An internal note", "audience": "team"}), REVIEW_APPLICATIONS),
+    ("GET", "/api/v1/teams/{team}/applications"): (
+        _fixed("GET", lambda w: f"/api/v1/teams/{w.team_a}/applications"), REVIEW_APPLICATIONS),
+    ("POST", "/api/v1/enquiries"): (_fixed("POST", lambda w: "/api/v1/enquiries", lambda w: {
+        "dataset_ids": [str(w.published)], "subject": "Feasible?", "body": "Do you hold echo data?"}), SIGNED_IN),
+    ("GET", "/api/v1/enquiries"): (_fixed("GET", lambda w: "/api/v1/enquiries"), SIGNED_IN),
+    ("GET", "/api/v1/enquiries/{enquiry_id}"): (
+        lambda w, p: ("GET", f"/api/v1/enquiries/{enquiry(w)}", None), REVIEW_APPLICATIONS),
+    ("GET", "/api/v1/enquiries/{enquiry_id}/messages"): (
+        lambda w, p: ("GET", f"/api/v1/enquiries/{enquiry(w)}/messages", None), REVIEW_APPLICATIONS),
+    ("POST", "/api/v1/enquiries/{enquiry_id}/messages"): (
+        lambda w, p: ("POST", f"/api/v1/enquiries/{enquiry(w)}/messages", {"body": "We do"}),
+        REVIEW_APPLICATIONS),
+    ("POST", "/api/v1/enquiries/{enquiry_id}/application"): (
+        lambda w, p: ("POST", f"/api/v1/enquiries/{enquiry(w, _own(w, p))}/application", None), SIGNED_IN),
+    ("GET", "/api/v1/teams/{team}/enquiries"): (
+        _fixed("GET", lambda w: f"/api/v1/teams/{w.team_a}/enquiries"), REVIEW_APPLICATIONS),
 }
 
 
@@ -543,7 +608,7 @@ def world(db, clock, tmp_path) -> Iterator[World]:
             if held is not None:
                 ctx.session.add(Membership(team_id=team, user_id=user.id, role=held.value, created_at=ctx.now()))
                 ctx.session.flush()
-            scope = "admin" if persona == ADMIN else ("write" if held else "read")
+            scope = "admin" if persona == ADMIN else "write"  # the researcher's: a personal write token
             value = tokens.create_token(ctx, user, persona, scope=scope, teams=[team] if held else [])
         w.users[persona] = user.id
         w.auth[persona] = {"Authorization": f"Bearer {value}"}

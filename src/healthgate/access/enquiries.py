@@ -23,7 +23,7 @@ KINDS = ("general", "feasibility")
 def open_enquiry(ctx: Context, dataset_ids: Sequence[uuid.UUID], subject: str, body: str, *,
                  kind: str = "general") -> Enquiry:
     """Ask the custodians of these public datasets; the first message goes to each custodian team."""
-    me = applications.user_id_of(ctx)
+    me = applications.writer_id(ctx)
     errors = []
     if kind not in KINDS:
         errors.append(FieldError("kind", f"one of {', '.join(KINDS)}"))

@@ -448,7 +448,10 @@ def decide(state: State, rel: Relation, command: Command, payload: Mapping[str, 
         reviewers = payload.get("reviewers")
         if not isinstance(reviewers, list) or not reviewers:
             raise Invalid("assign at least one reviewer", [FieldError("reviewers", "give at least one reviewer")])
-        data["reviewers"] = sorted({str(_uuid(r)) for r in reviewers})
+        try:
+            data["reviewers"] = sorted({str(_uuid(r)) for r in reviewers})
+        except (ValueError, TypeError, AttributeError):
+            raise Invalid("reviewers are people's ids", [FieldError("reviewers", "a list of people's ids")]) from None
         data["phase"] = _text(payload, "phase", required=False, limit=80) or "review"
         due = payload.get("due")
         if due:

@@ -54,7 +54,7 @@ def post(ctx: Context, thread_type: str, thread_id: uuid.UUID, body: str, *, aud
          team_id: uuid.UUID | None = None, question_id: str | None = None) -> Message:
     """Post a message (``audience="shared"``, to custodian team ``team_id``; from a custodian, ``team_id`` is
     its own team) or a note (``"team"`` or ``"applicant"``) on an enquiry or an application."""
-    applications.user_id_of(ctx)
+    applications.writer_id(ctx)
     if audience not in AUDIENCES:
         raise Invalid("unknown audience", [FieldError("audience", f"one of {', '.join(AUDIENCES)}")])
     applicant_side, my_teams, all_teams = _sides(ctx, thread_type, thread_id)

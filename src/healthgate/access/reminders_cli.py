@@ -1,5 +1,5 @@
-"""``healthgate access reminders``: send the due access-request reminders now (the worker also sends them
-periodically)."""
+"""``healthgate access reminders`` (registered in ``access.cli``): send the due access-request reminders now
+(the worker also sends them periodically)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,9 @@ from rich.console import Console
 
 from healthgate.config import Settings
 
-app = typer.Typer(help="Data access requests.", no_args_is_help=True)
 console = Console(soft_wrap=True)
 
 
-def register(root: typer.Typer) -> None:
-    """Add ``healthgate access ...`` to the root command."""
-    root.add_typer(app, name="access")
-
-
-@app.command("reminders")
 def reminders(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="say what would be sent, send nothing")] = False,
 ) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +21,7 @@ from healthgate.access.models import Application, ApplicationDataset, Applicatio
 from healthgate.audit import service as audit
 from healthgate.catalogue.models import Dataset, DatasetStatus
 from healthgate.context import Context
-from healthgate.errors import Conflict, FieldError, Invalid, NotFound, Unauthorized
+from healthgate.errors import Conflict, FieldError, Forbidden, Invalid, NotFound, Unauthorized
 from healthgate.identity.models import Membership
 from healthgate.identity.permissions import Permission, Role, require
 
@@ -40,6 +40,26 @@ def user_id_of(ctx: Context) -> uuid.UUID:
     if ctx.actor.user_id is None:
         raise Invalid("access requests are made by a person", [FieldError("actor", "act as a signed-in person")])
     return ctx.actor.user_id
+
+
+def writer_id(ctx: Context) -> uuid.UUID:
+    """The acting person, who must be acting in a way that may change things: a "read" API token may read
+    their applications but not start, change or message them (no team permission covers a person's own
+    requests, so the token's scope is checked here)."""
+    me = user_id_of(ctx)
+    if not ctx.actor.writes():
+        raise Forbidden("a read-only token cannot change anything; use a write token")
+    return me
+
+
+def _acting(ctx: Context, rel: lc.Relation) -> lc.Relation:
+    """The relation as far as the way this person acts lets them change things: a write token reviews only for
+    the teams it names (managing is already limited by the token's scope)."""
+    return replace(rel, reviewing=frozenset(t for t in rel.reviewing if ctx.actor.writes(t)))
+
+
+def _allowed(ctx: Context, state: lc.State, rel: lc.Relation) -> list[lc.Allowed]:
+    return lc.allowed(state, _acting(ctx, rel)) if ctx.actor.writes() else []
 
 
 # -- reading -------------------------------------------------------------------------------------------------
@@ -108,7 +128,7 @@ def get(ctx: Context, application_id: uuid.UUID) -> View:
     if not can_read(ctx, state):
         raise NotFound(f"no application {application_id}")
     rel = relation(ctx, state)
-    return View(row=row, state=state, relation=rel, allowed=lc.allowed(state, rel),
+    return View(row=row, state=state, relation=rel, allowed=_allowed(ctx, state, rel),
                 teams=readable_teams(ctx, state) | rel.reviewing)
 
 
@@ -238,7 +258,7 @@ def _stale(version: int) -> Conflict:
 
 def _create(ctx: Context, datasets: list[tuple[uuid.UUID, uuid.UUID]], *, title: str = "", kind: str = "new",
             parent: lc.State | None = None, enquiry_id: uuid.UUID | None = None) -> Application:
-    me = user_id_of(ctx)
+    me = writer_id(ctx)
     at = ctx.now()
     teams = list(dict.fromkeys(t for _, t in datasets))
     data: dict[str, Any] = {
@@ -267,7 +287,7 @@ def _create(ctx: Context, datasets: list[tuple[uuid.UUID, uuid.UUID]], *, title:
 def create(ctx: Context, dataset_ids: Sequence[uuid.UUID], *, title: str = "",
            enquiry_id: uuid.UUID | None = None) -> Application:
     """Start a draft application for public datasets, of one custodian or several."""
-    user_id_of(ctx)
+    writer_id(ctx)
     return _create(ctx, _datasets(ctx, dataset_ids), title=title, enquiry_id=enquiry_id)
 
 
@@ -295,11 +315,13 @@ def run(ctx: Context, application_id: uuid.UUID, command: lc.Command | str,
                       [FieldError("command", f"one of {', '.join(c.value for c in lc.Command)}")]) from None
     payload = payload or {}
     view = get(ctx, application_id)
+    writer_id(ctx)
+    _nul_free(payload, "")
     row, state = view.row, view.state
     if expected_version is not None and expected_version != state.version:
         raise _stale(expected_version)
     try:
-        event_type, data, team = lc.decide(state, view.relation, command, payload, team_id=team_id)
+        event_type, data, team = lc.decide(state, _acting(ctx, view.relation), command, payload, team_id=team_id)
     except lc.NotAllowed as refused:
         raise Conflict(str(refused), [FieldError("command", a.command.value + (f" (part {a.team_id})"
                                                                                  if a.team_id else ""))
@@ -328,6 +350,19 @@ def run(ctx: Context, application_id: uuid.UUID, command: lc.Command | str,
         data = {"application_id": str(child.id)}
     _append(ctx, row, state, event_type, data, team)
     return get(ctx, application_id)
+
+
+def _nul_free(value: Any, path: str) -> None:
+    """422 for a NUL character anywhere in a payload (PostgreSQL stores none, in text or JSON)."""
+    if isinstance(value, str) and "\x00" in value:
+        raise Invalid("text cannot contain NUL characters", [FieldError(path or "$", "contains a NUL character")])
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _nul_free(key, path)
+            _nul_free(item, f"{path}/{key}".lstrip("/"))
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _nul_free(item, f"{path}/{i}")
 
 
 def _ids(raw: Any, path: str) -> list[uuid.UUID]:

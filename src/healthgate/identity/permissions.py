@@ -127,6 +127,17 @@ class Actor:
             return False
         return any(permission in GRANTS[r] for r in self.roles_in(team))
 
+    def writes(self, team: uuid.UUID | None = None) -> bool:
+        """Whether this person may change things through the way they act: on their own behalf (``team``
+        None: their own access requests, enquiries and messages, which no team permission covers) or as a
+        member of ``team``. A browser session may; a token only with "admin" scope, or "write" scope (naming
+        ``team`` when one is given). A "read" token changes nothing."""
+        if not self.authenticated or self.user_id is None:
+            return False
+        if self.scope is None or self.scope.kind == "admin":
+            return True
+        return self.scope.kind == "write" and (team is None or team in self.scope.teams)
+
     @property
     def team_ids(self) -> frozenset[uuid.UUID]:
         return frozenset(t for t in self.roles if self.roles_in(t))

@@ -161,7 +161,8 @@ class TokenIn(In):
     name: str = Field(min_length=1, max_length=200, pattern=TEXT)
     scope: Literal["read", "write", "admin"] = "read"
     teams: list[uuid.UUID] = Field(default_factory=list, max_length=100,
-                                   description="the teams a write token may change (where you hold a role)")
+                                   description="the teams a write token may change (where you hold a role); "
+                                               "none: a personal write token, for your own access requests")
     expires_in_days: int = Field(90, ge=1, le=366)
 
 

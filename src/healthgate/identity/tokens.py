@@ -41,7 +41,8 @@ def create_token(ctx: Context, owner: User, name: str, *, scope: str = "read",
                  teams: list[uuid.UUID] | None = None, expires_at: datetime | None = None) -> str:
     """A new token for ``owner``; the plain value is returned once and never stored. People create their own
     tokens; an alliance admin may create one for anyone (``user:manage``). A token never exceeds its owner:
-    "admin" needs an admin owner, "write" needs teams where the owner holds a role."""
+    "admin" needs an admin owner, "write" names only teams where the owner holds a role (or none: a personal
+    write token changes only what is the owner's own, such as their access requests)."""
     actor = ctx.actor
     if actor.user_id != owner.id and not actor.can(Permission.USER_MANAGE):
         raise Forbidden("you may only create tokens for yourself")
@@ -57,9 +58,7 @@ def create_token(ctx: Context, owner: User, name: str, *, scope: str = "read",
     if expires_at is not None and expires_at > ctx.now() + MAX_LIFETIME:
         raise Invalid("too long", [FieldError("expires_at", f"at most {MAX_LIFETIME.days} days from now")])
     team_list = sorted(set(teams or []))
-    if scope == "write":
-        if not team_list:
-            raise Invalid("a write token names its teams", [FieldError("teams", "name the teams it may change")])
+    if scope == "write":  # without teams: a personal write token (its owner's own access requests only)
         held = roles_of(ctx.session, owner.id)
         outside = [t for t in team_list if not owner.is_admin and not held.get(t)]
         if outside:
