@@ -510,6 +510,8 @@ WEB_FORMS: dict[tuple[str, str], tuple[Prepare, frozenset[str]]] = {
     ("POST", "/applications/{application_id}/messages"): (lambda w, p: (
         "POST", f"/applications/{_application(w, p)}/messages", {"audience": "applicant", "body": "A note"}),
         SIGNED_IN),
+    ("POST", "/applications/{application_id}/attachments/{attachment_id}/delete"): (lambda w, p: (
+        "POST", _attachment(w, p).removeprefix("/api/v1") + "/delete", {}), SIGNED_IN),
     ("POST", "/admin/access/standards"): (_fixed("POST", lambda w: "/admin/access/standards", lambda w: {
         "first_response/working_days": "10", "first_response/due_soon_days": "3", "decision/working_days": "60",
         "decision/due_soon_days": "10"}), ALLIANCE),

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import UploadFile
 
-from healthgate.access import clocks, duo, forms, labels, messages
+from healthgate.access import attachments, clocks, duo, forms, labels, messages
 from healthgate.access import lifecycle as lc
 from healthgate.access import service as applications
 from healthgate.access.applicant_web import (
@@ -30,11 +32,12 @@ from healthgate.access.applicant_web import (
     to_sign_in,
     version,
 )
+from healthgate.access.templates_api import file_response, store
 from healthgate.context import Context
-from healthgate.errors import Conflict, FieldError, HealthgateError, Invalid
+from healthgate.errors import Conflict, FieldError, HealthgateError, Invalid, TooLarge, UnsupportedMediaType
 from healthgate.identity import users
 from healthgate.web.deps import ContextDep
-from healthgate.web.posted import Posted, PostedDep
+from healthgate.web.posted import MAX_FIELDS, Posted, PostedDep
 from healthgate.web.templates import render
 
 router = APIRouter(include_in_schema=False)
@@ -48,6 +51,7 @@ NOTICES = {
     "withdrawn": "You withdrew this application.", "datasets": "The datasets were changed.",
     "invited": "The collaborator was added: they can now see and edit this application.",
     "removed": "The collaborator was removed.", "message": "Your message was sent.", "note": "Your note was saved.",
+    "file_deleted": "The file was removed.",
 }
 PAGE_COMMANDS = ("submit", "resubmit", "withdraw", "amend", "renew")
 
@@ -56,6 +60,79 @@ def _purpose_from_form(posted: Posted) -> dict[str, Any] | None:
     """The DUO purpose posted by ``access/duo/_purpose_fields.html``, once the DUO part provides its reader."""
     reader: Callable[[dict[str, Any]], dict[str, Any]] | None = getattr(duo, "purpose_from_form", None)
     return reader(as_mapping(posted)) if reader is not None else None
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One file posted by the edit page: for a question (``file:<question id>``) or the application (``file``)."""
+
+    question_id: str | None
+    filename: str
+    data: bytes  # at most the limit plus one byte: longer files are refused without reading them to the end
+
+
+@dataclass
+class EditPost:
+    posted: Posted
+    uploads: list[Upload] = field(default_factory=list)
+
+
+async def read_edit_form(request: Request) -> EditPost:
+    """The edit page's multipart form: its fields, and every file chosen (empty file inputs are skipped)."""
+    limit = int(request.app.state.settings.attachment_max_bytes)
+    form = await request.form(max_files=attachments.MAX_PER_APPLICATION, max_fields=MAX_FIELDS)
+    try:
+        fields: dict[str, list[str]] = {}
+        uploads: list[Upload] = []
+        for name, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                data = await value.read(limit + 1)
+                if not value.filename and not data:
+                    continue  # a file input left empty
+                if name == "file" or name.startswith("file:"):
+                    uploads.append(Upload(name[5:] or None, value.filename or "file", data))
+            else:
+                fields.setdefault(name, []).append(value)
+    finally:
+        await form.close()
+    return EditPost(Posted(fields), uploads)
+
+
+EditDep = Annotated[EditPost, Depends(read_edit_form)]
+
+
+def _store_uploads(request: Request, ctx: Context, aid: uuid.UUID,
+                   uploads: list[Upload]) -> tuple[dict[str, list[str]], int]:
+    """Attach each file, each in its own savepoint; the refusals by field (a question's, or ``attachments``) and
+    the status to answer with (413 or 415 when every refusal is of that kind, else 422)."""
+    if not uploads:
+        return {}, 200
+    limit = int(request.app.state.settings.attachment_max_bytes)
+    saved = store(request)
+    errors: dict[str, list[str]] = {}
+    statuses: set[int] = set()
+    for up in uploads:
+        try:
+            if len(up.data) > limit:
+                raise TooLarge("file too large", [FieldError("file", f"larger than the limit of "
+                                                                     f"{_size(limit)}")])
+            with ctx.session.begin_nested():  # a refused file leaves nothing behind
+                attachments.add(ctx, saved, aid, up.filename, up.data, question_id=up.question_id, max_bytes=limit)
+        except (TooLarge, UnsupportedMediaType, Invalid) as exc:
+            path = f"answers/{up.question_id}" if up.question_id and not _names_question(exc) else "attachments"
+            name = up.filename.replace("\\", "/").rsplit("/", 1)[-1][:200]
+            errors.setdefault(path, []).extend(f"{name}: {e.message}" for e in exc.errors or [])
+            statuses.add(exc.status)
+    return errors, (statuses.pop() if len(statuses) == 1 else 422)
+
+
+def _names_question(exc: HealthgateError) -> bool:
+    """The refusal is of the question itself (not one of this form's), so it cannot be shown beside it."""
+    return any(e.path == "question_id" for e in exc.errors)
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:g} MB" if n >= 2**20 else f"{n:,} bytes"
 
 
 def _attempt(ctx: Context, step: Callable[[], T]) -> T:
@@ -103,6 +180,7 @@ def _model(ctx: Context, view: applications.View) -> dict[str, Any]:
         "questions": questions,
         "can": {a.command.value for a in view.allowed if a.team_id is None and a.command in lc.APPLICANT_COMMANDS},
         "duo_titles": {str(d): label.title for d, label in found.items()},
+        "files": attachments.list_for(ctx, state.id),
     }
 
 
@@ -164,12 +242,18 @@ def _basket(ctx: Context) -> dict[str, Any]:
 
 
 def _edit_page(request: Request, ctx: Context, aid: uuid.UUID, **kw: Any) -> HTMLResponse:
-    return _page(request, ctx, aid, "access/applicant/edit.html", **_basket(ctx), **kw)
+    return _page(request, ctx, aid, "access/applicant/edit.html", **_basket(ctx), max_file=_size(_limit(request)),
+                 **kw)
 
 
 def _edit_refused(request: Request, ctx: Context, aid: uuid.UUID, exc: HealthgateError,
                   **extra: Any) -> HTMLResponse:
-    return _refused(request, ctx, aid, exc, "access/applicant/edit.html", **_basket(ctx), **extra)
+    return _refused(request, ctx, aid, exc, "access/applicant/edit.html", **_basket(ctx),
+                    max_file=_size(_limit(request)), **extra)
+
+
+def _limit(request: Request) -> int:
+    return int(request.app.state.settings.attachment_max_bytes)
 
 
 @router.get("/applications/{application_id}/edit", response_class=HTMLResponse)
@@ -195,8 +279,11 @@ def withdraw_page(request: Request, application_id: str, ctx: ContextDep) -> Res
 
 
 @router.post("/applications/{application_id}/edit", response_class=HTMLResponse)
-def save(request: Request, application_id: str, ctx: ContextDep, posted: PostedDep) -> Response:
-    """Save the title, the answers and the purpose; with ``action=submit``/``resubmit``, then submit them."""
+def save(request: Request, application_id: str, ctx: ContextDep, edit: EditDep) -> Response:
+    """Save the title, the answers, the purpose and the files chosen; with ``action=submit``/``resubmit``, then
+    submit them. A refused file (too large, a type not accepted) is shown beside its question; the rest is kept
+    and nothing is submitted."""
+    posted = edit.posted
     aid = parse_id(application_id, "application")
     if not signed_in(ctx):
         return to_sign_in(request, f"/applications/{aid}/edit")
@@ -213,6 +300,11 @@ def save(request: Request, application_id: str, ctx: ContextDep, posted: PostedD
     try:
         view = _attempt(ctx, lambda: applications.run(ctx, aid, lc.Command.SAVE, payload,
                                                       expected_version=expected))
+        refused, status = _store_uploads(request, ctx, aid, edit.uploads)
+        if refused:
+            return _edit_page(request, ctx, aid, status_code=status, errors=refused,
+                              notice="Your answers were saved, but some files were not attached"
+                                     + (", so nothing was submitted." if action != "save" else "."))
         if action in ("submit", "resubmit"):
             now = view.state.version
             _attempt(ctx, lambda: applications.run(ctx, aid, action, {}, expected_version=now))
@@ -325,3 +417,31 @@ def post_message(request: Request, application_id: str, ctx: ContextDep, posted:
         return _page(request, ctx, aid, "access/applicant/application.html", status_code=422, errors=errors,
                      drafts={key: body})
     return see_other(request, f"/applications/{aid}?done={'note' if note else 'message'}#messages-h")
+
+
+# -- attached files ----------------------------------------------------------------------------------------------
+
+
+@router.get("/applications/{application_id}/attachments/{attachment_id}")
+def download(request: Request, application_id: str, attachment_id: str, ctx: ContextDep) -> Response:
+    """A file of the application, for whoever may read it (its applicant side, its custodians after
+    submission), as a download (never shown inline); 404 for anyone else."""
+    if not signed_in(ctx):
+        return to_sign_in(request)
+    aid = parse_id(application_id, "application")
+    got = attachments.download(ctx, store(request), aid, parse_id(attachment_id, "file"))
+    return file_response(got)
+
+
+@router.post("/applications/{application_id}/attachments/{attachment_id}/delete", response_class=HTMLResponse)
+def delete_file(request: Request, application_id: str, attachment_id: str, ctx: ContextDep) -> Response:
+    """Remove a file (the applicant side, while the application can be edited)."""
+    aid = parse_id(application_id, "application")
+    if not signed_in(ctx):
+        return to_sign_in(request, f"/applications/{aid}/edit")
+    file_id = parse_id(attachment_id, "file")
+    try:
+        _attempt(ctx, lambda: attachments.delete(ctx, store(request), aid, file_id))
+    except Conflict as exc:
+        return _refused(request, ctx, aid, exc)
+    return see_other(request, f"/applications/{aid}/edit?done=file_deleted#files-h")

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import TemplateNotFound
 
-from healthgate.access import custodian, duo
+from healthgate.access import attachments, custodian, duo
 from healthgate.access import lifecycle as lc
 from healthgate.access import messages as threads
 from healthgate.access import service as applications
@@ -133,7 +133,8 @@ def _part_page(request: Request, ctx: Context, team: Team, application_id: uuid.
     values = {k: v for k, v in (posted.fields.items() if posted else ()) if k != "csrf_token"}
     response = render(request, "access/custodian/part.html", status_code=status_code, team=team, page=page,
                       done=DONE.get(done, ""), errors=errors or [], failed=failed, refused=refused, stale=stale,
-                      values=values, conditions="\n".join(conditions), **_common())
+                      values=values, conditions="\n".join(conditions),
+                      files=attachments.list_for(ctx, application_id), **_common())
     response.headers["Cache-Control"] = "no-store"
     return response
 

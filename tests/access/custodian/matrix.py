@@ -10,13 +10,14 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from healthgate.access import enquiries
+from healthgate.access import enquiries, templates
 from healthgate.access import service as access
 from healthgate.catalogue import service as catalogue
 from healthgate.context import Context
 from healthgate.identity import actors, users
 from healthgate.identity.models import Membership
 from healthgate.identity.permissions import SYSTEM, Role
+from tests.access.harness import Q1
 from tests.conftest import load_fixture
 
 TEAM_REF = "wessex-heart"
@@ -54,6 +55,10 @@ def _application(people, *, assign: bool = False) -> tuple[str, int]:
     and team admin of the team assigned to review it. Returns its id and version."""
     with people.db.sessions.begin() as s:
         dataset = _public_dataset(s, people)
+        system = Context(s, SYSTEM, people.clock)
+        if templates.published(system, people.team) is None:  # else the default form: the bank's required questions
+            templates.save_draft(system, people.team, [{"id": Q1}])
+            templates.publish(system, people.team)
         ctx = _as(s, people, _person(s, people))
         app = access.create(ctx, [dataset], title="Matrix study")
         state = access.run(ctx, app.id, "submit").state
