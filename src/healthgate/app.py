@@ -35,7 +35,7 @@ from healthgate.errors import (
     Unauthorized,
 )
 from healthgate.outbox import inline as outbox_inline
-from healthgate.web import csrf, http, openapi, ratelimit, security, templates
+from healthgate.web import admission, csrf, http, openapi, ratelimit, security, templates
 
 PROBLEM = openapi.PROBLEM
 log = logging.getLogger(__name__)
@@ -124,7 +124,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     rate_limits = ratelimit.RateLimits(settings)  # a bad limit setting fails here, before anything is opened
     if settings.is_sqlite:
         settings.ensure_data_dir()
-    engine = make_engine(settings.resolved_database_url)
+    # the pool: one connection per admitted request, and 5 more for the inline worker and start-up work
+    engine = make_engine(settings.resolved_database_url, pool_size=settings.db_pool_size, max_overflow=5)
     audit_keys.bind(engine, settings)  # the audit chain's key, before a migration may re-chain the log
     if migrate_db:
         migrate.upgrade(engine)
@@ -241,6 +242,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.mount("/static", StaticFiles(packages=[("healthgate.web", "static")]), name="static")
     openapi.install(app)
     # Outermost first: unknown hosts are refused before anything else, then per-client limits are counted.
+    app.add_middleware(admission.AdmissionMiddleware, limit=settings.db_pool_size)
     app.add_middleware(ratelimit.RateLimitMiddleware, limits=app.state.rate_limits,
                        on_refusal=refusal_response)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts(), www_redirect=False)

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     secret_key: str | None = None
     base_url: str = "http://127.0.0.1:8000"
+    # Database connections each server process keeps, and so the requests it serves at once (more wait their
+    # turn; see web/admission.py). With PostgreSQL, keep processes x (pool size + 5) under max_connections.
+    db_pool_size: int = Field(default=20, ge=1, le=1000)
     # Largest metadata document accepted, in bytes (JSON API, uploads, imports).
     max_document_bytes: int = Field(default=DEFAULT_MAX_DOCUMENT_BYTES, ge=1024)
     # Most items one page of a list or of search results may hold (the per_page parameter's upper bound).

@@ -71,6 +71,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("json_serializer", json_dumps)
     kwargs.setdefault("json_deserializer", orjson.loads)
     if url.startswith("sqlite"):
+        if url in ("sqlite://", "sqlite:///:memory:"):  # one connection by nature: no pool to size
+            kwargs.pop("pool_size", None)
+            kwargs.pop("max_overflow", None)
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
