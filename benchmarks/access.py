@@ -13,7 +13,11 @@ and checks the logs in the database: every application's events are numbered 1..
 exactly its creation plus the commands that were answered 2xx (none lost, none duplicated). Target: p95 <= 100
 ms (reported, not asserted); the script exits non-zero only for lost or duplicated events.
 
-    python benchmarks/access.py [--clients 50] [--rounds 4] [--postgres URL]
+    python benchmarks/access.py [--clients 50] [--rounds 4] [--think SECONDS] [--postgres URL]
+
+With ``--think 0`` (the default) each client sends its next command as soon as the last is answered: the
+server's saturation throughput, where latency is queueing. ``--think S`` pauses each client a random
+(exponential) S seconds on average before each command, as people reading a page do: latency at that load.
 
 PostgreSQL comes from --postgres or HEALTHGATE_TEST_POSTGRES_URL (a server where the user may create databases).
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import shutil
 import socket
 import statistics
@@ -45,7 +50,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test world: tests/access/harness.py
 
-from tests.access.harness import build
+from tests.access.harness import Q1, build
 
 from healthgate import migrate
 from healthgate.access.models import ApplicationEvent
@@ -88,6 +93,7 @@ class Bench:
     datasets: dict[str, str]
     teams: dict[str, str]
     tally: Tally
+    think: float = 0.0  # mean pause (s) before each command, as a person reading the page; 0: none
 
     def client(self) -> httpx.Client:
         # idle connections dropped before the server's keep-alive (5 s) would close them under our feet
@@ -95,6 +101,8 @@ class Bench:
 
     def send(self, http: httpx.Client, who: str, method: str, url: str, body: Any = None,
              app_id: str | None = None, **headers: str) -> httpx.Response:
+        if method == "POST" and self.think:
+            time.sleep(random.expovariate(1 / self.think))  # exponential pauses: arrivals as from many people
         start = time.perf_counter()
         try:
             answer = http.request(method, url, json=body, headers={"Authorization": f"Bearer {self.auth[who]}",
@@ -160,7 +168,7 @@ class Bench:
                 self.tally.unexpected.append(f"create: {created.status_code} {created.text[:200]}")
                 return
             app_id = created.json()["id"]
-            v = self.command(http, applicant, app_id, "save", {"answers": {"q1": "yes"}, "title": "Echo"}, 1)
+            v = self.command(http, applicant, app_id, "save", {"answers": {Q1: "Outcomes after stroke"}, "title": "Echo"}, 1)
             stale = self.send(http, applicant, "POST", f"/api/v1/applications/{app_id}/commands/save",
                               {"title": "a lost update", "version": 1}, app_id)
             if stale.status_code != 409:
@@ -282,12 +290,15 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=4, help="applications per client")
     parser.add_argument("--postgres", default=os.environ.get("HEALTHGATE_TEST_POSTGRES_URL"))
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="mean pause in seconds before each command (0: each client sends as fast as answered)")
     args = parser.parse_args()
     if not args.postgres:
         sys.exit("give --postgres or set HEALTHGATE_TEST_POSTGRES_URL")
     load = os.getloadavg()
     print(f"access commands: {args.clients} clients x {args.rounds} applications over HTTP to one `healthgate serve`"
-          f" on PostgreSQL; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
+          f" on PostgreSQL; {'no pause' if not args.think else f'a mean pause of {args.think:g} s'} before each "
+          f"command; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
     name = f"hg_bench_access_{uuid.uuid4().hex[:8]}"
     admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -300,7 +311,7 @@ def main() -> None:
         auth, people, datasets, teams = seed(db_url, args.clients)
         tally = Tally()
         with tempfile.TemporaryDirectory() as tmp, server(db_url, Path(tmp)) as base:
-            bench = Bench(base, auth, people, datasets, teams, tally)
+            bench = Bench(base, auth, people, datasets, teams, tally, args.think)
             bench.stream("applicant0")  # one stream first, untimed: imports and connection pools warm up
             tally.latencies.clear()
             tally.statuses.clear()

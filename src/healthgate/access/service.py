@@ -348,8 +348,10 @@ def run(ctx: Context, application_id: uuid.UUID, command: lc.Command | str,
         child = _create(ctx, [(d, t) for d, t in state.datasets if t in approved], kind=kind, parent=state,
                         title=str(payload.get("title") or ""))
         data = {"application_id": str(child.id)}
-    _append(ctx, row, state, event_type, data, team)
-    return get(ctx, application_id)
+    new = _append(ctx, row, state, event_type, data, team)
+    rel = relation(ctx, new)  # the application as the actor sees it now, without reading the log again
+    return View(row=row, state=new, relation=rel, allowed=lc.allowed(new, rel),
+                teams=readable_teams(ctx, new) | rel.reviewing)
 
 
 def _nul_free(value: Any, path: str) -> None:
