@@ -124,8 +124,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     rate_limits = ratelimit.RateLimits(settings)  # a bad limit setting fails here, before anything is opened
     if settings.is_sqlite:
         settings.ensure_data_dir()
-    # the pool: one connection per admitted request, and 5 more for the inline worker and start-up work
-    engine = make_engine(settings.resolved_database_url, pool_size=settings.db_pool_size, max_overflow=5)
+    # the pool: up to one connection per admitted request and 5 more for the inline worker and start-up work;
+    # 5 are kept open when idle, the rest closed when given back
+    kept = min(5, settings.db_pool_size)
+    engine = make_engine(settings.resolved_database_url, pool_size=kept,
+                         max_overflow=settings.db_pool_size - kept + 5)
     audit_keys.bind(engine, settings)  # the audit chain's key, before a migration may re-chain the log
     if migrate_db:
         migrate.upgrade(engine)

@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     secret_key: str | None = None
     base_url: str = "http://127.0.0.1:8000"
-    # Database connections each server process keeps, and so the requests it serves at once (more wait their
+    # Database connections each server process may open, and so the requests it serves at once (more wait their
     # turn; see web/admission.py). With PostgreSQL, keep processes x (pool size + 5) under max_connections.
     db_pool_size: int = Field(default=20, ge=1, le=1000)
     # Largest metadata document accepted, in bytes (JSON API, uploads, imports).

@@ -21,7 +21,7 @@ from healthgate.errors import FieldError
 from healthgate.identity import tokens
 from healthgate.identity.models import User
 from healthgate.identity.permissions import SYSTEM
-from tests.access.harness import World, build
+from tests.access.harness import Q1, World, build
 
 TEAMS = {"manager_A": "A", "reviewer_A": "A", "manager_B": "B", "reviewer_B": "B"}
 
@@ -77,9 +77,9 @@ def test_two_custodians_through_http(api):
     assert got.headers["etag"] == '"v1"'
     assert api.call("applicant", "GET", f"/api/v1/applications/{app_id}",
                     **{"If-None-Match": '"v1"'}).status_code == 304
-    saved = api.command("applicant", app_id, "save", {"answers": {"q1": "yes"}}, **{"If-Match": '"v1"'})
+    saved = api.command("applicant", app_id, "save", {"answers": {Q1: "Outcomes after stroke"}}, **{"If-Match": '"v1"'})
     assert saved.status_code == 200, saved.text
-    assert saved.headers["etag"] == '"v2"' and saved.json()["answers"] == {"q1": "yes"}
+    assert saved.headers["etag"] == '"v2"' and saved.json()["answers"] == {Q1: "Outcomes after stroke"}
     submitted = api.command("applicant", app_id, "submit", {"version": 2}).json()
     assert submitted["status"] == "submitted"
     assert {p["team_id"] for p in submitted["parts"]} == {str(w.teams["A"]), str(w.teams["B"])}
@@ -159,7 +159,7 @@ def test_stale_versions_lose_nothing(api):
 
 def test_bad_input_is_422_naming_the_field(api, monkeypatch):
     app_id = api.create("A1")["id"]
-    unknown = api.command("applicant", app_id, "save", {"answers": {"q1": "x"}, "colour": "red"})
+    unknown = api.command("applicant", app_id, "save", {"answers": {Q1: "Outcomes"}, "colour": "red"})
     assert unknown.status_code == 422 and "colour" in unknown.json()["errors"][0]["path"]
     bad = api.call("applicant", "POST", "/api/v1/applications", {"dataset_ids": [str(uuid.uuid4())]})
     assert bad.status_code == 422 and bad.json()["errors"][0]["path"] == "datasets/0"

@@ -116,12 +116,26 @@ def _own(w: World, persona: str) -> uuid.UUID:
     return w.users.get(persona) or w.users[RESEARCHER]
 
 
+def _a_small_form(ctx: Context, dataset_id: uuid.UUID) -> None:
+    """The dataset's team asks one optional question (else its form is the bank's 37 required questions)."""
+    from healthgate.access import templates
+    from healthgate.catalogue.models import Dataset
+    from tests.access.harness import Q1
+
+    team = ctx.session.get(Dataset, dataset_id).team_id
+    if templates.published(ctx, team) is None:
+        templates.save_draft(ctx, team, [{"id": Q1}])
+        templates.publish(ctx, team)
+
+
 def application(w: World, owner: uuid.UUID | None = None, *, submitted: bool = True) -> uuid.UUID:
     """A fresh application for team A's published dataset, by ``owner`` (else a new person), submitted."""
     from healthgate.access import service as access
 
+    owner = owner or w.person()  # in a transaction of its own, before this one writes
     with w.system() as ctx:
-        me = _as(ctx, owner or w.person())
+        _a_small_form(ctx, w.published)
+        me = _as(ctx, owner)
         app_id = access.create(me, [w.published]).id
         if submitted:
             access.run(me, app_id, "submit")
@@ -527,7 +541,7 @@ WEB_FORMS: dict[tuple[str, str], tuple[Prepare, frozenset[str]]] = {
 
 
 @contextmanager
-def _as(w: World, persona: str) -> Iterator[Context]:
+def _persona(w: World, persona: str) -> Iterator[Context]:
     """The persona (a researcher for anonymous) acting in a transaction of its own."""
     from healthgate.identity import actors
 
@@ -540,21 +554,21 @@ def _application(w: World, persona: str) -> uuid.UUID:
     """A fresh draft application of the persona's own (version 1)."""
     from healthgate.access import service as access
 
-    with _as(w, persona) as ctx:
+    with _persona(w, persona) as ctx:
         return access.create(ctx, [w.published], title="A project").id
 
 
 def _enquiry(w: World, persona: str) -> uuid.UUID:
     from healthgate.access import enquiries
 
-    with _as(w, persona) as ctx:
+    with _persona(w, persona) as ctx:
         return enquiries.open_enquiry(ctx, [w.published], "Coverage", "Which years?").id
 
 
 def _filled_basket(w: World, persona: str) -> dict[str, str]:
     from healthgate.access import basket
 
-    with _as(w, persona) as ctx:
+    with _persona(w, persona) as ctx:
         basket.add(ctx, w.published)
     return {"title": "From the basket"}
 

@@ -110,6 +110,7 @@ class Download:
 
 def _editable(ctx: Context, application_id: uuid.UUID) -> service.View:
     view = service.get(ctx, application_id)
+    service.writer_id(ctx)  # a read token reads, never changes
     if not view.applicant_side:
         raise NotFound(f"no application {application_id}")
     if not any(a.command == Command.SAVE for a in view.allowed):

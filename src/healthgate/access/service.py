@@ -315,7 +315,10 @@ def run(ctx: Context, application_id: uuid.UUID, command: lc.Command | str,
                       [FieldError("command", f"one of {', '.join(c.value for c in lc.Command)}")]) from None
     payload = payload or {}
     view = get(ctx, application_id)
-    writer_id(ctx)
+    if command in lc.APPLICANT_COMMANDS:
+        writer_id(ctx)  # the applicant's side: a person, acting in a way that may change things
+    elif not ctx.actor.writes():  # a custodian's command may also come from an admin or the system
+        raise Forbidden("a read-only token cannot change anything; use a write token")
     _nul_free(payload, "")
     row, state = view.row, view.state
     if expected_version is not None and expected_version != state.version:
@@ -350,7 +353,7 @@ def run(ctx: Context, application_id: uuid.UUID, command: lc.Command | str,
         data = {"application_id": str(child.id)}
     new = _append(ctx, row, state, event_type, data, team)
     rel = relation(ctx, new)  # the application as the actor sees it now, without reading the log again
-    return View(row=row, state=new, relation=rel, allowed=lc.allowed(new, rel),
+    return View(row=row, state=new, relation=rel, allowed=_allowed(ctx, new, rel),
                 teams=readable_teams(ctx, new) | rel.reviewing)
 
 

@@ -132,8 +132,10 @@ class Actor:
         None: their own access requests, enquiries and messages, which no team permission covers) or as a
         member of ``team``. A browser session may; a token only with "admin" scope, or "write" scope (naming
         ``team`` when one is given). A "read" token changes nothing."""
-        if not self.authenticated or self.user_id is None:
+        if not self.authenticated:
             return False
+        if self.user_id is None:  # the system itself (the CLI, the worker)
+            return self.is_admin and self.scope is None
         if self.scope is None or self.scope.kind == "admin":
             return True
         return self.scope.kind == "write" and (team is None or team in self.scope.teams)

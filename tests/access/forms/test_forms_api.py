@@ -30,7 +30,7 @@ def api(db, clock, tmp_path):
         ctx = Context(s, SYSTEM, clock)
         for who, team in (("applicant", None), ("stranger", None), ("manager_A", "A"), ("reviewer_A", "A"),
                           ("manager_B", "B"), ("admin", None)):
-            scope = "admin" if who == "admin" else ("write" if team else "read")
+            scope = "admin" if who == "admin" else "write"  # applicants: a personal write token
             value = tokens.create_token(ctx, s.get(User, w.people[who]), who, scope=scope,
                                         teams=[w.teams[team]] if team else [])
             auth[who] = {"Authorization": f"Bearer {value}"}
