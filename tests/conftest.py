@@ -125,6 +125,27 @@ def _audit_key():
     keys.set_default(TEST_SECRET_KEY)
 
 
+@pytest.fixture(autouse=True)
+def _dispose_app_engines(monkeypatch):
+    """Close the connections of every app a test made (``create_app`` opens its own engine): otherwise each
+    TestClient app keeps its idle pooled connections until garbage collection, and a few hundred PostgreSQL
+    tests run the server out of connections."""
+    import healthgate.app as app_module
+
+    made: list[Engine] = []
+    real = app_module.make_engine
+
+    def tracking(url: str, **kwargs):
+        engine = real(url, **kwargs)
+        made.append(engine)
+        return engine
+
+    monkeypatch.setattr(app_module, "make_engine", tracking)
+    yield
+    for engine in made:
+        engine.dispose()
+
+
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(datetime(2026, 1, 15, 9, 30, tzinfo=UTC))

@@ -320,7 +320,8 @@ def test_lifecycle_through_the_service(db, clock):
     ServiceLifecycle.sessions = db.sessions
     run_state_machine_as_test(ServiceLifecycle, settings=settings(
         max_examples=25 if db.dialect == "sqlite" else 15, stateful_step_count=30, deadline=None,
-        database=None, suppress_health_check=list(HealthCheck)))
+        database=None, derandomize=True,  # the same runs every time: the check below cannot flake
+        suppress_health_check=list(HealthCheck)))
     with db.sessions.begin() as s:  # the runs went far: returns, resubmissions and decisions
         types = set(s.scalars(select(ApplicationEvent.type)))
     assert {"submitted", "returned"} <= types and types & {"approved", "approved_with_conditions", "rejected"}, types
