@@ -138,16 +138,21 @@ class ReviewOut(Out):
     at: datetime
 
 
-class PartOut(Out):
-    """One custodian team's part. Reviewers and reviews are shown to that team only."""
+class _PartClock(Out):
+    """Where a part stands and when it moved: shared by a part of an application and a row of a queue."""
 
-    team_id: uuid.UUID
     state: lc.PartState
     submitted_at: datetime
     returned_at: datetime | None
     decided_at: datetime | None
     phase: str | None
     phase_due: date | None
+
+
+class PartOut(_PartClock):
+    """One custodian team's part. Reviewers and reviews are shown to that team only."""
+
+    team_id: uuid.UUID
     conditions: list[str]
     reason: str | None
     reviewers: list[uuid.UUID] | None = None
@@ -237,7 +242,7 @@ class ApplicationPage(Page):
     items: list[ApplicationSummary]
 
 
-class QueueItem(Out):
+class QueueItem(_PartClock):
     """One application's part in a custodian team's queue."""
 
     application_id: uuid.UUID
@@ -245,12 +250,6 @@ class QueueItem(Out):
     title: str
     status: lc.Status
     version: int
-    state: lc.PartState
-    submitted_at: datetime
-    returned_at: datetime | None
-    decided_at: datetime | None
-    phase: str | None
-    phase_due: date | None
     reviewers: list[uuid.UUID]
 
     @classmethod
