@@ -110,6 +110,11 @@ ACTIONS: dict[str, str] = {
     "attachment.added": "A file was attached to an access application",
     "attachment.downloaded": "A file attached to an access application was downloaded",
     "attachment.deleted": "A file attached to an access application was removed",
+    # data use register
+    "register_entry.created": "A custodian added an entry to its data use register (a draft until published)",
+    "register_entry.updated": "A custodian changed an entry of its data use register",
+    "register_entry.published": "A custodian published a data use register entry",
+    "register_entry.withdrawn": "A custodian took a data use register entry off the public register",
     # outbox
     "outbox.queued": "A message was queued for delivery",
     "outbox.dead": "A message could not be delivered after every retry",

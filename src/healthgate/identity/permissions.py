@@ -30,6 +30,9 @@ class Permission(enum.StrEnum):
     APPLICATION_REVIEW = "application:review"  # read the team's applications; review when assigned
     DATASET_DATA_USE = "dataset:data-use"  # set a dataset's DUO data-use conditions
     ACCESS_CONFIGURE = "access:configure"  # the question bank and the alliance's clock standards (alliance admin)
+    HARVEST_MANAGE = "harvest:manage"  # the team's harvest sources: configure, run, read their reports
+    REGISTER_MANAGE = "register:manage"  # the team's data use register: edit, upload, publish, withdraw entries
+    ALLIANCE_MANAGE = "alliance:manage"  # members, letters of intent, obligations (alliance admin)
 
 
 # Permissions that only read: a "read" API token carries these and no others.
@@ -66,14 +69,16 @@ GRANTS: dict[Role, frozenset[Permission]] = {
         *_METADATA_EDIT, Permission.DATASET_PUBLISH, Permission.DATASET_ARCHIVE, Permission.DATASET_IMPORT,
         Permission.TEAM_VIEW_MEMBERS, Permission.TEAM_MANAGE,
         Permission.APPLICATION_MANAGE, Permission.APPLICATION_REVIEW, Permission.DATASET_DATA_USE,
+        Permission.HARVEST_MANAGE, Permission.REGISTER_MANAGE,
     }),
     Role.METADATA_MANAGER: frozenset({
         *_METADATA_EDIT, Permission.DATASET_PUBLISH, Permission.DATASET_ARCHIVE, Permission.DATASET_IMPORT,
-        Permission.TEAM_VIEW_MEMBERS, Permission.DATASET_DATA_USE,
+        Permission.TEAM_VIEW_MEMBERS, Permission.DATASET_DATA_USE, Permission.HARVEST_MANAGE,
     }),
     Role.METADATA_EDITOR: frozenset({*_METADATA_EDIT, Permission.TEAM_VIEW_MEMBERS}),
     Role.ACCESS_MANAGER: frozenset({Permission.APPLICATION_MANAGE, Permission.APPLICATION_REVIEW,
-                                    Permission.TEAM_VIEW_MEMBERS, Permission.DATASET_DATA_USE}),
+                                    Permission.TEAM_VIEW_MEMBERS, Permission.DATASET_DATA_USE,
+                                    Permission.REGISTER_MANAGE}),
     Role.REVIEWER: frozenset({Permission.APPLICATION_REVIEW, Permission.TEAM_VIEW_MEMBERS}),
     Role.DEVELOPER: frozenset({*_METADATA_EDIT, Permission.DATASET_IMPORT}),
 }

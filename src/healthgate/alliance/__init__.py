@@ -1,0 +1,1 @@
+"""The alliance: members, their letters of intent and their obligations."""
