@@ -22,6 +22,8 @@ class RegisterEntry(Base):
     __tablename__ = "register_entries"
     __table_args__ = (
         UniqueConstraint("team_id", "project_id", name="uq_register_entries_project"),
+        # an approved application drafts one entry per custodian that approved it
+        UniqueConstraint("application_id", "team_id", name="uq_register_entries_application"),
         Index("ix_register_entries_status_approval", "status", "approval_date"),
     )
 
@@ -30,7 +32,7 @@ class RegisterEntry(Base):
     project_id: Mapped[str | None] = mapped_column(String(200))  # the custodian's id; upload updates by it
     status: Mapped[str] = mapped_column(String(20))  # draft | published | withdrawn
     origin: Mapped[str] = mapped_column(String(20))  # application | upload | manual
-    application_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("applications.id"), unique=True)
+    application_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("applications.id"))
     # Safe people
     organisation_name: Mapped[str] = mapped_column(Text)
     organisation_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organisations.id"), index=True)

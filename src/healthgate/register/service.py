@@ -24,6 +24,7 @@ from healthgate.identity import orcid as orcids
 from healthgate.identity.organisations import checked_ror
 from healthgate.identity.permissions import Permission, require
 from healthgate.register import fields as F
+from healthgate.register import indexing
 from healthgate.register.models import (
     RegisterEntry,
     RegisterEntryApplicant,
@@ -253,6 +254,7 @@ def update(ctx: Context, entry_id: uuid.UUID, data: EntryData, *, expected_versi
     entry.updated_at = now
     entry.row_version += 1
     ctx.session.flush()
+    indexing.changed(ctx.session, entry)
     changed = sorted(k for k, v in data.comparable().items() if before.get(k) != v)
     audit.record(ctx, "register_entry.updated", "register_entry", entry.id, {"fields": changed}, at=now)
     return entry
@@ -270,6 +272,7 @@ def _set_status(ctx: Context, entry_id: uuid.UUID, status: str, action: str, exp
     entry.updated_at = now
     entry.row_version += 1
     ctx.session.flush()
+    indexing.changed(ctx.session, entry)
     audit.record(ctx, action, "register_entry", entry.id, {"team_id": str(entry.team_id)}, at=now)
     return entry
 

@@ -2,13 +2,14 @@
 
 Revision ID: 0008_federation
 Revises: 0007_access
-Create Date: 2026-11-24 09:45:13.090439
+Create Date: 2026-11-24 09:50:16.115536
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
 
 revision = '0008_federation'
 down_revision = '0007_access'
