@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0008_federation'
 down_revision = '0007_access'
 branch_labels = None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0009_register'
 down_revision = '0008_federation'
 branch_labels = None

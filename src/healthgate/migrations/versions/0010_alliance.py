@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0010_alliance'
 down_revision = '0009_register'
 branch_labels = None
