@@ -10,7 +10,6 @@ at once, sends each reminder once."""
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from healthgate.context import Context
 from healthgate.db import transaction
 from healthgate.identity.models import Membership, Team, User
 from healthgate.identity.permissions import SYSTEM, Permission, Role, require
+from healthgate.outbox.periodic import Job
 from healthgate.outbox.service import enqueue_email
 
 log = logging.getLogger(__name__)
@@ -224,29 +224,12 @@ def run(sessions: sessionmaker[Session], clock: Clock | None = None, base_url: s
     return result
 
 
-class Periodic:
-    """Runs reminders from the outbox worker's loop at most every ``every`` seconds (the first time at once);
-    an error is logged and never stops the worker."""
+def _periodic(sessions: sessionmaker[Session], clock: Clock) -> str | None:
+    from healthgate.config import Settings
 
-    def __init__(self, every: float = EVERY_SECONDS, base_url: str | None = None):
-        self.every = every
-        self.base_url = base_url
-        self._last: float | None = None
+    result = run(sessions, clock, Settings().base_url)
+    return f"sent {result.total}" if result.total else None
 
-    def tick(self, sessions: sessionmaker[Session], clock: Clock) -> Sent | None:
-        now = time.monotonic()
-        if self._last is not None and now - self._last < self.every:
-            return None
-        self._last = now
-        try:
-            if self.base_url is None:
-                from healthgate.config import Settings
 
-                self.base_url = Settings().base_url
-            result = run(sessions, clock, self.base_url)
-        except Exception as exc:  # noqa: BLE001 -- reminders must never stop deliveries
-            log.warning("access reminders: %s: %s", type(exc).__name__, exc)
-            return None
-        if result.total:
-            log.info("access reminders: sent %d", result.total)
-        return result
+# run from the worker's loop (outbox.periodic)
+PERIODIC = [Job("access reminders", EVERY_SECONDS, _periodic)]

@@ -256,7 +256,7 @@ class Worker:
         """Deliver until ``stop`` is set: drain what is due, then sleep ``poll_seconds`` (or until woken by a
         commit that queued a message in this process). A database error is logged and retried with backoff;
         it never ends the loop."""
-        from healthgate.access.reminders import Periodic  # the domains' periodic jobs (access reminders)
+        from healthgate.outbox.periodic import Periodic  # the domains' periodic jobs
 
         periodic = Periodic()
         total = Tally()

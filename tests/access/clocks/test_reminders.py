@@ -14,6 +14,7 @@ from healthgate.access.models import Reminder
 from healthgate.audit.models import AuditEvent
 from healthgate.errors import Forbidden
 from healthgate.outbox.models import OutboxMessage
+from healthgate.outbox.periodic import Job, Periodic, jobs
 from healthgate.outbox.worker import Worker
 from tests.access.clocks.conftest import act, move_to, submitted
 
@@ -98,9 +99,16 @@ def test_worker_loop_and_cli_send_them(db, world, clock, monkeypatch):
     w = world
     submitted(db, w, clock, "2026-01-05T09:00", datasets=("A1",))
     move_to(clock, "2026-01-14T09:00")  # 7 working days: first response due soon
-    periodic = reminders.Periodic(every=3600, base_url="http://x")
-    assert periodic.tick(db.sessions, clock).sent == {"clock_due_soon": 1}
-    assert periodic.tick(db.sessions, clock) is None  # not again within the hour
+    runs = []
+
+    def counted(sessions, clk):
+        runs.append(reminders.run(sessions, clk, "http://x"))
+
+    periodic = Periodic([Job("access reminders", 3600, counted)])
+    periodic.tick(db.sessions, clock)
+    periodic.tick(db.sessions, clock)  # not again within the hour
+    assert [r.sent for r in runs] == [{"clock_due_soon": 1}]
+    assert [j.name for j in jobs()][0] == "access reminders"  # the worker runs it
 
     class Quiet:
         def send(self, email):
