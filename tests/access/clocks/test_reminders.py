@@ -108,7 +108,7 @@ def test_worker_loop_and_cli_send_them(db, world, clock, monkeypatch):
     periodic.tick(db.sessions, clock)
     periodic.tick(db.sessions, clock)  # not again within the hour
     assert [r.sent for r in runs] == [{"clock_due_soon": 1}]
-    assert [j.name for j in jobs()][0] == "access reminders"  # the worker runs it
+    assert "access reminders" in [j.name for j in jobs()]  # the worker runs it
 
     class Quiet:
         def send(self, email):
