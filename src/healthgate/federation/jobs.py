@@ -341,7 +341,7 @@ def _archive_gone(sessions: sessionmaker[Session], clock: Clock, state: Run) -> 
         ctx = Context(s, service.harvest_actor(source), clock)
         report = []
         statuses = dict(s.execute(select(Dataset.id, Dataset.status)
-                                  .where(Dataset.id.in_([k.dataset_id for _, k in gone]))).tuples())
+                                  .where(Dataset.id.in_([k.dataset_id for _, k in gone]))).all())
         for remote_id, known in gone:
             if statuses.get(known.dataset_id) not in (None, DatasetStatus.ARCHIVED):
                 catalogue.archive(ctx, known.dataset_id)

@@ -284,7 +284,7 @@ def list_sources(ctx: Context, team_id: uuid.UUID | None = None) -> list[Harvest
 
 def team_names(session: Session, sources: list[HarvestSource]) -> dict[uuid.UUID, str]:
     ids = {s.team_id for s in sources}
-    return dict(session.execute(select(Team.id, Team.name).where(Team.id.in_(ids))).tuples()) if ids else {}
+    return dict(session.execute(select(Team.id, Team.name).where(Team.id.in_(ids))).all()) if ids else {}
 
 
 @dataclass(frozen=True)
@@ -310,7 +310,7 @@ def summaries(ctx: Context, team_id: uuid.UUID | None = None) -> list[SourceSumm
     counts = dict(ctx.session.execute(
         select(HarvestRecord.source_id, func.count()).where(HarvestRecord.source_id.in_(ids),
                                                             HarvestRecord.gone_at.is_(None))
-        .group_by(HarvestRecord.source_id)).tuples())
+        .group_by(HarvestRecord.source_id)).all())
     return [SourceSummary(s, names.get(s.team_id, ""), latest.get(s.id), counts.get(s.id, 0)) for s in found]
 
 
