@@ -9,8 +9,15 @@ import httpx
 import pytest
 
 from healthgate.federation.adapters import SourceConfig
-from healthgate.federation.fetch import (GuardedFetch, Policy, RateLimited, Refused, TooLarge, Unreachable,
-                                         rate_limit_wait)
+from healthgate.federation.fetch import (
+    GuardedFetch,
+    Policy,
+    RateLimited,
+    Refused,
+    TooLarge,
+    Unreachable,
+    rate_limit_wait,
+)
 from tests.federation.fakes import Answer, FakeServer, redirect
 
 

@@ -5,12 +5,13 @@ misbehaves a clear per-item report with nothing harvested before lost or archive
 from __future__ import annotations
 
 import json
+
 import pytest
 from sqlalchemy import select
 
 from healthgate.audit.models import AuditEvent
-from healthgate.errors import Conflict
 from healthgate.catalogue.models import DatasetVersion
+from healthgate.errors import Conflict
 from healthgate.federation import jobs, service
 from healthgate.federation.models import HarvestJob, HarvestRecord
 from tests.federation.fakes import Answer, FakeServer, FmaSource, document, redirect

@@ -156,7 +156,7 @@ def run(sessions: sessionmaker[Session], clock: Clock, job_id: uuid.UUID, *,
     except Stopped:
         log.warning("harvest job %s was marked failed while it ran; stopped", job_id)
         return _reload(sessions, job_id)
-    except Exception as exc:  # noqa: BLE001 -- whatever breaks, the job ends failed and says why
+    except Exception as exc:
         log.exception("harvest job %s failed", job_id)
         error = f"the run stopped: {type(exc).__name__}: {exc}"[:MAX_MESSAGE]
         complete = False

@@ -70,13 +70,17 @@ def _check_url(url: str, path: str, errors: list[FieldError]) -> None:
         errors.append(FieldError(path, "at most 2000 characters"))
 
 
+def _typed(value: Any, types: tuple[type, ...]) -> bool:
+    return isinstance(value, types) and (bool in types or not isinstance(value, bool))
+
+
 def _check_settings(settings: Any, errors: list[FieldError]) -> dict[str, Any]:
     if settings is None:
         return {}
     if not isinstance(settings, Mapping):
         errors.append(FieldError("settings", "an object of settings"))
         return {}
-    clean = dict(settings)
+    clean: dict[str, Any] = dict(settings)
     try:
         size = len(json.dumps(clean))
     except (TypeError, ValueError):
@@ -84,11 +88,12 @@ def _check_settings(settings: Any, errors: list[FieldError]) -> dict[str, Any]:
         return {}
     if size > MAX_SETTINGS_BYTES:
         errors.append(FieldError("settings", f"at most {MAX_SETTINGS_BYTES} bytes of settings"))
-    for key, value in clean.items():
+    for key, raw in clean.items():
+        value: Any = raw
         types = KNOWN_SETTINGS.get(key)
         if value is None or types is None:
             continue
-        if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+        if not _typed(value, types):
             errors.append(FieldError(f"settings.{key}", f"must be {' or '.join(t.__name__ for t in types)}"))
         elif key == "allowed_hosts":
             for i, host in enumerate(value):

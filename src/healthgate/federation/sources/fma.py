@@ -44,7 +44,7 @@ def _setting(source: SourceConfig, key: str, default: int, lo: int, hi: int) -> 
 def base_url(url: str) -> str:
     """The API's base: the configured URL without a trailing slash or ``/datasets``."""
     url = url.strip().rstrip("/")
-    return url[: -len("/datasets")] if url.endswith("/datasets") else url
+    return url.removesuffix("/datasets")
 
 
 class FmaAdapter:
