@@ -184,7 +184,7 @@ def update_source(ctx: Context, source_id: uuid.UUID, *, expected_row_version: i
     """Change what is given; ``secret`` unset keeps the stored one (it is never shown back), None or ""
     removes it. The kind and the team of a source never change (delete it and add another)."""
     source = _load(ctx.session, source_id, for_update=True)
-    require(ctx.actor, Permission.HARVEST_MANAGE, on=source)
+    _require_or_hide(ctx, source)
     if expected_row_version is not None and expected_row_version != source.row_version:
         raise Conflict("the source changed since you read it",
                        [FieldError("row_version", f"expected {expected_row_version}, the source is at "
@@ -226,7 +226,7 @@ def update_source(ctx: Context, source_id: uuid.UUID, *, expected_row_version: i
 def delete_source(ctx: Context, source_id: uuid.UUID) -> None:
     """Remove a source, its jobs and its records. The datasets it harvested stay, as the team's."""
     source = _load(ctx.session, source_id, for_update=True)
-    require(ctx.actor, Permission.HARVEST_MANAGE, on=source)
+    _require_or_hide(ctx, source)
     if ctx.session.scalar(select(HarvestJob.id).where(HarvestJob.source_id == source.id,
                                                       HarvestJob.state == RUNNING).limit(1)):
         raise Conflict("the source is being harvested; delete it when the job has ended")
@@ -326,7 +326,7 @@ def enqueue(ctx: Context, source_id: uuid.UUID, *, trigger: str = "manual") -> H
     """Queue a run of the source, or return the one already queued or running (a source runs one job at a
     time)."""
     source = _load(ctx.session, source_id, for_update=True)
-    require(ctx.actor, Permission.HARVEST_MANAGE, on=source)
+    _require_or_hide(ctx, source)
     if trigger not in TRIGGERS:
         raise Invalid("unknown trigger", [FieldError("trigger", f"one of {', '.join(TRIGGERS)}")])
     pending = ctx.session.scalar(select(HarvestJob).where(HarvestJob.source_id == source.id,
@@ -428,7 +428,7 @@ def get_job(ctx: Context, job_id: uuid.UUID) -> tuple[HarvestJob, HarvestSource]
         raise NotFound(f"no harvest job {job_id}")
     source = _load(ctx.session, job.source_id)
     try:
-        require(ctx.actor, Permission.HARVEST_MANAGE, on=source)
+        _require_or_hide(ctx, source)
     except Forbidden:
         raise NotFound(f"no harvest job {job_id}") from None
     return job, source
