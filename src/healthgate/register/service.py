@@ -21,7 +21,7 @@ from healthgate.audit import service as audit
 from healthgate.context import Context
 from healthgate.errors import Conflict, FieldError, Invalid, NotFound
 from healthgate.identity import orcid as orcids
-from healthgate.identity.models import Organisation, User
+from healthgate.identity.models import Organisation, Team, User
 from healthgate.identity.organisations import checked_ror
 from healthgate.identity.permissions import Permission, require
 from healthgate.identity.service import name_key
@@ -124,6 +124,9 @@ def check(data: EntryData, *, drafting: bool = False) -> EntryData:
     ``drafting``: a required field may still be empty (a draft from an application the custodian completes;
     ``publish`` checks the whole entry again and refuses an incomplete one)."""
     errors: list[FieldError] = []
+    nul = _nul_paths(data.comparable(), "")
+    if nul:  # no database stores NUL characters: refused before anything else is looked at
+        raise Invalid("text cannot contain NUL characters", [FieldError(p, "contains a NUL character") for p in nul])
     for f in F.FIELDS:
         if f.kind == "list":
             continue
@@ -167,6 +170,21 @@ def check(data: EntryData, *, drafting: bool = False) -> EntryData:
     if errors:
         raise Invalid("the register entry is not valid", errors)
     return data
+
+
+def _nul_paths(value: Any, path: str) -> list[str]:
+    if isinstance(value, str):
+        return [path] if "\x00" in value else []
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _nul_paths(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(value, list | tuple):
+        return [p for i, v in enumerate(value) for p in _nul_paths(v, f"{path}[{i}]")]
+    return []
+
+
+def is_complete(entry: RegisterEntry) -> bool:
+    """Whether every required field is filled in (a draft from an application may not be yet)."""
+    return all(getattr(entry, f.name) not in (None, "") for f in F.REQUIRED if f.kind != "list")
 
 
 # ---- writes ---------------------------------------------------------------------------------------------
@@ -341,6 +359,30 @@ def get(ctx: Context, entry_id: uuid.UUID) -> RegisterEntry:
     return entry
 
 
+@dataclass(frozen=True)
+class EntryView:
+    """An entry as one reader sees it: its fields, its custodian team, and whether the reader manages it."""
+
+    entry: RegisterEntry
+    data: EntryData
+    team: Team
+    manager: bool
+
+
+def view(ctx: Context, entry_id: uuid.UUID) -> EntryView:
+    """``get`` with everything a page or the API shows (404 as ``get``)."""
+    entry = get(ctx, entry_id)
+    team = ctx.session.get(Team, entry.team_id)
+    assert team is not None  # a foreign key
+    return EntryView(entry=entry, data=entry_data(ctx.session, entry), team=team, manager=can_manage(ctx, entry))
+
+
+def view_of(ctx: Context, entry: RegisterEntry) -> EntryView:
+    team = ctx.session.get(Team, entry.team_id)
+    assert team is not None
+    return EntryView(entry=entry, data=entry_data(ctx.session, entry), team=team, manager=can_manage(ctx, entry))
+
+
 def entry_data(session: Session, entry: RegisterEntry) -> EntryData:
     """An entry's fields back as ``EntryData`` (what export writes and upload compares)."""
     values: dict[str, Any] = {name: getattr(entry, name) for name in SCALARS}
@@ -357,12 +399,15 @@ def entry_data(session: Session, entry: RegisterEntry) -> EntryData:
                      funders=list(entry.funders or []))
 
 
-def team_entries(ctx: Context, team_id: uuid.UUID, *, status: str | None = None) -> list[RegisterEntry]:
+def team_entries(ctx: Context, team_id: uuid.UUID, *, status: str | None = None, origin: str | None = None
+                 ) -> list[RegisterEntry]:
     """Every entry of a team's register (its managers only), newest approval first."""
     require(ctx.actor, Permission.REGISTER_MANAGE, on=team_id)
     stmt = select(RegisterEntry).where(RegisterEntry.team_id == team_id)
     if status:
         stmt = stmt.where(RegisterEntry.status == status)
+    if origin:
+        stmt = stmt.where(RegisterEntry.origin == origin)
     return list(ctx.session.scalars(stmt.order_by(RegisterEntry.approval_date.desc(), RegisterEntry.id)))
 
 
