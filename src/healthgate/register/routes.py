@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from healthgate.register import api, workspace
+from healthgate.register import activity_pages, api, workspace
 
 router = APIRouter()
 router.include_router(api.router)
 router.include_router(workspace.router)
+router.include_router(activity_pages.router)

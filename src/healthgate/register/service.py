@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from healthgate.audit import service as audit
+from healthgate.catalogue.models import Dataset, DatasetVersion
 from healthgate.context import Context
 from healthgate.errors import Conflict, FieldError, Invalid, NotFound
 from healthgate.identity import orcid as orcids
@@ -345,6 +346,22 @@ def withdraw(ctx: Context, entry_id: uuid.UUID, *, expected_version: int | None 
 
 
 # ---- reads ----------------------------------------------------------------------------------------------
+
+
+def require_manager(ctx: Context, team_id: uuid.UUID) -> None:
+    """Forbidden unless the actor manages ``team_id``'s register (a page asks before showing a blank form)."""
+    require(ctx.actor, Permission.REGISTER_MANAGE, on=team_id)
+
+
+def dataset_choices(ctx: Context, team_id: uuid.UUID, *, also: Sequence[uuid.UUID] = ()) -> dict[str, str]:
+    """Catalogue datasets an entry of ``team_id`` may link to (id -> title of the latest published version):
+    the team's published datasets, plus ``also`` (datasets an entry already links to), by title."""
+    latest = (DatasetVersion.dataset_id == Dataset.id) & (DatasetVersion.number == Dataset.latest_version)
+    stmt = select(Dataset.id, DatasetVersion.title).join(DatasetVersion, latest)
+    rows = list(ctx.session.execute(stmt.where(Dataset.team_id == team_id)))
+    if also:
+        rows += list(ctx.session.execute(stmt.where(Dataset.id.in_(list(also)))))
+    return {str(i): t for i, t in sorted(set(rows), key=lambda r: (r[1].casefold(), str(r[0])))}
 
 
 def can_manage(ctx: Context, entry: RegisterEntry) -> bool:
