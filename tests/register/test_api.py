@@ -60,13 +60,15 @@ def test_create_read_update_publish_withdraw(api):  # noqa: F811
 
 def test_bad_input_names_every_field(api):  # noqa: F811
     w = api.w
-    bad = {**ENTRY, "project_title": " ", "access_type": "Download", "legal_basis": "(z)",
+    blank = api.call("manager_A", "POST", f"/api/v1/teams/{w.teams['A']}/data-uses", {**ENTRY, "project_title": " "})
+    assert blank.status_code == 422 and [e["path"] for e in blank.json()["errors"]] == ["$.project_title"]
+    bad = {**ENTRY, "project_start": "2025-02-01", "project_end": "2025-01-01", "access_type": "Download", "legal_basis": "(z)",
            "applicants": [{"name": "A", "orcid": "0000-0002-1825-0098"}], "organisation_ror": "012345678"}
     answer = api.call("manager_A", "POST", f"/api/v1/teams/{w.teams['A']}/data-uses", bad)
     assert answer.status_code == 422
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert sorted(e["path"] for e in answer.json()["errors"]) == [
-        "access_type", "applicants[0].orcid", "legal_basis", "organisation_ror", "project_title"]
+        "access_type", "applicants[0].orcid", "legal_basis", "organisation_ror", "project_end"]
     nul = api.call("manager_A", "POST", f"/api/v1/teams/{w.teams['A']}/data-uses", {**ENTRY, "lay_summary": "a\x00b"})
     assert nul.status_code == 422
     assert api.call("manager_A", "POST", f"/api/v1/teams/{w.teams['A']}/data-uses", {**ENTRY, "extra": 1}

@@ -68,12 +68,12 @@ class EntryIn(In):
     """Every field of an entry (a PUT replaces them all). Lookup fields accept the template's values in any
     case and spacing, and a GDPR article by its letter ("(e)")."""
 
-    organisation_name: str = Field(max_length=TEXT, description=_doc("organisation_name"))
-    project_title: str = Field(max_length=TEXT, description=_doc("project_title"))
-    lay_summary: str = Field(max_length=TEXT, description=_doc("lay_summary"))
-    public_benefit: str = Field(max_length=TEXT, description=_doc("public_benefit"))
+    organisation_name: str = Field(max_length=TEXT, pattern=r"\S", description=_doc("organisation_name"))
+    project_title: str = Field(max_length=TEXT, pattern=r"\S", description=_doc("project_title"))
+    lay_summary: str = Field(max_length=TEXT, pattern=r"\S", description=_doc("lay_summary"))
+    public_benefit: str = Field(max_length=TEXT, pattern=r"\S", description=_doc("public_benefit"))
     approval_date: date = Field(description=_doc("approval_date"))
-    access_type: str = Field(max_length=40, description=_doc("access_type"))
+    access_type: str = Field(max_length=40, pattern=r"\S", description=_doc("access_type"))
     datasets: list[DatasetIn] = Field(min_length=1, max_length=MAX_ITEMS, description=_doc("datasets"))
     project_id: str | None = Field(None, max_length=200, description=_doc("project_id"))
     organisation_ror: str | None = Field(None, max_length=60, description=_doc("organisation_ror"))
