@@ -64,7 +64,9 @@ def test_an_approved_application_reaches_the_public_register_only_when_published
         public = browser.new_context(viewport={"width": 390, "height": 844})
         assert public.request.get(f"{url}/api/v1/data-uses/{entry_id}").status == 404
 
-        # the form asked only for a title: the custodian completes the entry, saves, previews, publishes
+        # the form asked only for a title and the applicant has no affiliation on record: the custodian
+        # completes the entry, saves, previews, publishes
+        page.get_by_label("Organisation name").fill("University of Exeter")
         page.get_by_label("Lay summary").fill("Whether blood thinners after a stroke prevent a second one.")
         page.get_by_label("Public benefit statement").fill("Safer prescribing after stroke.")
         page.get_by_label("Access type").select_option("TRE")

@@ -25,8 +25,9 @@ def table() -> str:
         kind = {"text": "text", "date": "date (YYYY-MM-DD; Excel dates in uploads)", "list": "list"}[f.kind]
         lines.append(f"| {i} | {_cell(f.header)} | {f.group} | {'yes' if f.required else ''} | {api} | {kind} | "
                      f"{_cell(f.lookup or '')} |")
-    lines += ["", "The lookup lists (values as the template spells them; any case and spacing is accepted, and a GDPR "
-              "article by its letter, e.g. `(e)`):", ""]
+    intro = ("The lookup lists (values as the template spells them; any case and spacing is accepted, and a GDPR "
+             "article by its letter, e.g. `(e)`):")
+    lines += ["", intro, ""]
     for name, values in F.lookups().items():
         shown = "; ".join(f"`{_cell(v if len(v) <= 60 else v[:57] + '...')}`" for v in values)
         lines.append(f"- **{_cell(name)}**: {shown}")

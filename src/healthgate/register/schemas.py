@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from healthgate.register import fields as F
 from healthgate.register import service
@@ -26,6 +27,18 @@ def _nul_free(value: Any) -> bool:
     if isinstance(value, list | tuple):
         return all(_nul_free(v) for v in value)
     return True
+
+
+def _iso_date(value: Any) -> Any:
+    """A date as ISO 8601 text (YYYY-MM-DD) only: not a number of seconds, not a date-time."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("must be a date as YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 
 
 class In(BaseModel):
@@ -72,7 +85,7 @@ class EntryIn(In):
     project_title: str = Field(max_length=TEXT, pattern=r"\S", description=_doc("project_title"))
     lay_summary: str = Field(max_length=TEXT, pattern=r"\S", description=_doc("lay_summary"))
     public_benefit: str = Field(max_length=TEXT, pattern=r"\S", description=_doc("public_benefit"))
-    approval_date: date = Field(description=_doc("approval_date"))
+    approval_date: IsoDate = Field(description=_doc("approval_date"))
     access_type: str = Field(max_length=40, pattern=r"\S", description=_doc("access_type"))
     datasets: list[DatasetIn] = Field(min_length=1, max_length=MAX_ITEMS, description=_doc("datasets"))
     project_id: str | None = Field(None, max_length=200, description=_doc("project_id"))
@@ -85,8 +98,8 @@ class EntryIn(In):
     request_category: str | None = Field(None, max_length=200, description=_doc("request_category"))
     technical_summary: str | None = Field(None, max_length=TEXT, description=_doc("technical_summary"))
     other_approvals: str | None = Field(None, max_length=TEXT, description=_doc("other_approvals"))
-    project_start: date | None = Field(None, description=_doc("project_start"))
-    project_end: date | None = Field(None, description=_doc("project_end"))
+    project_start: IsoDate | None = Field(None, description=_doc("project_start"))
+    project_end: IsoDate | None = Field(None, description=_doc("project_end"))
     sensitivity: str | None = Field(None, max_length=100, description=_doc("sensitivity"))
     legal_basis: str | None = Field(None, max_length=TEXT, description=_doc("legal_basis"))
     lawful_condition: str | None = Field(None, max_length=TEXT, description=_doc("lawful_condition"))
@@ -96,7 +109,7 @@ class EntryIn(In):
     linkage_description: str | None = Field(None, max_length=TEXT, description=_doc("linkage_description"))
     confidential_description: str | None = Field(None, max_length=TEXT,
                                                  description=_doc("confidential_description"))
-    access_date: date | None = Field(None, description=_doc("access_date"))
+    access_date: IsoDate | None = Field(None, description=_doc("access_date"))
     privacy_enhancements: str | None = Field(None, max_length=TEXT, description=_doc("privacy_enhancements"))
     outputs: list[OutputIn] = Field([], max_length=MAX_ITEMS, description=_doc("outputs"))
     row_version: int | None = Field(None, ge=1, le=2**31 - 1,
@@ -238,8 +251,8 @@ class EntryPage(Out):
 
 class RequestsQuery(In):
     custodian: str | None = Field(None, min_length=1, max_length=300, description="one custodian team (id or slug)")
-    start: date | None = Field(None, description="from this date's quarter")
-    end: date | None = Field(None, description="to this date (inclusive)")
+    start: IsoDate | None = Field(None, description="from this date's quarter")
+    end: IsoDate | None = Field(None, description="to this date (inclusive)")
 
 
 class QuarterCountOut(Out):
