@@ -247,6 +247,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
 
     app.include_router(harvest_api.router)
     app.include_router(harvest_pages.router)
+    from healthgate.register import routes as register_routes  # the register: custodian API and workspace
+
+    app.include_router(register_routes.router)
     app.mount("/static", StaticFiles(packages=[("healthgate.web", "static")]), name="static")
     openapi.install(app)
     # Outermost first: unknown hosts are refused before anything else, then per-client limits are counted.
