@@ -4,11 +4,16 @@ registry organisations with ROR ids, and entries made through ``register.service
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
+import pytest
+from fastapi.testclient import TestClient
 from stdnum.iso7064 import mod_11_2, mod_97_10
 
+from healthgate.app import create_app
+from healthgate.config import Settings
 from healthgate.context import Context
 from healthgate.identity import organisations
 from healthgate.identity.permissions import SYSTEM
@@ -120,3 +125,15 @@ def standard(sessions, clock) -> Register:
         applicants=[register.Applicant("Grace Hopper", GRACE)],
         outputs=[register.output_of("doi:10.1000/gone.3")]), withdraw=True)
     return r
+
+
+@pytest.fixture
+def public(db, clock, tmp_path) -> Iterator[tuple[TestClient, Register]]:
+    """An app over the standard register (three published entries, a draft, a withdrawn one), anonymous."""
+    settings = Settings(data_dir=tmp_path, database_url=db.url, rate_limit_anonymous="off",
+                        rate_limit_expensive="off", rate_limit_failed_auth="off")
+    app = create_app(settings, clock=clock)
+    r = standard(app.state.sessions, clock)
+    with TestClient(app) as client:
+        yield client, r
+    app.state.engine.dispose()

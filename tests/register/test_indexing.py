@@ -88,8 +88,8 @@ def test_filters_combine_and_facets_ignore_their_own_selection(db, clock):
         assert either.total == 3
         legal = rs.search(s, values={"legal_basis": ["e"]})  # the letter alone
         assert {h.title for h in legal.items} == {"Heart failure after COVID-19", "Genetics of asthma"}
-        assert rs.search(s, values={"legal_basis": ["(f) processing is necessary for the purposes of the "
-                                                     "legitimate interests"]}).total == 1
+        assert rs.search(s, values={"legal_basis": [("(f) processing is necessary for the purposes of the "
+                                                     "legitimate interests")]}).total == 1
         ds = rs.search(s, "asthma", values={"dataset": ["UK Biobank"], "organisation": ["University of Exeter"]})
         assert [h.title for h in ds.items] == ["Genetics of asthma"]
         none = rs.search(s, values={"dataset": ["UK Biobank"], "access_type": ["Release"]})
