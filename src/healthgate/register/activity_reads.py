@@ -210,7 +210,7 @@ def _activity(session: Session, name: str, condition: Any, page: int) -> Activit
         select(RegisterEntryOutput, RegisterEntry.project_title)
         .join(RegisterEntry, RegisterEntry.id == RegisterEntryOutput.entry_id)
         .where(*where).order_by(RegisterEntry.approval_date.desc(), RegisterEntry.id, RegisterEntryOutput.position)
-        .limit(500)).tuples()]
+        .limit(500))]
     custodians = [(r[0], r[1], r[2]) for r in session.execute(
         select(Team.name, Team.slug, func.count(RegisterEntry.id)).join(RegisterEntry, RegisterEntry.team_id == Team.id)
         .where(*where).group_by(Team.name, Team.slug).order_by(func.count(RegisterEntry.id).desc(), Team.name))]
