@@ -242,7 +242,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     from healthgate.access import routes as access_routes  # access requests: API and pages
 
     app.include_router(access_routes.router)
-    from healthgate.register import public_routes as register_public  # /data-uses, organisation/researcher pages
+    from healthgate.register import public_routes as register_public  # the public register
 
     app.include_router(register_public.router)
     app.mount("/static", StaticFiles(packages=[("healthgate.web", "static")]), name="static")
