@@ -114,17 +114,19 @@ def _context(session: Session, entries: Sequence[RegisterEntry]) -> dict[str, An
     teams = {t.id: t for t in session.scalars(select(Team).where(Team.id.in_(team_ids)))} if team_ids else {}
     orgs = {o.id: o for o in session.scalars(select(Organisation).where(Organisation.id.in_(org_ids)))} \
         if org_ids else {}
-    datasets: dict[uuid.UUID, list[RegisterEntryDataset]] = defaultdict(list)
-    applicants: dict[uuid.UUID, list[RegisterEntryApplicant]] = defaultdict(list)
-    outputs: dict[uuid.UUID, list[RegisterEntryOutput]] = defaultdict(list)
-    for d in session.scalars(select(RegisterEntryDataset).where(RegisterEntryDataset.entry_id.in_(ids))
-                             .order_by(RegisterEntryDataset.position)):
+    # plain rows, not ORM objects: a reindex reads hundreds of thousands of them
+    datasets: dict[uuid.UUID, list[Any]] = defaultdict(list)
+    applicants: dict[uuid.UUID, list[Any]] = defaultdict(list)
+    outputs: dict[uuid.UUID, list[Any]] = defaultdict(list)
+    D, A, O = RegisterEntryDataset, RegisterEntryApplicant, RegisterEntryOutput
+    for d in session.execute(select(D.entry_id, D.name, D.dataset_id).where(D.entry_id.in_(ids))
+                             .order_by(D.entry_id, D.position)):
         datasets[d.entry_id].append(d)
-    for a in session.scalars(select(RegisterEntryApplicant).where(RegisterEntryApplicant.entry_id.in_(ids))
-                             .order_by(RegisterEntryApplicant.position)):
+    for a in session.execute(select(A.entry_id, A.name, A.orcid).where(A.entry_id.in_(ids))
+                             .order_by(A.entry_id, A.position)):
         applicants[a.entry_id].append(a)
-    for o in session.scalars(select(RegisterEntryOutput).where(RegisterEntryOutput.entry_id.in_(ids))
-                             .order_by(RegisterEntryOutput.position)):
+    for o in session.execute(select(O.entry_id, O.title).where(O.entry_id.in_(ids))
+                             .order_by(O.entry_id, O.position)):
         outputs[o.entry_id].append(o)
     linked = {d.dataset_id for rows in datasets.values() for d in rows if d.dataset_id}
     titles = catalogue_titles(session, linked)
