@@ -220,6 +220,12 @@ def index_many(session: Session, entries: Sequence[RegisterEntry]) -> None:
         index.withdraw(session, NAME, hidden)
 
 
+def lock(session: Session) -> None:
+    """Take the search index's write lock. A register writer calls this before it locks any entry row, so
+    every index writer locks in one order (index, then rows) and none can deadlock another."""
+    index.lock(session)
+
+
 def changed(session: Session, entry: RegisterEntry) -> None:
     """Index a published entry (again), or withdraw any other from the index."""
     index_many(session, [entry])
