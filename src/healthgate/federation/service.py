@@ -26,7 +26,7 @@ from healthgate.clock import Clock
 from healthgate.context import Context
 from healthgate.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from healthgate.federation import adapters
-from healthgate.federation.fetch import AUTHS
+from healthgate.federation.fetch import AUTHS, origin
 from healthgate.federation.models import HarvestJob, HarvestJobItem, HarvestRecord, HarvestSource
 from healthgate.identity.models import Team
 from healthgate.identity.permissions import SYSTEM, Actor, Permission, require
@@ -61,13 +61,26 @@ def harvest_actor(source: HarvestSource) -> Actor:
 
 
 def _check_url(url: str, path: str, errors: list[FieldError]) -> None:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        origin(url)  # the port is a number in range
+    except ValueError as exc:
+        errors.append(FieldError(path, f"not a URL: {exc}"))
+        return
     if parts.scheme not in ("http", "https") or not parts.hostname:
         errors.append(FieldError(path, "an http or https URL with a host name"))
     elif parts.username or parts.password:
         errors.append(FieldError(path, "no user name or password in the URL: use the source's auth and secret"))
     elif len(url) > 2000:
         errors.append(FieldError(path, "at most 2000 characters"))
+
+
+def _origin_ok(url: str) -> bool:
+    try:
+        origin(url)
+    except ValueError:
+        return False
+    return True
 
 
 def _typed(value: Any, types: tuple[type, ...]) -> bool:
@@ -97,7 +110,8 @@ def _check_settings(settings: Any, errors: list[FieldError]) -> dict[str, Any]:
             errors.append(FieldError(f"settings.{key}", f"must be {' or '.join(t.__name__ for t in types)}"))
         elif key == "allowed_hosts":
             for i, host in enumerate(value):
-                if not isinstance(host, str) or not re.fullmatch(r"(https?://)?[A-Za-z0-9.-]+(:\d+)?/?", host):
+                if not isinstance(host, str) or not re.fullmatch(r"(https?://)?[A-Za-z0-9.-]+(:\d{1,5})?/?", host) \
+                        or not _origin_ok(host if "://" in host else f"http://{host}"):
                     errors.append(FieldError(f"settings.allowed_hosts[{i}]", "a host name, or scheme://host:port"))
         elif key == "token_url":
             _check_url(value, "settings.token_url", errors)
