@@ -389,7 +389,9 @@ def periodic(sessions: sessionmaker[Session], clock: Clock) -> str | None:
     with sessions.begin() as s:
         queued = service.enqueue_due(s, clock)
         reaped = service.reap(s, clock)
-    job = run_next(sessions, clock)
+    from healthgate.config import Settings
+
+    job = run_next(sessions, clock, max_document_bytes=Settings().max_document_bytes)
     done = [f"{queued} queued"] if queued else []
     if reaped:
         done.append(f"{reaped} dead job(s) marked failed")
