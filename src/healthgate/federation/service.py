@@ -60,7 +60,13 @@ def harvest_actor(source: HarvestSource) -> Actor:
 # ---- validation ----------------------------------------------------------------------------------------
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _check_url(url: str, path: str, errors: list[FieldError]) -> None:
+    if _CONTROL.search(url) or " " in url:
+        errors.append(FieldError(path, "a URL has no spaces or control characters"))
+        return
     try:
         parts = urlsplit(url)
         origin(url)  # the port is a number in range
@@ -99,6 +105,8 @@ def _check_settings(settings: Any, errors: list[FieldError]) -> dict[str, Any]:
     except (TypeError, ValueError):
         errors.append(FieldError("settings", "plain JSON values only"))
         return {}
+    if "\\u0000" in json.dumps(clean):
+        errors.append(FieldError("settings", "no NUL characters"))
     if size > MAX_SETTINGS_BYTES:
         errors.append(FieldError("settings", f"at most {MAX_SETTINGS_BYTES} bytes of settings"))
     for key, raw in clean.items():
@@ -129,6 +137,8 @@ def _validate(kind: str, url: str, auth: str, secret: str | None, settings: dict
     _check_url(url, "url", errors)
     if auth not in AUTHS:
         errors.append(FieldError("auth", f"one of: {', '.join(AUTHS)}"))
+    elif secret and _CONTROL.search(secret):
+        errors.append(FieldError("secret", "no control characters (it is sent in an HTTP header)"))
     elif auth != "none" and not secret:
         what = {"api-key": "the API key", "bearer": "the bearer token", "oauth2": "the client secret"}[auth]
         errors.append(FieldError("secret", f"{what} is needed for auth {auth}"))
