@@ -161,6 +161,27 @@ def _fixed(method: str, url: Callable[[World], str], body: Callable[[World], Any
 ACCESS_MANAGE = frozenset({"Team admin", "Access manager", ADMIN})
 
 
+HARVEST = frozenset({"Team admin", "Metadata manager", ADMIN})  # harvest:manage
+
+
+def _harvest_source(w: World) -> str:
+    """A fresh harvest source of team A: its id."""
+    from healthgate.federation import service as harvest
+
+    with w.system() as ctx:
+        return str(harvest.create_source(ctx, w.team_a, name=f"source {next(w.counter)}", kind="hdruk-fma",
+                                         url="https://catalogue.example.org").id)
+
+
+def _harvest_job(w: World) -> str:
+    """A queued job of a fresh harvest source of team A: its id."""
+    from healthgate.federation import service as harvest
+
+    source = _harvest_source(w)
+    with w.system() as ctx:
+        return str(harvest.enqueue(ctx, uuid.UUID(source)).id)
+
+
 def _webhook(w: World) -> str:
     """A fresh webhook of team A (access.webhooks), the team's only one (a team has at most ten): its id."""
     from sqlalchemy import delete
@@ -412,6 +433,23 @@ MATRIX: dict[tuple[str, str], tuple[Prepare, frozenset[str]]] = {
         lambda w, p: ("POST", f"/api/v1/enquiries/{enquiry(w, _own(w, p))}/application", None), SIGNED_IN),
     ("GET", "/api/v1/teams/{team}/enquiries"): (
         _fixed("GET", lambda w: f"/api/v1/teams/{w.team_a}/enquiries"), REVIEW_APPLICATIONS),
+    # harvest sources and jobs (harvest:manage on the source's team; the list is filtered, so anyone signed in)
+    ("GET", "/api/v1/harvest-sources"): (_fixed("GET", lambda w: "/api/v1/harvest-sources"), SIGNED_IN),
+    ("POST", "/api/v1/harvest-sources"): (lambda w, p: ("POST", "/api/v1/harvest-sources", {
+        "team": str(w.team_a), "name": f"source {next(w.counter)}", "url": "https://catalogue.example.org"}),
+        HARVEST),
+    ("GET", "/api/v1/harvest-sources/{source_id}"): (
+        lambda w, p: ("GET", f"/api/v1/harvest-sources/{_harvest_source(w)}", None), HARVEST),
+    ("PATCH", "/api/v1/harvest-sources/{source_id}"): (
+        lambda w, p: ("PATCH", f"/api/v1/harvest-sources/{_harvest_source(w)}", {"enabled": False}), HARVEST),
+    ("DELETE", "/api/v1/harvest-sources/{source_id}"): (
+        lambda w, p: ("DELETE", f"/api/v1/harvest-sources/{_harvest_source(w)}", None), HARVEST),
+    ("POST", "/api/v1/harvest-sources/{source_id}/jobs"): (
+        lambda w, p: ("POST", f"/api/v1/harvest-sources/{_harvest_source(w)}/jobs", None), HARVEST),
+    ("GET", "/api/v1/harvest-sources/{source_id}/jobs"): (
+        lambda w, p: ("GET", f"/api/v1/harvest-sources/{_harvest_source(w)}/jobs", None), HARVEST),
+    ("GET", "/api/v1/harvest-jobs/{job_id}"): (
+        lambda w, p: ("GET", f"/api/v1/harvest-jobs/{_harvest_job(w)}", None), HARVEST),
 }
 
 
