@@ -172,9 +172,7 @@ def parse_date(value: Any, epoch: datetime = EXCEL_1900) -> date:
         return value.date()
     if isinstance(value, date):
         return value
-    if isinstance(value, bool):
-        raise ValueError("not a date")
-    if isinstance(value, int | float):
+    if isinstance(value, int | float) and not isinstance(value, bool):
         return excel_serial(value, epoch)
     text = str(value).strip()
     if re.fullmatch(r"\d{5}(?:\.\d+)?", text):  # a serial number written out as text (a CSV saved by Excel)
@@ -352,12 +350,11 @@ def locate(row: int, error: FieldError) -> FieldError:
         return FieldError(f"row {row}", f"{error.path}: {error.message}")
     name = m.group("name")
     if name == "applicants" and m.group("sub") == "orcid":
-        f = F.BY_NAME["applicant_ids"]
-        return FieldError(where(row, f), f"applicant {int(m.group('index')) + 1}: {error.message}")
-    f = F.BY_NAME.get(name) or F.BY_NAME.get("datasets" if name.startswith("dataset") else name)
-    if f is None:
+        return FieldError(where(row, F.BY_NAME["applicant_ids"]), f"applicant {int(m.group('index')) + 1}: {error.message}")
+    found = F.BY_NAME.get(name) or F.BY_NAME.get("datasets" if name.startswith("dataset") else name)
+    if found is None:
         return FieldError(f"row {row}", f"{error.path}: {error.message}")
-    return FieldError(where(row, f), error.message)
+    return FieldError(where(row, found), error.message)
 
 
 # ---- EntryData -> cells (exports) ------------------------------------------------------------------------

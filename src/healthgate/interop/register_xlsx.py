@@ -17,6 +17,7 @@ prefix marks it), so the file uploads back to the same entries.
 
 from __future__ import annotations
 
+import importlib
 import io
 import warnings
 import zipfile
@@ -35,6 +36,11 @@ MAX_RATIO = 250  # deflate's ceiling is about 1,030; real workbooks stay well un
 _RATIO_FROM = 1024 * 1024  # members smaller than this may be as repetitive as they like
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def _openpyxl(sub: str = "") -> Any:
+    """openpyxl (untyped; imported when a workbook is read or written)."""
+    return importlib.import_module("openpyxl" + (f".{sub}" if sub else ""))
 
 
 def looks_like(data: bytes) -> bool:
@@ -96,8 +102,7 @@ def read(data: bytes, limits: T.Limits | None = None) -> T.Table:
     (UnsupportedMediaType / TooLarge from ``guard``)."""
     limits = limits or T.Limits()
     guard(data, limits)
-    import openpyxl
-
+    openpyxl = _openpyxl()
     try:
         with warnings.catch_warnings():  # "Data Validation extension is not supported": the template's dropdowns
             warnings.simplefilter("ignore", UserWarning)
@@ -149,8 +154,7 @@ def read(data: bytes, limits: T.Limits | None = None) -> T.Table:
 
 
 def _cell(ws: Any, value: Any) -> Any:
-    from openpyxl.cell import WriteOnlyCell
-
+    WriteOnlyCell = _openpyxl("cell").WriteOnlyCell
     if isinstance(value, date):
         cell = WriteOnlyCell(ws, value)
         cell.number_format = "yyyy-mm-dd"
@@ -169,9 +173,8 @@ def _cell(ws: Any, value: Any) -> Any:
 def write(entries: Iterable[EntryData]) -> bytes:
     """Entries in the template's layout: sheet "Data Uses Template" (groups, headers, one row per entry) and the
     "Lookups" sheet."""
-    import openpyxl
-    from openpyxl.styles import Font
-
+    openpyxl = _openpyxl()
+    Font = _openpyxl("styles").Font
     workbook = openpyxl.Workbook(write_only=True)
     ws = workbook.create_sheet(F.TEMPLATE_SHEET)
     bold = Font(bold=True)
