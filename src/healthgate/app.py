@@ -242,6 +242,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     from healthgate.access import routes as access_routes  # access requests: API and pages
 
     app.include_router(access_routes.router)
+    from healthgate.register import export_routes as register_exports  # before any /data-uses/{id} route
+    from healthgate.register import upload_api as register_upload_api
+    from healthgate.register import upload_pages as register_upload_pages
+
+    app.include_router(register_exports.router)
+    app.include_router(register_upload_api.router)
+    app.include_router(register_upload_pages.router)
     app.mount("/static", StaticFiles(packages=[("healthgate.web", "static")]), name="static")
     openapi.install(app)
     # Outermost first: unknown hosts are refused before anything else, then per-client limits are counted.

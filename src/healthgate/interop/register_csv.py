@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 
 from healthgate.errors import FieldError, Invalid, TooLarge, UnsupportedMediaType
@@ -106,13 +106,17 @@ def _cell(value: object) -> str:
     return T.neutralise(str(value)) if value is not None else ""
 
 
-def write(entries: Iterable[EntryData]) -> bytes:
-    """Entries as CSV with the template's header row (UTF-8 with a byte order mark, for Excel)."""
+def write(entries: Iterable[EntryData], *, extra_headers: Sequence[str] = (),
+          extras: Iterable[Sequence[str]] = ()) -> bytes:
+    """Entries as CSV with the template's header row (UTF-8 with a byte order mark, for Excel); ``extra_headers``
+    and each entry's ``extras`` after the template's columns (``register_table.EXPORT_ONLY``)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([f.header for f in F.FIELDS])
+    writer.writerow([f.header for f in F.FIELDS] + list(extra_headers))
+    more = iter(extras)
     for data in entries:
-        writer.writerow([_cell(v) for v in T.cells_of(data)])
+        tail = next(more, ()) if extra_headers else ()
+        writer.writerow([_cell(v) for v in T.cells_of(data)] + [_cell(v) for v in tail])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 

@@ -34,6 +34,10 @@ MAX_CELL_CHARS = 32_767  # Excel's own limit on the text of one cell
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NEUTRALISED = re.compile(r"^'+[=+\-@\t\r]")
 _RISKY = re.compile(r"^'*[=+\-@\t\r]")
+# Columns an export adds after the template's 31 (who reports the entry, and its id on this gateway): read back
+# without complaint and ignored, so an export uploads again as it is.
+EXPORT_ONLY = ("Data custodian", "Register entry ID")
+_IGNORED = F.Field("(export only)", "_ignored", "text", "")
 GROUPS = ("Safe People", "Safe Project", "Safe Data", "Safe Setting", "Safe Outputs")
 EXCEL_1900 = datetime(1899, 12, 30)  # serial 1 = 1900-01-01 (Excel's phantom 29 Feb 1900 is before any register)
 EXCEL_1904 = datetime(1904, 1, 1)
@@ -99,6 +103,9 @@ def map_headers(cells: Sequence[Any], row: int) -> tuple[list[F.Field | None], d
             columns.append(None)
             continue
         f = F.BY_HEADER.get(F.header_key(text))
+        if f is None and F.header_key(text) in {F.header_key(h) for h in EXPORT_ONLY}:
+            columns.append(_IGNORED)
+            continue
         if f is None:
             best = fuzzy_process.extractOne(text, names, score_cutoff=70)
             hint = f"; did you mean '{best[0]}'?" if best else ""
@@ -138,8 +145,10 @@ def row_of(number: int, columns: Sequence[F.Field | None], cells: Sequence[Any],
     for i, cell in enumerate(cells):
         if cell is None or (isinstance(cell, str) and not cell.strip()):
             continue
-        empty = False
         f = columns[i] if i < len(columns) else None
+        if f is _IGNORED:
+            continue
+        empty = False
         if f is None:
             errors.append(FieldError(f"row {number}, column {column_letter(i)}",
                                      "has a value but the column has no header"))

@@ -21,7 +21,7 @@ import importlib
 import io
 import warnings
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
@@ -170,7 +170,8 @@ def _cell(ws: Any, value: Any) -> Any:
     return cell
 
 
-def write(entries: Iterable[EntryData]) -> bytes:
+def write(entries: Iterable[EntryData], *, extra_headers: Sequence[str] = (),
+          extras: Iterable[Sequence[str]] = ()) -> bytes:
     """Entries in the template's layout: sheet "Data Uses Template" (groups, headers, one row per entry) and the
     "Lookups" sheet."""
     openpyxl = _openpyxl()
@@ -178,15 +179,18 @@ def write(entries: Iterable[EntryData]) -> bytes:
     workbook = openpyxl.Workbook(write_only=True)
     ws = workbook.create_sheet(F.TEMPLATE_SHEET)
     bold = Font(bold=True)
-    for values in T.iter_header_rows():
+    for n, values in enumerate(T.iter_header_rows()):
+        values = values + (list(extra_headers) if n == 1 else [""] * len(extra_headers))
         row = []
         for v in values:
             cell = _cell(ws, v)
             cell.font = bold
             row.append(cell)
         ws.append(row)
+    more = iter(extras)
     for data in entries:
-        ws.append([_cell(ws, v) for v in T.cells_of(data)])
+        tail = list(next(more, ())) if extra_headers else []
+        ws.append([_cell(ws, v) for v in [*T.cells_of(data), *tail]])
     lookups = workbook.create_sheet("Lookups")
     table = F.lookups()
     names = list(table)
