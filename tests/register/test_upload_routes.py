@@ -128,7 +128,7 @@ def test_upload_export_upload_again_is_identical(site, fmt):
     assert again.status_code == 200, again.text
     assert again.json()["counts"] == {**again.json()["counts"], "created": 0, "updated": 0, "unchanged": 3}
     assert site.entries() == before
-    d2 = [c for _, _, _, c in before if c["project_id"] == "P-2"][0]
+    d2 = next(c for _, _, _, c in before if c["project_id"] == "P-2")
     assert [d["name"] for d in d2["datasets"]] == ["Alpha renal registry", "Unlisted study, wave 2"]
     assert [(a["name"], a["orcid"]) for a in d2["applicants"]] == [
         ("Grace Hopper", None), ("Alan Turing", "0000-0002-1825-0097"), ("Ada Lovelace", None)]
