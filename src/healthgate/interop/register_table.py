@@ -28,7 +28,7 @@ from healthgate.register import fields as F
 from healthgate.register.service import Applicant, DatasetRef, EntryData, Output, output_of
 
 DEFAULT_MAX_ROWS = 200_000
-DEFAULT_MAX_BYTES = 100 * 1024 * 1024
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 DEFAULT_MAX_UNPACKED_BYTES = 1024 * 1024 * 1024
 MAX_CELL_CHARS = 32_767  # Excel's own limit on the text of one cell
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -226,12 +226,13 @@ def neutralise(text: str) -> str:
 def split_cell(text: str, *, keep_empty: bool = False) -> list[str]:
     """The items of a list cell, by its strongest separator: line breaks, else semicolons, else commas."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if "\n" in text.strip("\n ") or ("\n" in text and ";" not in text and "," not in text):
+    core = text.strip()
+    if "\n" in core:
         parts = text.split("\n")
+    elif text.rstrip(" ").endswith("\n") and ";" in core:
+        parts = [core]  # one item with ";" in it, closed by a line break (as ``join_cell`` writes it)
     elif ";" in text:
         parts = text.split(";")
-    elif "\n" in text:  # a single item closed by a line break (an export of one name with ";" in it)
-        parts = text.split("\n")
     else:
         parts = text.split(",")
     items = [" ".join(p.split()) for p in parts]
