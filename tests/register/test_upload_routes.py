@@ -181,7 +181,7 @@ def test_the_upload_page_previews_confirms_and_applies(site):
     assert again.status_code == 409  # the kept file was used up
     history = c.get("/workspace/teams/alpha-health-data/data-uses/upload")
     assert "Recent uploads" in history.text and "r.csv" in history.text
-    assert c.get("/workspace/teams/beta-biobank/data-uses/upload").status_code == 404
+    assert c.get("/workspace/teams/beta-biobank/data-uses/upload").status_code == 403
 
 
 def test_json_export_lists_the_template_fields(site):

@@ -153,6 +153,11 @@ class Catalogue:
         return Match(name, [], "none")
 
 
+def may_upload(ctx: Context, team_id: uuid.UUID) -> None:
+    """Forbidden unless the actor manages ``team_id``'s register (asked before a kept file is even looked up)."""
+    require(ctx.actor, Permission.REGISTER_MANAGE, on=team_id)
+
+
 def read_table(filename: str, data: bytes, limits: T.Limits) -> T.Table:
     """The file as a table, its type decided by its content: a ZIP must be an XLSX workbook, anything else must
     be CSV text. A name ending .xlsx on something that is not a ZIP is refused (415), as is an old .xls."""
