@@ -238,3 +238,11 @@ def test_a_hundred_thousand_rows():
     assert len(table.rows) == 100_000 and table.rows[-1].number == 100_001
     entry, errors = T.to_entry(table.rows[-1])
     assert errors == [] and entry.project_id == "P-99999"
+
+
+def test_control_characters_and_overlong_keys():
+    table = register_csv.read(csv_bytes([row(1, lay_summary="a\x0bb\x01c\x07", project_id="P" * 201,
+                                             outputs="https://doi.org/10.1000/" + "x" * 300)]))
+    assert table.rows[0].values["lay_summary"] == "a\nbc"
+    _, errors = T.to_entry(table.rows[0])
+    assert {e.path for e in errors} == {"row 2, column 'Project ID'", "row 2, column 'Link to research outputs'"}

@@ -31,6 +31,8 @@ DEFAULT_MAX_ROWS = 200_000
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 DEFAULT_MAX_UNPACKED_BYTES = 1024 * 1024 * 1024
 MAX_CELL_CHARS = 32_767  # Excel's own limit on the text of one cell
+MAX_PROJECT_ID = 200  # register_entries.project_id
+MAX_DOI = 300  # register_entry_outputs.doi
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NEUTRALISED = re.compile(r"^'+[=+\-@\t\r]")
 _RISKY = re.compile(r"^'*[=+\-@\t\r]")
@@ -137,6 +139,18 @@ def column_letter(index: int) -> str:
     return letters
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+_BREAKS = re.compile(r"[\x0b\x0c]")  # vertical tab, form feed: line breaks from older spreadsheets
+
+
+def clean(value: Any) -> Any:
+    """A cell without control characters (no database stores NUL; XLSX cannot hold the others): vertical tabs
+    and form feeds become line breaks, the rest are dropped."""
+    if isinstance(value, str) and (_CONTROL.search(value) or _BREAKS.search(value)):
+        return _CONTROL.sub("", _BREAKS.sub("\n", value))
+    return value
+
+
 def row_of(number: int, columns: Sequence[F.Field | None], cells: Sequence[Any],
            errors: list[FieldError]) -> RawRow | None:
     """A data row (None when every cell is empty); text in a column without a header is an error."""
@@ -153,7 +167,7 @@ def row_of(number: int, columns: Sequence[F.Field | None], cells: Sequence[Any],
             errors.append(FieldError(f"row {number}, column {column_letter(i)}",
                                      "has a value but the column has no header"))
             continue
-        values[f.name] = cell
+        values[f.name] = clean(cell)
     return None if empty else RawRow(number, values)
 
 
@@ -327,6 +341,8 @@ def to_entry(row: RawRow, *, known: Callable[[str], bool] | None = None,
                 values[f.name] = [unneutralise(s) for s in split_cell(text)]
             continue
         values[f.name] = _text(raw)
+    if values.get("project_id") and len(values["project_id"]) > MAX_PROJECT_ID:
+        errors.append(FieldError(where(n, F.BY_NAME["project_id"]), f"is longer than {MAX_PROJECT_ID} characters"))
     names: list[str] = values.pop("applicants")
     ids: list[str] = values.pop("applicant_ids")
     fa, fi = F.BY_NAME["applicants"], F.BY_NAME["applicant_ids"]
@@ -338,6 +354,10 @@ def to_entry(row: RawRow, *, known: Callable[[str], bool] | None = None,
     outputs: list[Output] = []
     for url in values.pop("outputs"):
         outputs.extend(output_of(u) for u in url.split())  # URLs separated by spaces only
+    for o in outputs:
+        if o.doi and len(o.doi) > MAX_DOI:
+            errors.append(FieldError(where(n, F.BY_NAME["outputs"]), f"the DOI {o.doi[:40]!r}... is longer than "
+                                     f"{MAX_DOI} characters"))
     funders = values.pop("funders")
     if errors:
         return None, errors
