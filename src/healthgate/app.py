@@ -250,9 +250,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     from healthgate.register import routes as register_routes  # the register: custodian API and workspace
 
     app.include_router(register_routes.router)
+    from healthgate.register import export_routes as register_exports  # before any /data-uses/{id} route
     from healthgate.register import public_routes as register_public  # the public register
 
+    app.include_router(register_exports.router)
     app.include_router(register_public.router)
+    from healthgate.register import upload_api as register_upload_api
+    from healthgate.register import upload_pages as register_upload_pages
+
+    app.include_router(register_upload_api.router)
+    app.include_router(register_upload_pages.router)
     app.mount("/static", StaticFiles(packages=[("healthgate.web", "static")]), name="static")
     openapi.install(app)
     # Outermost first: unknown hosts are refused before anything else, then per-client limits are counted.

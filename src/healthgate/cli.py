@@ -32,6 +32,7 @@ from healthgate.identity import accounts_cli as _users_cli
 from healthgate.identity import cli as identity_cli
 from healthgate.identity.permissions import SYSTEM
 from healthgate.outbox import cli as outbox_cli
+from healthgate.register import files_cli as register_files_cli
 
 app = typer.Typer(help="healthgate: a gateway for health data research.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -40,6 +41,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(access_cli.app, name="access")
 app.add_typer(_users_cli.app, name="users")
+app.add_typer(register_files_cli.app, name="register-file")
 identity_cli.register(app)  # teams, orgs, tokens
 harvest_cli.register(app)  # harvest SOURCE, harvest-sources ...
 DEMO_ADMIN = "admin@example.org"  # the demo's administrator account

@@ -450,7 +450,18 @@ MATRIX: dict[tuple[str, str], tuple[Prepare, frozenset[str]]] = {
         lambda w, p: ("GET", f"/api/v1/harvest-sources/{_harvest_source(w)}/jobs", None), HARVEST),
     ("GET", "/api/v1/harvest-jobs/{job_id}"): (
         lambda w, p: ("GET", f"/api/v1/harvest-jobs/{_harvest_job(w)}", None), HARVEST),
+    # the data use register's upload (register:manage; a dry run by default)
+    ("POST", "/api/v1/teams/{team_ref}/data-uses/upload"): (
+        lambda w, p: ("POST", f"/api/v1/teams/{w.team_a}/data-uses/upload",
+                      Upload({"file": ("register.csv", _register_csv(), "text/csv")})),
+        frozenset({"Team admin", "Access manager", ADMIN})),
 }
+
+
+def _register_csv() -> bytes:
+    from tests.register.upload_files import csv_bytes, row
+
+    return csv_bytes([row(1)])
 
 
 def invitation(w: World) -> str:

@@ -115,6 +115,7 @@ ACTIONS: dict[str, str] = {
     "register_entry.updated": "A custodian changed an entry of its data use register",
     "register_entry.published": "A custodian published a data use register entry",
     "register_entry.withdrawn": "A custodian took a data use register entry off the public register",
+    "register_upload.applied": "A custodian uploaded its data use register as a file (CSV or XLSX) and applied it",
     # outbox
     "outbox.queued": "A message was queued for delivery",
     "outbox.dead": "A message could not be delivered after every retry",
