@@ -242,6 +242,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     from healthgate.access import routes as access_routes  # access requests: API and pages
 
     app.include_router(access_routes.router)
+    from healthgate.alliance import api as alliance_api  # members, obligations, statistics
+    from healthgate.alliance import pages as alliance_pages
+
+    app.include_router(alliance_api.router)
+    app.include_router(alliance_pages.router)
     app.mount("/static", StaticFiles(packages=[("healthgate.web", "static")]), name="static")
     openapi.install(app)
     # Outermost first: unknown hosts are refused before anything else, then per-client limits are counted.
