@@ -95,7 +95,9 @@ def list_letters(ctx: WriterContextDep, member_id: MemberId) -> list[LetterOut]:
 
 
 @router.post("/alliance/members/{member_id}/letters", status_code=201, response_model=LetterOut,
-             operation_id="addLetterOfIntent", responses=problems(401, 403, 404, 413, 415, 422))
+             operation_id="addLetterOfIntent",
+             responses={**problems(401, 403, 404, 413, 415, 422),
+                        400: {"description": "The body could not be read as multipart form data"}})
 def add_letter(
     ctx: WriterContextDep, request: Request, member_id: MemberId,
     signed_on: Annotated[date, Form(description="the day it was signed")],
