@@ -171,10 +171,10 @@ def test_dashboard_rows_filters_sorting_and_csv(db, world, clock):
         board = ob.board(w.ctx(s, "admin"))
     everything = ob.rows(board)
     assert len(everything) == 9
-    assert [r.obligation.status for r in ob.rows(board, sort="status")][0] == "overdue"
+    assert next(r.obligation.status for r in ob.rows(board, sort="status")) == "overdue"
     assert {r.organisation.name for r in ob.rows(board, status="not-applicable")} == {"Delta Research Fund"}
     assert {r.obligation.key for r in ob.rows(board, obligation="access-requests")} == {"access-requests"}
-    assert [r.organisation.name for r in ob.rows(board, q="gamma")][0] == "Gamma Health Board"
+    assert next(r.organisation.name for r in ob.rows(board, q="gamma")) == "Gamma Health Board"
     assert len(ob.rows(board, q="02wnqcb97")) == 3  # by ROR id
     names = [r.organisation.name for r in ob.rows(board, sort="organisation", descending=True)]
     assert names[0] == "Gamma Health Board" and names[-1] == "Alpha Health Data"

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from healthgate.config import Settings
 
@@ -24,6 +23,13 @@ def _sessions(settings: Settings) -> Any:
     from healthgate.outbox.cli import _sessions as make
 
     return make(settings)
+
+
+def _rows(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """Tab-separated lines with a header (readable, and easy to cut, sort or load elsewhere)."""
+    for row in [header, *rows]:
+        console.print("\t".join(v.replace("\t", " ").replace("\n", " ") for v in row), highlight=False,
+                      markup=False)
 
 
 @app.command("reminders")
@@ -63,13 +69,11 @@ def obligations(
             for e in exc.errors:
                 err.print(f"{e.path}: {e.message}", highlight=False)
             raise typer.Exit(code=2) from None
-        table = Table("Organisation", "Obligation", "Status", "Due", "Evidence")
-        for r in rows:
-            o = r.obligation
-            ev = "; ".join(f"{e.label}{' (' + e.on.isoformat() + ')' if e.on else ''}" for e in o.evidence)
-            table.add_row(r.organisation.name, o.key, o.status, o.due_on.isoformat() if o.due_on else "",
-                          ev or o.note)
-        console.print(table)
+        _rows(("organisation", "obligation", "status", "due_on", "evidence"), [
+            (r.organisation.name, r.obligation.key, r.obligation.status,
+             r.obligation.due_on.isoformat() if r.obligation.due_on else "",
+             "; ".join(f"{e.label}{' (' + e.on.isoformat() + ')' if e.on else ''}" for e in r.obligation.evidence)
+             or r.obligation.note) for r in rows])
         counts = ", ".join(f"{k} {n}" for k, n in board.counts().items() if n)
         console.print(f"{len(board.members)} members as of {board.today.isoformat()}: {counts or 'no obligations'}")
 
@@ -84,11 +88,9 @@ def list_members(everyone: Annotated[bool, typer.Option("--all", help="also hidd
 
     with transaction(_sessions(Settings())) as session:
         rows = service.members(system(session), everyone=everyone)
-        table = Table("Organisation", "ROR", "Type", "Joined", "Wave", "Left", "Id")
-        for m, o in rows:
-            table.add_row(o.name, o.ror_id or "", m.member_type, m.join_date.isoformat(), m.wave or "",
-                          m.left_on.isoformat() if m.left_on else "", str(m.id))
-        console.print(table)
+        _rows(("organisation", "ror_id", "member_type", "join_date", "wave", "left_on", "id"), [
+            (o.name, o.ror_id or "", m.member_type, m.join_date.isoformat(), m.wave or "",
+             m.left_on.isoformat() if m.left_on else "", str(m.id)) for m, o in rows])
 
 
 @members_app.command("add")
