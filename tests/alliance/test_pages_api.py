@@ -213,3 +213,20 @@ def test_admin_dashboard_forms_and_letters(app, db, world, clock):
         assert _browser(app, db, w, who).get("/admin/alliance").status_code == 403
         assert _browser(app, db, w, who).get("/admin/alliance/members/new").status_code == 403
     assert TestClient(app).get("/admin/alliance", follow_redirects=False).status_code in (302, 303, 401)
+
+
+def test_statistics_page_with_waiting_times_and_requests(app, db, world, clock):
+    from tests.access.clocks.conftest import act, submitted
+
+    w = world
+    for i, (sub, dec) in enumerate([("2026-03-02T09:00", "2026-03-03T12:00"), ("2026-03-09T09:00", "2026-03-11T12:00"),
+                                    ("2026-03-16T09:00", "2026-03-19T12:00"), ("2026-03-23T09:00", "2026-03-27T12:00"),
+                                    ("2026-03-30T09:00", "2026-04-15T09:00")]):
+        app_id = submitted(db, w, clock, sub, datasets=("A1",), title=f"Study {i}")
+        act(db, w, clock, dec, "manager_A", app_id, "approve")
+    move_to(clock, "2026-05-01T09:00")
+    html = TestClient(app).get("/statistics").text
+    assert 'id="ch-waiting-t"' in html and "<title>Alpha Health Data: 3.0 days</title>" in html
+    assert "<title>2026 Q1: 5 received</title>" in html and "<title>2026 Q1: 4 approved</title>" in html
+    assert "<title>2026 Q2: 1 approved</title>" in html
+    assert "Study 0" not in html  # aggregates only
