@@ -260,6 +260,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
 
     app.include_router(register_upload_api.router)
     app.include_router(register_upload_pages.router)
+    from healthgate.alliance import api as alliance_api  # members, obligations, statistics
+    from healthgate.alliance import pages as alliance_pages
+
+    app.include_router(alliance_api.router)
+    app.include_router(alliance_pages.router)
     app.mount("/static", StaticFiles(packages=[("healthgate.web", "static")]), name="static")
     openapi.install(app)
     # Outermost first: unknown hosts are refused before anything else, then per-client limits are counted.
