@@ -31,6 +31,7 @@ DEFAULT_VERSION = "2.0"  # what HDR UK's gateway stores; 2.1 only adds optional 
 _ROR = re.compile(r"^(?:https?://ror\.org/)?(0[a-hj-km-np-tv-z0-9]{6}[0-9]{2})$", re.IGNORECASE)
 _AGE_RANGE = re.compile(r"^\s*(\d{1,3})\s*-\s*(\d{1,3})\s*$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 # HDR UK 4.0.0 list field <-> GWDM comma-separated field: (4.0.0 section path, key), (GWDM section path, key)
 _LISTS: tuple[tuple[tuple[str, ...], str, tuple[str, ...], str], ...] = (
@@ -275,9 +276,10 @@ def to_hdruk(gwdm: dict[str, Any]) -> dict[str, Any]:
     if m:
         _put(out, ("coverage",), "typicalAgeRangeMin", int(m.group(1)))
         _put(out, ("coverage",), "typicalAgeRangeMax", int(m.group(2)))
-    spatial = _get(gwdm, ("coverage", "spatial"))
-    if spatial:
-        _put(out, ("coverage",), "spatial", join_csv(spatial))
+    spatial = split_csv(_get(gwdm, ("coverage", "spatial")))
+    if spatial:  # URIs (e.g. GeoNames) as 4.0.0's list of URIs; place names as its comma-separated text
+        uris = all(s.startswith(("http://", "https://")) for s in spatial)
+        _put(out, ("coverage",), "spatial", spatial if uris else join_csv(_get(gwdm, ("coverage", "spatial"))))
 
     creator = _get(gwdm, ("accessibility", "usage", "resourceCreator"))
     if isinstance(creator, dict) and creator.get("name"):
@@ -315,6 +317,8 @@ def to_gwdm(doc: dict[str, Any], *, gateway_id: str | None = None, pid: str | No
     """An HDR UK 4.0.0 document as GWDM 2.0 (also valid 2.1). ``gateway_id``/``pid`` name the dataset on this
     gateway (default: the document's identifier); ``issued``/``modified`` default to the document's."""
     identifier = pid or (str(doc["identifier"]) if doc.get("identifier") else None) or gateway_id or "unknown"
+    if len(identifier) > 50:  # a URL: GWDM keeps an id of at most 50 characters, the URL's last segment
+        identifier = identifier.rstrip("/").rsplit("/", 1)[-1][:50]
     revisions = doc.get("revisions") if isinstance(doc.get("revisions"), list) else []
     out: dict[str, Any] = {
         "required": {
@@ -329,6 +333,9 @@ def to_gwdm(doc: dict[str, Any], *, gateway_id: str | None = None, pid: str | No
     }
     for hpath, hkey, gpath, gkey in _SCALARS:
         _put(out, gpath, gkey, _get(doc, (*hpath, hkey)))
+    end = _get(out, ("provenance", "temporal", "endDate"))
+    if isinstance(end, str) and not _DATE.match(end):  # "CONTINUOUS": GWDM says ongoing with no end date
+        del out["provenance"]["temporal"]["endDate"]
     for hpath, hkey, gpath, gkey in _LISTS:
         value = join_csv(_get(doc, (*hpath, hkey)))
         if gpath == ("tissuesSampleCollection",):
