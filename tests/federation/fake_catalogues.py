@@ -36,7 +36,7 @@ def serve(route: Route) -> Iterator[FakeCatalogue]:
     fake = FakeCatalogue(route)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             parts = urlsplit(self.path)
             query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
             fake.requests.append(self.path)

@@ -131,7 +131,7 @@ def _datetime(value: Any) -> str | None:
     if not text:
         return None
     try:
-        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        at = datetime.fromisoformat(text)
     except ValueError:
         return None
     if at.tzinfo is None:
@@ -237,7 +237,7 @@ def _put(doc: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
 def to_hdruk(package: dict[str, Any]) -> dict[str, Any]:
     """A CKAN package as an HDR UK 4.0.0 document."""
     ex = extras(package)
-    org = package.get("organization") if isinstance(package.get("organization"), dict) else {}
+    org: dict[str, Any] = package["organization"] if isinstance(package.get("organization"), dict) else {}
     publisher = _agent(ex.get("publisher"))
     contact = _agent(ex.get("contact"))
     doc: dict[str, Any] = {}

@@ -147,7 +147,7 @@ def _dataset_types() -> dict[str, frozenset[str]]:
         d = defs[ref["$ref"].rsplit("/", 1)[-1]]
         name = d["properties"]["name"].get("default")
         sub = d["properties"]["subTypes"]
-        items = next((a["items"] for a in sub.get("anyOf", [sub]) if a.get("type") == "array"), {})
+        items: dict[str, Any] = next((a["items"] for a in sub.get("anyOf", [sub]) if a.get("type") == "array"), {})
         target = defs[items["$ref"].rsplit("/", 1)[-1]] if "$ref" in items else items
         enum = target.get("enum") or ([target["const"]] if "const" in target else [])
         if isinstance(name, str):
@@ -213,7 +213,7 @@ def to_hdruk(gwdm: dict[str, Any]) -> dict[str, Any]:
     """A GWDM 2.x document as an HDR UK 4.0.0 document (the catalogue checks it; nothing is invented: a field
     GWDM lacks stays absent)."""
     out: dict[str, Any] = {}
-    req = gwdm.get("required") if isinstance(gwdm.get("required"), dict) else {}
+    req: dict[str, Any] = gwdm["required"] if isinstance(gwdm.get("required"), dict) else {}
     pid = req.get("gatewayPid") or req.get("gatewayId")
     if pid is not None:
         out["identifier"] = str(pid)
@@ -319,7 +319,7 @@ def to_gwdm(doc: dict[str, Any], *, gateway_id: str | None = None, pid: str | No
     identifier = pid or (str(doc["identifier"]) if doc.get("identifier") else None) or gateway_id or "unknown"
     if len(identifier) > 50:  # a URL: GWDM keeps an id of at most 50 characters, the URL's last segment
         identifier = identifier.rstrip("/").rsplit("/", 1)[-1][:50]
-    revisions = doc.get("revisions") if isinstance(doc.get("revisions"), list) else []
+    revisions: list[Any] = doc["revisions"] if isinstance(doc.get("revisions"), list) else []
     out: dict[str, Any] = {
         "required": {
             "gatewayId": str(gateway_id or identifier)[:50],

@@ -28,7 +28,7 @@ def action_url(base: str, action: str) -> str:
     for suffix in ("/api/3/action", "/api/action"):
         if root.endswith(suffix):
             return f"{root}/{action}"
-    if root.endswith("/api/3") or root.endswith("/api"):
+    if root.endswith(("/api/3", "/api")):
         return f"{root}/action/{action}"
     return f"{root}/api/3/action/{action}"
 

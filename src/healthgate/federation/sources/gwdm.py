@@ -76,7 +76,7 @@ class GwdmAdapter:
         if status:
             params["status"] = str(status)
         seen: set[str] = set()
-        previous: list[str] | None = None
+        previous: list[str | None] | None = None
         total: int | None = None
         for page in range(1, max_pages + 2):
             if page == max_pages + 1:
