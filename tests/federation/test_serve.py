@@ -174,11 +174,11 @@ def test_the_export_holds_the_changes_of_a_window_and_says_what_was_archived(sit
     later = site.get("/federation/export", params={"from": start.replace(hour=12).isoformat()}).json()
     assert [r["identifier"] for r in later] == [str(site.ids["archived"])]  # archived at +4h
     assert site.get("/federation/export", params={"from": "2030-01-01"}).json() == []
+    assert site.get("/federation/export", params={"from": "2026-02-01", "until": "2026-01-01"}).json() == []
 
 
 @pytest.mark.parametrize(("params", "where"), [
-    ({"from": "yesterday"}, "query.from"), ({"until": "2026-13-45"}, "query.until"),
-    ({"from": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"}, "query.from"),
+    ({"from": "yesterday"}, "query.from"), ({"until": "2026-13-45"}, "query.until"), ({"until": ""}, "query.until"),
 ])
 def test_a_bad_window_is_400(site, params, where):
     _problem(site.get("/federation/export", params=params), 400, where)
@@ -232,3 +232,16 @@ def test_the_openapi_document_declares_the_federation_api(site):
     assert names == ["q", "limit", "offset"]  # as the specification names them
     assert [p["name"] for p in ops["/federation/export"]["get"]["parameters"]] == ["from", "until"]
     assert set(ops["/federation/datasets/{dataset_id}"]["get"]["responses"]) >= {"200", "400", "404"}
+
+
+@pytest.mark.parametrize("version", ["2.0", "2.1"])
+def test_the_detail_is_served_as_gwdm_too(site, version):
+    dsid = site.ids["alpha"]
+    r = site.get(f"/federation/datasets/{dsid}", params={"schema": f"GWDM/{version}"})
+    assert r.status_code == 200
+    out = r.json()
+    schema = json.loads(shared_file(f"gwdm/{version}.schema.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    assert not [e.message for e in validator.iter_errors(out)]
+    assert out["required"]["gatewayPid"] == str(dsid) and out["summary"]["title"].startswith("BRIGHT-HF alpha")
+    _problem(site.get(f"/federation/datasets/{dsid}", params={"schema": "DCAT"}), 400, "query.schema")

@@ -28,8 +28,8 @@ from healthgate.catalogue.schemas import Problem, ProblemError
 from healthgate.db import transaction
 from healthgate.errors import FieldError
 from healthgate.federation import serving
-from healthgate.federation.serve_schemas import ExportEntry, GmiList, HdrukDataset
-from healthgate.interop import atom, gmi
+from healthgate.federation.serve_schemas import ExportEntry, GmiList, GwdmDataset, HdrukDataset
+from healthgate.interop import atom, gmi, gwdm
 from healthgate.web.deps import SessionDep, SettingsDep
 from healthgate.web.openapi import problems
 from healthgate.web.templates import site_url
@@ -83,7 +83,7 @@ def _one(request: Request, name: str) -> str | None:
 
 def _int(request: Request, name: str, default: int) -> int:
     raw = _one(request, name)
-    if raw is None or raw.strip() == "":
+    if raw is None:
         return default
     try:
         value = int(raw.strip())
@@ -102,7 +102,7 @@ def _int(request: Request, name: str, default: int) -> int:
 
 def _time(request: Request, name: str) -> datetime | None:
     raw = _one(request, name)
-    if raw is None or raw.strip() == "":
+    if raw is None:
         return None
     text = raw.strip()
     try:
@@ -147,21 +147,41 @@ def list_datasets(request: Request, session: SessionDep, settings: SettingsDep) 
     return _json(gmi.listing([_item(request, s) for s in page], q=q, total=total, limit=limit, offset=offset))
 
 
-@router.get("/datasets/{dataset_id}", response_model=HdrukDataset, operation_id="federationGetDataset",
+SCHEMAS = ("HDRUK/4.0.0", "GWDM/2.0", "GWDM/2.1")
+_DETAIL_PARAMS: dict[str, Any] = {"parameters": [
+    {"name": "schema", "in": "query", "required": False, "schema": {"type": "string", "enum": list(SCHEMAS)},
+     "description": "the form of the answer: HDR UK 4.0.0 (the default), or HDR UK's Gateway Data Model"}]}
+
+
+@router.get("/datasets/{dataset_id}", response_model=HdrukDataset | GwdmDataset,
+            operation_id="federationGetDataset", openapi_extra=_DETAIL_PARAMS,
             responses={**problems(404), **BAD_REQUEST})
-def get_dataset(dataset_id: Annotated[str, Path(description="the dataset's persistent id (a UUID)")],
+def get_dataset(request: Request, dataset_id: Annotated[str, Path(
+                    description="the dataset's persistent id (a UUID)", json_schema_extra={"format": "uuid"})],
                 session: SessionDep) -> Response:
-    """The full HDR UK 4.0.0 metadata of the dataset's latest public version. 404 for a dataset that is not
-    public (unknown, never published, or archived by its custodian)."""
+    """The full HDR UK 4.0.0 metadata of the dataset's latest public version (``?schema=GWDM/2.0``: the same in
+    HDR UK's Gateway Data Model). 404 for a dataset that is not public (unknown, never published, or archived by
+    its custodian)."""
     try:
+        form = _one(request, "schema") or SCHEMAS[0]
+        if form not in SCHEMAS:
+            raise BadRequest([FieldError("query.schema", f"schema is one of {', '.join(SCHEMAS)}")])
         key = uuid.UUID(dataset_id)
+    except BadRequest as exc:
+        return _bad(exc)
     except ValueError:
         return _problem(400, "Bad request", "not a dataset id", [FieldError("path.dataset_id",
                                                                            "a dataset id is a UUID")])
     found = serving.get_public(session, key)
     if found is None:
         return _problem(404, "Not found", f"no public dataset {key}")
-    return _json(gmi.document(found.version.document, key))
+    doc = gmi.document(found.version.document, key)
+    if form.startswith("GWDM/"):
+        d = found.dataset
+        return _json(gwdm.to_gwdm(doc, pid=str(key), gateway_id=str(key),
+                                  issued=gmi.issued_of(doc, d.created_at),
+                                  modified=gmi.issued_of({"issued": doc.get("modified")}, d.updated_at)))
+    return _json(doc)
 
 
 def _export_lines(request: Request, since: datetime | None, until: datetime | None) -> Iterator[bytes]:
@@ -186,9 +206,7 @@ def export(request: Request, session: SessionDep) -> Response:
     public one, and ``{"identifier", "status": "archived", "modified", "summary": {"title"}}`` for each one its
     custodian archived (a harvester removes it). Without ``from``, the whole catalogue."""
     try:
-        since, until = _time(request, "from"), _time(request, "until")
-        if since and until and since > until:
-            raise BadRequest([FieldError("query.from", "from is after until")])
+        since, until = _time(request, "from"), _time(request, "until")  # from after until: an empty window
     except BadRequest as exc:
         return _bad(exc)
     del session  # the stream reads in a transaction of its own: the request's has ended when the body is sent

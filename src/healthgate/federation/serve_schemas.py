@@ -63,3 +63,19 @@ class ExportEntry(HdrukDataset):
     ``status: "archived"``, ``modified`` (when) and ``summary.title``."""
 
     status: Literal["archived"] | None = Field(default=None, description='"archived": gone from the catalogue')
+
+
+class GwdmDataset(BaseModel):
+    """The same metadata in HDR UK's Gateway Data Model (GWDM 2.0, also valid 2.1): ``?schema=GWDM/2.0``."""
+
+    required: Any = None
+    summary: Any = None
+    coverage: Any = None
+    provenance: Any = None
+    accessibility: Any = None
+    linkage: Any = None
+    observations: Any = None
+    structuralMetadata: Any = None
+    tissuesSampleCollection: Any = None
+    demographicFrequency: Any = None
+    omics: Any = None
