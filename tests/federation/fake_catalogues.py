@@ -69,12 +69,14 @@ class LocalFetch:
     def __init__(self) -> None:
         self.client = httpx.Client(timeout=10, follow_redirects=False)
         self.calls = 0
+        self._lock = threading.Lock()
 
     def get(self, url: str, *, params: Mapping[str, Any] | None = None,
             headers: Mapping[str, str] | None = None) -> httpx.Response:
         if urlsplit(url).hostname != "127.0.0.1":
             raise RuntimeError(f"refused: {url} is not on 127.0.0.1")
-        self.calls += 1
+        with self._lock:
+            self.calls += 1
         return self.client.get(url, params=dict(params or {}), headers=dict(headers or {}))
 
     def close(self) -> None:

@@ -137,3 +137,11 @@ def test_an_unreadable_first_page_says_why(body):
     with serve(lambda path, q: (200, body, "application/json")) as site:
         items, incomplete, _ = run(site.base)
     assert items == [] and incomplete and ("not JSON" in incomplete or "Access denied" in incomplete)
+
+
+def test_the_harvest_s_common_settings_are_understood():
+    with serve(ckan_site(packages(12))) as site:
+        items, incomplete, _ = run(site.base, {"page_size": 5, "query": "stroke", "fq": "organization:wessex",
+                                               "max_items": 7})
+    assert all("rows=5" in r and "q=stroke" in r and "fq=organization%3Awessex" in r for r in site.requests)
+    assert len(items) == 10 and "max_items" in incomplete  # two pages read, the third refused

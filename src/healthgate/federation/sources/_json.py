@@ -44,10 +44,16 @@ def canonical_bytes(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
-def setting_int(settings: Mapping[str, Any], name: str, default: int, lo: int, hi: int) -> int:
-    raw = settings.get(name, default)
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        return default
-    return max(lo, min(hi, value))
+def setting_int(settings: Mapping[str, Any], names: str | tuple[str, ...], default: int, lo: int, hi: int) -> int:
+    """An integer setting (the first of ``names`` given), bounded to ``[lo, hi]``; ``default`` when absent or
+    not a whole number."""
+    for name in (names,) if isinstance(names, str) else names:
+        raw = settings.get(name)
+        if raw is None or isinstance(raw, bool):
+            continue
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            continue
+        return max(lo, min(hi, value))
+    return default

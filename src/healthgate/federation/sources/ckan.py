@@ -3,9 +3,10 @@ not shift), and ``package_show`` for a package the search returned without its e
 restrict the search's fields). Each package is mapped by ``interop.ckan``.
 
 Source URL: the site's root (``https://data.example.org``) or its action API (``.../api/3/action``).
-Settings (all optional): ``rows`` page size (100; 1-1000), ``q`` and ``fq`` Solr query and filter (e.g.
-``organization:nhs-wessex``), ``sort`` (``id asc``), ``include_private`` (false), ``package_show``
-(``auto`` | ``always`` | ``never``), ``max_pages`` (a listing longer than this is incomplete; 10000).
+Settings (all optional): ``rows`` or ``page_size`` (100; 1-1000), ``q`` or ``query`` and ``fq`` Solr query and
+filter (e.g. ``organization:nhs-wessex``), ``sort`` (``id asc``), ``include_private`` (false), ``package_show``
+(``auto`` | ``always`` | ``never``), ``max_pages`` (10000) and ``max_items`` (200000): a listing longer than
+either is incomplete.
 
 The listing is complete only when every page up to the count the first page announced was read; a page that
 fails, a count that changes while paging, or more pages than announced make it incomplete (nothing is archived).
@@ -49,14 +50,17 @@ class CkanAdapter:
 
     def items(self, source: SourceConfig, fetch: Fetch) -> Iterator[Item]:
         settings = source.settings or {}
-        rows = setting_int(settings, "rows", 100, 1, 1000)
+        rows = setting_int(settings, ("rows", "page_size"), 100, 1, 1000)
         max_pages = setting_int(settings, "max_pages", 10_000, 1, 10**6)
+        max_items = setting_int(settings, "max_items", 200_000, 1, 10_000_000)
         show = str(settings.get("package_show", "auto"))
         search = action_url(source.url, "package_search")
         params: dict[str, Any] = {"rows": rows, "sort": str(settings.get("sort") or "id asc")}
-        for key in ("q", "fq"):
-            if settings.get(key):
-                params[key] = str(settings[key])
+        q = settings.get("q") or settings.get("query")
+        if q:
+            params["q"] = str(q)
+        if settings.get("fq"):
+            params["fq"] = str(settings["fq"])
         if settings.get("include_private"):
             params["include_private"] = "true"
         seen: set[str] = set()
@@ -65,6 +69,8 @@ class CkanAdapter:
         for page in range(max_pages + 1):
             if page == max_pages:
                 raise ListingIncomplete(f"{search}: more than {max_pages} pages of {rows}; stopped (max_pages)")
+            if len(seen) >= max_items:
+                raise ListingIncomplete(f"{search}: stopped after {len(seen)} packages (max_items)")
             try:
                 value, _ = get_json(fetch, search, {**params, "start": start})
                 result = _result(value, search)

@@ -9,14 +9,16 @@ as a JSON string, a detail route that fails while the list works (the list's own
 some), a server that ignores the page parameter (a page repeating the previous one ends the listing).
 
 Source URL: the API base (``https://api.example.org/api/v2``) or its dataset list (``.../datasets``).
-Settings (all optional): ``per_page`` (100; 1-1000), ``status`` (``ACTIVE``; empty for no filter),
-``detail`` (``auto``: only for datasets the list holds no metadata for | ``always`` | ``never``),
-``max_pages`` (10000).
+Settings (all optional): ``per_page`` or ``page_size`` (100; 1-1000), ``status`` (``ACTIVE``; empty for no
+filter), ``detail`` (``auto``: only for datasets the list holds no metadata for | ``always`` | ``never``),
+``concurrency`` (detail requests at once, 4; 1-16), ``max_pages`` (10000) and ``max_items`` (200000): a listing
+longer than either is incomplete.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from healthgate.federation.adapters import Fetch, Item, ListingIncomplete, SourceConfig
@@ -67,20 +69,30 @@ class GwdmAdapter:
 
     def items(self, source: SourceConfig, fetch: Fetch) -> Iterator[Item]:
         settings = source.settings or {}
-        per_page = setting_int(settings, "per_page", 100, 1, 1000)
+        per_page = setting_int(settings, ("per_page", "page_size"), 100, 1, 1000)
         max_pages = setting_int(settings, "max_pages", 10_000, 1, 10**6)
+        max_items = setting_int(settings, "max_items", 200_000, 1, 10_000_000)
+        workers = setting_int(settings, "concurrency", 4, 1, 16)
         detail = str(settings.get("detail", "auto"))
         url = list_url(source.url)
         params: dict[str, Any] = {"per_page": per_page, "with_metadata": "true"}
         status = settings.get("status", "ACTIVE")
         if status:
             params["status"] = str(status)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gwdm-detail") as pool:
+            yield from self._pages(url, params, fetch, detail, pool, max_pages=max_pages, max_items=max_items,
+                                   per_page=per_page)
+
+    def _pages(self, url: str, params: dict[str, Any], fetch: Fetch, detail: str, pool: ThreadPoolExecutor, *,
+               max_pages: int, max_items: int, per_page: int) -> Iterator[Item]:
         seen: set[str] = set()
         previous: list[str | None] | None = None
         total: int | None = None
         for page in range(1, max_pages + 2):
             if page == max_pages + 1:
                 raise ListingIncomplete(f"{url}: more than {max_pages} pages; stopped (max_pages)")
+            if len(seen) >= max_items:
+                raise ListingIncomplete(f"{url}: stopped after {len(seen)} datasets (max_items)")
             try:
                 value, _ = get_json(fetch, url, {**params, "page": page})
             except FetchFailed as exc:
@@ -95,6 +107,7 @@ class GwdmAdapter:
             previous = ids
             if total is None:
                 total = _int(paging.get("total"))
+            fresh: list[tuple[str, dict[str, Any]]] = []
             for entry, remote_id in zip(entries, ids, strict=True):
                 if remote_id is None:
                     yield Item(remote_id=f"(page {page}, unnamed)", error="a dataset with neither pid nor id",
@@ -103,7 +116,9 @@ class GwdmAdapter:
                 if remote_id in seen:
                     continue
                 seen.add(remote_id)
-                yield self._item(remote_id, entry, url, fetch, detail)
+                fresh.append((remote_id, entry))
+            # details (when needed) a few at a time; items come out in the list's order
+            yield from pool.map(lambda r: self._item(r[0], r[1], url, fetch, detail), fresh)
             last = _int(paging.get("last_page"))
             if not entries or (last is not None and page >= last) or (total is not None and len(seen) >= total):
                 break
