@@ -265,6 +265,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
 
     app.include_router(alliance_api.router)
     app.include_router(alliance_pages.router)
+    from healthgate.federation import serve as federation_serve  # the HDR UK federation API: /federation/...
+
+    app.include_router(federation_serve.router)
     app.mount("/static", StaticFiles(packages=[("healthgate.web", "static")]), name="static")
     openapi.install(app)
     # Outermost first: unknown hosts are refused before anything else, then per-client limits are counted.
