@@ -242,6 +242,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     from healthgate.access import routes as access_routes  # access requests: API and pages
 
     app.include_router(access_routes.router)
+    from healthgate.federation import dcat_routes  # DCAT-AP catalogue: /catalog.ttl|.jsonld|.rdf
+
+    app.include_router(dcat_routes.router)
     app.mount("/static", StaticFiles(packages=[("healthgate.web", "static")]), name="static")
     openapi.install(app)
     # Outermost first: unknown hosts are refused before anything else, then per-client limits are counted.

@@ -14,12 +14,14 @@ Total on messy input: a field of the wrong type is left out, never an exception.
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 import pycountry
@@ -136,9 +138,22 @@ def _concept(g: Graph, iri: URIRef, label: str, scheme: URIRef | None = None,
     return iri
 
 
-def _agent(g: Graph, name: str, *, identifier: str | None = None, email: str | None = None,
+class _Blank:
+    """Blank nodes named from their dataset, so the same record always serialises to the same bytes (stable
+    ETags and caches; labels never clash between datasets of one catalogue)."""
+
+    def __init__(self, owner: object) -> None:
+        self.prefix = re.sub(r"[^A-Za-z0-9]", "", str(owner))[-40:] or "n"
+        self.n = 0
+
+    def __call__(self) -> BNode:
+        self.n += 1
+        return BNode(f"b{self.prefix}n{self.n}")
+
+
+def _agent(g: Graph, name: str, *, blank: _Blank, identifier: str | None = None, email: str | None = None,
            homepage: str | None = None) -> BNode:
-    node = BNode()
+    node = blank()
     g.add((node, RDF.type, FOAF.Agent))
     g.add((node, RDF.type, FOAF.Organization))
     g.add((node, FOAF.name, Literal(name)))
@@ -188,6 +203,7 @@ def add_dataset(g: Graph, doc: Mapping[str, Any], site: Site, dataset_id: uuid.U
                 service: URIRef | None = None) -> URIRef:
     """Write one HDR UK 4.0.0 document as a dcat:Dataset into ``g``; its IRI."""
     ds = site.dataset_iri(dataset_id)
+    blank = _Blank(dataset_id)
     page = ds  # the public page is the landing page
     summary = _dict(doc.get("summary"))
     documentation = _dict(doc.get("documentation"))
@@ -232,7 +248,7 @@ def add_dataset(g: Graph, doc: Mapping[str, Any], site: Site, dataset_id: uuid.U
 
     doi = _text(summary.get("doiName"))
     if doi:
-        ident = BNode()
+        ident = blank()
         g.add((ds, ADMS.identifier, ident))
         g.add((ident, RDF.type, ADMS.Identifier))
         g.add((ident, SKOS.notation, Literal(doi.removeprefix("https://doi.org/"))))
@@ -243,7 +259,7 @@ def add_dataset(g: Graph, doc: Mapping[str, Any], site: Site, dataset_id: uuid.U
     if name:
         emails = _texts(custodian.get("contactPoint"))
         homepage = _text(custodian.get("description"))
-        agent = _agent(g, name, identifier=_text(custodian.get("identifier")),
+        agent = _agent(g, name, blank=blank, identifier=_text(custodian.get("identifier")),
                        email=emails[0] if emails else None)
         g.add((ds, DCTERMS.publisher, agent))
         for extra in emails[1:]:
@@ -256,7 +272,7 @@ def add_dataset(g: Graph, doc: Mapping[str, Any], site: Site, dataset_id: uuid.U
 
     contact = _text(summary.get("contactPoint"))
     if contact:
-        kind = BNode()
+        kind = blank()
         g.add((ds, DCAT.contactPoint, kind))
         g.add((kind, RDF.type, VCARD.Kind))
         g.add((kind, VCARD.fn, Literal(name or title or contact)))
@@ -264,14 +280,14 @@ def add_dataset(g: Graph, doc: Mapping[str, Any], site: Site, dataset_id: uuid.U
 
     creator = _text(usage.get("resourceCreator")) or (", ".join(_texts(usage.get("resourceCreator"))) or None)
     if creator:
-        g.add((ds, DCTERMS.creator, _agent(g, creator)))
+        g.add((ds, DCTERMS.creator, _agent(g, creator, blank=blank)))
 
     # coverage
     for place in _texts(coverage.get("spatial")):
         if is_url(place):
             loc: URIRef | BNode = URIRef(place)
         else:
-            loc = BNode()
+            loc = blank()
             g.add((loc, LOCN.geographicName, Literal(place, lang="en")))
             g.add((loc, SKOS.prefLabel, Literal(place, lang="en")))
         g.add((loc, RDF.type, DCTERMS.Location))
@@ -283,7 +299,7 @@ def add_dataset(g: Graph, doc: Mapping[str, Any], site: Site, dataset_id: uuid.U
         g.add((ds, HEALTHDCATAP.maxTypicalAge, Literal(age_max, datatype=XSD.nonNegativeInteger)))
     start, end = _when(temporal.get("startDate")), _when(temporal.get("endDate"))
     if start is not None or end is not None:
-        period = BNode()
+        period = blank()
         g.add((ds, DCTERMS.temporal, period))
         g.add((period, RDF.type, DCTERMS.PeriodOfTime))
         if start is not None:
@@ -322,7 +338,7 @@ def add_dataset(g: Graph, doc: Mapping[str, Any], site: Site, dataset_id: uuid.U
         latest = max(events, key=lambda o: str(o.get("observationDate") or ""))
         g.add((ds, HEALTHDCATAP.numberOfRecords, Literal(latest["measuredValue"], datatype=XSD.nonNegativeInteger)))
     for obs in observations if isinstance(observations, list) else []:
-        _add_observation(g, ds, obs)
+        _add_observation(g, ds, obs, blank)
 
     # standards, languages, coding systems
     for std in _texts(standards.get("conformsTo")):
@@ -344,10 +360,10 @@ def add_dataset(g: Graph, doc: Mapping[str, Any], site: Site, dataset_id: uuid.U
     # access: the HDAB (data controller), access rights and the distribution that tells how to get the data
     controller = _text(access.get("dataController"))
     if controller:
-        g.add((ds, HEALTHDCATAP.hdab, _agent(g, controller)))
+        g.add((ds, HEALTHDCATAP.hdab, _agent(g, controller, blank=blank)))
     processor = _text(access.get("dataProcessor"))
     if processor:
-        g.add((ds, DPV.hasDataProcessor, _agent(g, processor)))
+        g.add((ds, DPV.hasDataProcessor, _agent(g, processor, blank=blank)))
     category = _text(access.get("accessServiceCategory"))
     rights_iri = ACCESS_PUBLIC if category == "Open access" else ACCESS_RESTRICTED
     g.add((ds, DCTERMS.accessRights, rights_iri))
@@ -361,7 +377,7 @@ def add_dataset(g: Graph, doc: Mapping[str, Any], site: Site, dataset_id: uuid.U
     g.add((dist, DCAT.accessURL, URIRef(access_url)))
     g.add((dist, DCTERMS.title, Literal(category or "Access on request", lang="en")))
     if rights_text:
-        statement = BNode()
+        statement = blank()
         g.add((dist, DCTERMS.rights, statement))
         g.add((statement, RDF.type, DCTERMS.RightsStatement))
         g.add((statement, RDFS.label, Literal(rights_text, lang="en")))
@@ -399,14 +415,14 @@ def add_dataset(g: Graph, doc: Mapping[str, Any], site: Site, dataset_id: uuid.U
     return ds
 
 
-def _add_observation(g: Graph, ds: URIRef, obs: object) -> None:
+def _add_observation(g: Graph, ds: URIRef, obs: object, blank: _Blank) -> None:
     """An HDR UK observation (a schema.org Observation in origin) as an sdo:Observation of the dataset."""
     o = _dict(obs)
     value = _int(o.get("measuredValue"))
     node_name = _text(o.get("observedNode"))
     if value is None or not node_name:
         return
-    node = BNode()
+    node = blank()
     g.add((ds, SDO.observation, node))
     g.add((node, RDF.type, SDO.Observation))
     g.add((node, SDO.observationAbout, Literal(node_name)))
@@ -437,7 +453,7 @@ def add_catalog(g: Graph, site: Site, dataset_iris: Iterable[URIRef], *, modifie
     g.add((cat, DCTERMS.description, Literal(
         f"Health datasets published by the data custodians of {site.name}, in DCAT-AP 3.0.1 with HealthDCAT-AP "
         "properties.", lang="en")))
-    publisher = _agent(g, site.name, homepage=site.base + "/")
+    publisher = _agent(g, site.name, blank=_Blank("catalog"), homepage=site.base + "/")
     g.add((cat, DCTERMS.publisher, publisher))
     g.add((cat, FOAF.homepage, URIRef(site.base + "/")))
     g.add((cat, DCTERMS.conformsTo, DCAT_AP_301))
@@ -490,7 +506,7 @@ def add_paging(g: Graph, collection: URIRef, page: Page, url_of: Any) -> None:
         g.add((view, HYDRA.next, URIRef(url_of(page.number + 1))))
 
 
-def catalog_graph(docs: Iterable[tuple[uuid.UUID | str, Mapping[str, Any]]], site: Site, *,
+def catalog_graph(docs: Iterable[tuple[uuid.UUID, Mapping[str, Any]] | tuple[str, Mapping[str, Any]]], site: Site, *,
                   page: Page | None = None, url_of: Any = None, modified: datetime | None = None) -> Graph:
     """A catalogue (or one page of it) holding ``docs`` as (dataset id, HDR UK 4.0.0 document) pairs."""
     g = bind(Graph())
@@ -514,3 +530,40 @@ def serialize(g: Graph, fmt: str) -> bytes:
         context = {prefix: str(ns) for prefix, ns in PREFIXES.items()}
         return g.serialize(format="json-ld", context=context, auto_compact=True).encode()
     return g.serialize(format=rdflib_format, encoding="utf-8")
+
+
+def write_catalog(chunks: Iterable[Sequence[tuple[uuid.UUID, Mapping[str, Any]]]], site: Site, fmt: str,
+                  out: BinaryIO, *, modified: datetime | None = None) -> int:
+    """The whole catalogue as one document, written a chunk of datasets at a time (memory stays flat however
+    large the catalogue): Turtle as consecutive Turtle blocks (prefixes repeated, which Turtle allows), JSON-LD
+    as one ``@graph`` array. How many datasets were written."""
+    if fmt not in ("ttl", "jsonld"):
+        raise ValueError(f"cannot stream {fmt!r}: ttl or jsonld")
+    n = 0
+    first = True
+    if fmt == "jsonld":
+        context = {prefix: str(ns) for prefix, ns in PREFIXES.items()}
+        out.write(b'{"@context": ' + json.dumps(context).encode() + b',\n"@graph": [\n')
+    for rows in itertools.chain([[]], chunks):  # the first (empty) chunk carries the catalogue itself
+        g = bind(Graph())
+        iris = [add_dataset(g, doc, site, dataset_id, service=site.service_iri) for dataset_id, doc in rows]
+        n += len(iris)
+        if first:
+            add_catalog(g, site, iris, modified=modified)
+        else:
+            for iri in iris:
+                g.add((site.catalog_iri, DCAT.dataset, iri))
+                g.add((site.service_iri, DCAT.servesDataset, iri))
+        if fmt == "ttl":
+            out.write(g.serialize(format="turtle", encoding="utf-8"))
+        else:
+            compact = json.loads(g.serialize(format="json-ld", context=context, auto_compact=True))
+            nodes = compact.get("@graph", [compact]) if isinstance(compact, dict) else compact
+            for node in nodes:
+                if isinstance(node, dict):
+                    node.pop("@context", None)
+                out.write((b"" if first and node is nodes[0] else b",\n") + json.dumps(node, ensure_ascii=False).encode())
+        first = False
+    if fmt == "jsonld":
+        out.write(b"\n]}\n")
+    return n

@@ -99,7 +99,7 @@ def _emails(g: Graph, node: Node, *props: URIRef) -> list[str]:
             e = _email(o)
             if e:
                 out.append(e)
-    return list(dict.fromkeys(out))
+    return sorted(set(out))
 
 
 def _int(g: Graph, s: Node, p: URIRef) -> int | None:
@@ -235,13 +235,13 @@ def read_dataset(g: Graph, ds: Node) -> dict[str, Any]:
         summary["contactPoint"] = contact_emails[0]
     elif name and summary.get("dataCustodian", {}).get("contactPoint"):
         summary["contactPoint"] = summary["dataCustodian"]["contactPoint"][0]
-    aliases = _texts(g, ds, DCTERMS.alternative)
+    aliases = sorted(_texts(g, ds, DCTERMS.alternative))
     if aliases:
         summary["datasetAliases"] = aliases
 
     if description:
         doc["documentation"] = {"description": description}
-    pages = [str(o) for o in g.objects(ds, FOAF.page) if isinstance(o, URIRef)]
+    pages = sorted(str(o) for o in g.objects(ds, FOAF.page) if isinstance(o, URIRef))
     if pages:
         doc.setdefault("documentation", {"description": description or abstract or title or ""})
         doc["documentation"]["associatedMedia"] = pages
@@ -257,7 +257,7 @@ def read_dataset(g: Graph, ds: Node) -> dict[str, Any]:
         elif isinstance(loc, Literal) and str(loc).strip():
             places.append(str(loc).strip())
     if places:
-        places = sorted(dict.fromkeys(places), key=places.index)
+        places = sorted(set(places))
         coverage["spatial"] = places if all(is_url(p) for p in places) else ", ".join(places)
     for key, prop in (("typicalAgeRangeMin", HEALTHDCATAP.minTypicalAge),
                       ("typicalAgeRangeMax", HEALTHDCATAP.maxTypicalAge)):
@@ -313,7 +313,7 @@ def read_dataset(g: Graph, ds: Node) -> dict[str, Any]:
         doc["provenance"] = provenance
 
     if keywords:
-        summary["keywords"] = list(dict.fromkeys(keywords))
+        summary["keywords"] = sorted(set(keywords))  # RDF keeps no order: sorted, so a record always reads the same
 
     doc["accessibility"] = _accessibility(g, ds, distributions)
     linkage = _linkage(g, ds)
@@ -386,7 +386,7 @@ def _linkage(g: Graph, ds: Node) -> dict[str, Any]:
         pubs.append(m.group(1) if m else str(ref))
     if pubs:
         out["publicationAboutDataset"] = sorted(set(pubs))
-    derived = [{"url": str(o)} for o in g.objects(ds, PROV.wasDerivedFrom) if isinstance(o, URIRef)]
+    derived = [{"url": u} for u in sorted(str(o) for o in g.objects(ds, PROV.wasDerivedFrom) if isinstance(o, URIRef))]
     if derived:
         out["derivedFrom"] = derived
     return out
