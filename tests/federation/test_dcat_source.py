@@ -64,7 +64,7 @@ class TinyFetch:
 
     def __init__(self, base: str, budget: int = 100) -> None:
         self.base, self.budget = base, budget
-        self.client = httpx.Client(timeout=5, follow_redirects=False)
+        self.client = httpx.Client(timeout=60, follow_redirects=False)
 
     def get(self, url: str, *, params: Mapping[str, Any] | None = None,
             headers: Mapping[str, str] | None = None) -> httpx.Response:
