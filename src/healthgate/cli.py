@@ -183,7 +183,7 @@ class ExportFormat(enum.StrEnum):
 
 @app.command("export")
 def export(
-    out: Annotated[Path, typer.Option("--out", help="folder to write to")],
+    out: Annotated[Path, typer.Option("--out", help="folder (hdruk) or file (dcat-ttl, dcat-jsonld) to write")],
     format_: Annotated[ExportFormat, typer.Option("--format", help="hdruk: one HDR UK 4.0.0 JSON file per dataset "
                                                   "in the folder --out; dcat-ttl / dcat-jsonld: the catalogue as "
                                                   "one DCAT-AP 3.0.1 file --out")]

@@ -474,7 +474,7 @@ def add_catalog(g: Graph, site: Site, dataset_iris: Iterable[URIRef], *, modifie
     g.add((svc, DCTERMS.description, Literal(
         "Lists datasets and serves each in HDR UK 4.0.0 metadata; this catalogue also serves DCAT-AP.", lang="en")))
     g.add((svc, DCAT.endpointURL, URIRef(site.base + "/federation")))
-    g.add((svc, DCAT.endpointDescription, URIRef(site.base + "/openapi.json")))
+    g.add((svc, DCAT.endpointDescription, URIRef(site.base + "/api/v1/openapi.json")))
     g.add((svc, DCAT.landingPage, URIRef(site.base + "/")))
     g.add((URIRef(site.base + "/"), RDF.type, FOAF.Document))
     g.add((svc, DCTERMS.publisher, publisher))
