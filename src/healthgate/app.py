@@ -242,6 +242,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     from healthgate.access import routes as access_routes  # access requests: API and pages
 
     app.include_router(access_routes.router)
+    from healthgate.federation import api as harvest_api  # harvest sources and jobs: API and workspace pages
+    from healthgate.federation import pages as harvest_pages
+
+    app.include_router(harvest_api.router)
+    app.include_router(harvest_pages.router)
+    from healthgate.register import routes as register_routes  # the register: custodian API and workspace
+
+    app.include_router(register_routes.router)
+    from healthgate.register import public_routes as register_public  # the public register
+
+    app.include_router(register_public.router)
     from healthgate.federation import dcat_routes  # DCAT-AP catalogue: /catalog.ttl|.jsonld|.rdf
 
     app.include_router(dcat_routes.router)

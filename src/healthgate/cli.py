@@ -27,6 +27,7 @@ from healthgate.config import Settings
 from healthgate.context import Context
 from healthgate.db import make_engine, make_sessionmaker, transaction
 from healthgate.errors import FieldError, HealthgateError
+from healthgate.federation import cli as harvest_cli
 from healthgate.identity import accounts_cli as _users_cli
 from healthgate.identity import cli as identity_cli
 from healthgate.identity.permissions import SYSTEM
@@ -40,6 +41,7 @@ app.add_typer(audit_cli.app, name="audit")
 app.add_typer(access_cli.app, name="access")
 app.add_typer(_users_cli.app, name="users")
 identity_cli.register(app)  # teams, orgs, tokens
+harvest_cli.register(app)  # harvest SOURCE, harvest-sources ...
 DEMO_ADMIN = "admin@example.org"  # the demo's administrator account
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

@@ -119,6 +119,13 @@ ACTIONS: dict[str, str] = {
     "outbox.queued": "A message was queued for delivery",
     "outbox.dead": "A message could not be delivered after every retry",
     "outbox.retried": "A dead message was queued to be sent again",
+    # harvest sources and jobs
+    "harvest_source.created": "A harvest source (a custodian's own catalogue) was added",
+    "harvest_source.updated": "A harvest source's settings, schedule or credentials were changed",
+    "harvest_source.deleted": "A harvest source was removed (its datasets stay)",
+    "harvest_job.queued": "A harvest of a source was queued (by hand, the CLI or the schedule)",
+    "harvest_job.finished": "A harvest job ended (succeeded or failed), with its counts",
+    "harvest_job.failed": "A harvest job was marked failed because its worker stopped (no heartbeat)",
 }
 
 

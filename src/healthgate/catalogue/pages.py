@@ -75,6 +75,7 @@ def dataset_page(
         publishers=audit.publishers(ctx, dataset) if record.team_view else {},  # who, for the team's eyes
         duo_conditions=data_use.for_datasets(ctx, [dataset.id])[dataset.id].as_dict() if active else None,
         access=_access_box(ctx, dataset) if active else None,
+        data_uses=_data_uses(ctx, dataset) if active else None,
     )
     page.headers["Vary"] = "Accept"  # the same address also answers DCAT-AP (above)
     return page
@@ -85,6 +86,13 @@ def _access_box(ctx: Context, dataset: Any) -> Any:
     from healthgate.access.pages import dataset_access  # access builds on the catalogue, not the reverse
 
     return dataset_access(ctx, dataset)
+
+
+def _data_uses(ctx: Context, dataset: Any) -> Any:
+    """The "How this dataset has been used" section (published data use register entries)."""
+    from healthgate.register.pages import dataset_uses  # the register builds on the catalogue
+
+    return dataset_uses(ctx, dataset.id)
 
 
 def _cell(value: Any, marked: list[Any]) -> dict[str, Any]:

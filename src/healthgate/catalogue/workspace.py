@@ -65,7 +65,8 @@ def _can(ctx: Context, team_id: uuid.UUID) -> dict[str, bool]:
             "members": a.can(Permission.TEAM_VIEW_MEMBERS, team_id), "manage": a.can(Permission.TEAM_MANAGE, team_id),
             "drafts": a.can(Permission.DATASET_VIEW_DRAFT, team_id),
             "applications": a.can(Permission.APPLICATION_REVIEW, team_id),
-            "access_manage": a.can(Permission.APPLICATION_MANAGE, team_id)}
+            "access_manage": a.can(Permission.APPLICATION_MANAGE, team_id),
+            "harvest": a.can(Permission.HARVEST_MANAGE, team_id)}
 
 
 # ---- teams -----------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from healthgate.clock import Clock
 
 log = logging.getLogger(__name__)
 
-PROVIDERS: tuple[str, ...] = ("healthgate.access.reminders",)
+PROVIDERS: tuple[str, ...] = ("healthgate.access.reminders", "healthgate.federation.jobs")
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from healthgate.audit import service as audit
+from healthgate.catalogue.models import Dataset, DatasetVersion
 from healthgate.context import Context
 from healthgate.errors import Conflict, FieldError, Invalid, NotFound
 from healthgate.identity import orcid as orcids
+from healthgate.identity.models import Organisation, Team, User
 from healthgate.identity.organisations import checked_ror
 from healthgate.identity.permissions import Permission, require
+from healthgate.identity.service import name_key
 from healthgate.register import fields as F
 from healthgate.register import indexing
 from healthgate.register.models import (
@@ -116,10 +119,15 @@ def output_of(url: str, title: str | None = None) -> Output:
     return Output(url=url, kind="code" if host in _CODE_HOSTS else "link", title=title)
 
 
-def check(data: EntryData) -> EntryData:
+def check(data: EntryData, *, drafting: bool = False) -> EntryData:
     """The entry with its values in canonical form (lookup spellings, ORCID and ROR forms), or ``Invalid``
-    naming every field that is wrong (paths are field names; an upload prefixes its row and column)."""
+    naming every field that is wrong (paths are field names; an upload prefixes its row and column).
+    ``drafting``: a required field may still be empty (a draft from an application the custodian completes;
+    ``publish`` checks the whole entry again and refuses an incomplete one)."""
     errors: list[FieldError] = []
+    nul = _nul_paths(data.comparable(), "")
+    if nul:  # no database stores NUL characters: refused before anything else is looked at
+        raise Invalid("text cannot contain NUL characters", [FieldError(p, "contains a NUL character") for p in nul])
     for f in F.FIELDS:
         if f.kind == "list":
             continue
@@ -128,7 +136,7 @@ def check(data: EntryData) -> EntryData:
             value = value.strip() or None
             setattr(data, f.name, value)
         if value is None:
-            if f.required:
+            if f.required and not drafting:
                 errors.append(FieldError(f.name, f"{f.label} is required"))
             continue
         if f.kind == "date" and not isinstance(value, date):
@@ -165,6 +173,21 @@ def check(data: EntryData) -> EntryData:
     return data
 
 
+def _nul_paths(value: Any, path: str) -> list[str]:
+    if isinstance(value, str):
+        return [path] if "\x00" in value else []
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _nul_paths(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(value, list | tuple):
+        return [p for i, v in enumerate(value) for p in _nul_paths(v, f"{path}[{i}]")]
+    return []
+
+
+def is_complete(entry: RegisterEntry) -> bool:
+    """Whether every required field is filled in (a draft from an application may not be yet)."""
+    return all(getattr(entry, f.name) not in (None, "") for f in F.REQUIRED if f.kind != "list")
+
+
 # ---- writes ---------------------------------------------------------------------------------------------
 
 
@@ -175,16 +198,35 @@ def _lists(session: Session, entry: RegisterEntry, data: EntryData) -> None:
     session.flush()
     for i, d in enumerate(data.datasets):
         session.add(RegisterEntryDataset(entry_id=entry.id, position=i, name=d.name.strip(), dataset_id=d.dataset_id))
+    orcids_known = [a.orcid for a in data.applicants if a.orcid]
+    users_by_orcid = {o: u for o, u in session.execute(
+        select(User.orcid, User.id).where(User.orcid.in_(orcids_known)))} if orcids_known else {}
     for i, a in enumerate(data.applicants):
-        session.add(RegisterEntryApplicant(entry_id=entry.id, position=i, name=a.name.strip(), orcid=a.orcid))
+        session.add(RegisterEntryApplicant(entry_id=entry.id, position=i, name=a.name.strip(), orcid=a.orcid,
+                                           user_id=users_by_orcid.get(a.orcid) if a.orcid else None))
     for i, o in enumerate(data.outputs):
         session.add(RegisterEntryOutput(entry_id=entry.id, position=i, kind=o.kind, url=o.url, doi=o.doi,
                                         title=o.title))
 
 
+def _link_organisation(session: Session, entry: RegisterEntry) -> None:
+    """Point the entry at the organisation registry: by ROR id, else by the exact name (NFKC, case and spacing
+    aside). Organisation pages find their projects by it; an unknown organisation stays a name."""
+    org_id = None
+    if entry.organisation_ror:
+        org_id = session.scalar(select(Organisation.id).where(Organisation.ror_id == entry.organisation_ror))
+    if org_id is None and entry.organisation_name:
+        org_id = session.scalar(select(Organisation.id).where(
+            Organisation.name_key == name_key(entry.organisation_name)).order_by(Organisation.created_at).limit(1))
+    entry.organisation_id = org_id
+
+
 def _apply(entry: RegisterEntry, data: EntryData) -> None:
     for name in SCALARS:
-        setattr(entry, name, getattr(data, name))
+        value = getattr(data, name)
+        if value is None and F.BY_NAME[name].required and F.BY_NAME[name].kind == "text":
+            value = ""  # an incomplete draft: stored empty, refused by publish until filled in
+        setattr(entry, name, value)
     entry.funders = list(data.funders)
 
 
@@ -192,7 +234,15 @@ def create(ctx: Context, team_id: uuid.UUID, data: EntryData, *, origin: str = "
            application_id: uuid.UUID | None = None) -> RegisterEntry:
     """A new draft entry of ``team_id``'s register."""
     require(ctx.actor, Permission.REGISTER_MANAGE, on=team_id)
-    data = check(data)
+    return insert_draft(ctx, team_id, data, origin=origin, application_id=application_id)
+
+
+def insert_draft(ctx: Context, team_id: uuid.UUID, data: EntryData, *, origin: str,
+                 application_id: uuid.UUID | None = None, drafting: bool = False) -> RegisterEntry:
+    """``create`` without its permission check, for a caller that has checked its own: an application's
+    approval (``register.applications``) drafts the entry as part of the custodian's decision. A draft is
+    never public, so nothing is published by this. ``drafting``: required fields may be left empty."""
+    data = check(data, drafting=drafting)
     if origin not in ORIGINS:
         raise Invalid("unknown origin", [FieldError("origin", f"one of {', '.join(ORIGINS)}")])
     if data.project_id and ctx.session.scalar(select(RegisterEntry.id).where(
@@ -203,12 +253,14 @@ def create(ctx: Context, team_id: uuid.UUID, data: EntryData, *, origin: str = "
     entry = RegisterEntry(id=uuid.uuid4(), team_id=team_id, status=DRAFT, origin=origin,
                           application_id=application_id, created_at=now, updated_at=now, row_version=1)
     _apply(entry, data)
+    _link_organisation(ctx.session, entry)
     ctx.session.add(entry)
     ctx.session.flush()
     _lists(ctx.session, entry, data)
     ctx.session.flush()
     audit.record(ctx, "register_entry.created", "register_entry", entry.id,
-                 {"team_id": str(team_id), "origin": origin, "project_id": data.project_id}, at=now)
+                 {"team_id": str(team_id), "origin": origin, "project_id": data.project_id,
+                  **({"application_id": str(application_id)} if application_id else {})}, at=now)
     return entry
 
 
@@ -250,6 +302,7 @@ def update(ctx: Context, entry_id: uuid.UUID, data: EntryData, *, expected_versi
         return entry
     now = ctx.clock.now()
     _apply(entry, data)
+    _link_organisation(ctx.session, entry)
     _lists(ctx.session, entry, data)
     entry.updated_at = now
     entry.row_version += 1
@@ -265,6 +318,11 @@ def _set_status(ctx: Context, entry_id: uuid.UUID, status: str, action: str, exp
     entry = _writable(ctx, entry_id, expected)
     if entry.status == status:
         raise Conflict(f"the entry is already {status}")
+    if status == PUBLISHED:
+        try:
+            check(entry_data(ctx.session, entry))
+        except Invalid as exc:
+            raise Invalid("complete the entry before publishing it", exc.errors) from None
     now = ctx.clock.now()
     entry.status = status
     if status == PUBLISHED:
@@ -290,6 +348,22 @@ def withdraw(ctx: Context, entry_id: uuid.UUID, *, expected_version: int | None 
 # ---- reads ----------------------------------------------------------------------------------------------
 
 
+def require_manager(ctx: Context, team_id: uuid.UUID) -> None:
+    """Forbidden unless the actor manages ``team_id``'s register (a page asks before showing a blank form)."""
+    require(ctx.actor, Permission.REGISTER_MANAGE, on=team_id)
+
+
+def dataset_choices(ctx: Context, team_id: uuid.UUID, *, also: Sequence[uuid.UUID] = ()) -> dict[str, str]:
+    """Catalogue datasets an entry of ``team_id`` may link to (id -> title of the latest published version):
+    the team's published datasets, plus ``also`` (datasets an entry already links to), by title."""
+    latest = (DatasetVersion.dataset_id == Dataset.id) & (DatasetVersion.number == Dataset.latest_version)
+    stmt = select(Dataset.id, DatasetVersion.title).join(DatasetVersion, latest)
+    rows = list(ctx.session.execute(stmt.where(Dataset.team_id == team_id)))
+    if also:
+        rows += list(ctx.session.execute(stmt.where(Dataset.id.in_(list(also)))))
+    return {str(i): t for i, t in sorted(set(rows), key=lambda r: (r[1].casefold(), str(r[0])))}
+
+
 def can_manage(ctx: Context, entry: RegisterEntry) -> bool:
     return ctx.actor.can(Permission.REGISTER_MANAGE, on=entry.team_id)
 
@@ -300,6 +374,30 @@ def get(ctx: Context, entry_id: uuid.UUID) -> RegisterEntry:
     if entry.status != PUBLISHED and not can_manage(ctx, entry):
         raise NotFound("no such register entry")
     return entry
+
+
+@dataclass(frozen=True)
+class EntryView:
+    """An entry as one reader sees it: its fields, its custodian team, and whether the reader manages it."""
+
+    entry: RegisterEntry
+    data: EntryData
+    team: Team
+    manager: bool
+
+
+def view(ctx: Context, entry_id: uuid.UUID) -> EntryView:
+    """``get`` with everything a page or the API shows (404 as ``get``)."""
+    entry = get(ctx, entry_id)
+    team = ctx.session.get(Team, entry.team_id)
+    assert team is not None  # a foreign key
+    return EntryView(entry=entry, data=entry_data(ctx.session, entry), team=team, manager=can_manage(ctx, entry))
+
+
+def view_of(ctx: Context, entry: RegisterEntry) -> EntryView:
+    team = ctx.session.get(Team, entry.team_id)
+    assert team is not None
+    return EntryView(entry=entry, data=entry_data(ctx.session, entry), team=team, manager=can_manage(ctx, entry))
 
 
 def entry_data(session: Session, entry: RegisterEntry) -> EntryData:
@@ -318,12 +416,15 @@ def entry_data(session: Session, entry: RegisterEntry) -> EntryData:
                      funders=list(entry.funders or []))
 
 
-def team_entries(ctx: Context, team_id: uuid.UUID, *, status: str | None = None) -> list[RegisterEntry]:
+def team_entries(ctx: Context, team_id: uuid.UUID, *, status: str | None = None, origin: str | None = None
+                 ) -> list[RegisterEntry]:
     """Every entry of a team's register (its managers only), newest approval first."""
     require(ctx.actor, Permission.REGISTER_MANAGE, on=team_id)
     stmt = select(RegisterEntry).where(RegisterEntry.team_id == team_id)
     if status:
         stmt = stmt.where(RegisterEntry.status == status)
+    if origin:
+        stmt = stmt.where(RegisterEntry.origin == origin)
     return list(ctx.session.scalars(stmt.order_by(RegisterEntry.approval_date.desc(), RegisterEntry.id)))
 
 
