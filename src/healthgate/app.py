@@ -268,6 +268,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     from healthgate.federation import serve as federation_serve  # the HDR UK federation API: /federation/...
 
     app.include_router(federation_serve.router)
+    from healthgate.federation import dcat_routes  # DCAT-AP catalogue: /catalog.ttl|.jsonld|.rdf
+
+    app.include_router(dcat_routes.router)
     app.mount("/static", StaticFiles(packages=[("healthgate.web", "static")]), name="static")
     openapi.install(app)
     # Outermost first: unknown hosts are refused before anything else, then per-client limits are counted.

@@ -183,18 +183,30 @@ def import_(
 
 class ExportFormat(enum.StrEnum):
     HDRUK = "hdruk"  # one HDR UK 4.0.0 JSON file per dataset
+    DCAT_TTL = "dcat-ttl"  # the catalogue as one DCAT-AP 3.0.1 / HealthDCAT-AP Turtle file
+    DCAT_JSONLD = "dcat-jsonld"  # ... as one JSON-LD file
 
 
 @app.command("export")
 def export(
-    out: Annotated[Path, typer.Option("--out", help="folder to write to")],
-    format_: Annotated[ExportFormat, typer.Option("--format", help="hdruk: one HDR UK 4.0.0 JSON file per dataset")]
+    out: Annotated[Path, typer.Option("--out", help="folder (hdruk) or file (dcat-ttl, dcat-jsonld) to write")],
+    format_: Annotated[ExportFormat, typer.Option("--format", help="hdruk: one HDR UK 4.0.0 JSON file per dataset "
+                                                  "in the folder --out; dcat-ttl / dcat-jsonld: the catalogue as "
+                                                  "one DCAT-AP 3.0.1 file --out")]
     = ExportFormat.HDRUK,
 ) -> None:
     """Export every published dataset's latest version."""
     from healthgate.catalogue import service
     from healthgate.interop import hdruk
 
+    if format_ in (ExportFormat.DCAT_TTL, ExportFormat.DCAT_JSONLD):
+        from healthgate.federation import dcat_export
+
+        settings = Settings()
+        n = dcat_export.export_file(_engine(settings), settings.base_url, out,
+                                    "ttl" if format_ == ExportFormat.DCAT_TTL else "jsonld")
+        console.print(f"wrote {n} datasets as DCAT-AP 3.0.1 ({format_.value}) to {out}")
+        return
     sessions = make_sessionmaker(_engine(Settings()))
     with transaction(sessions) as session:
         n = hdruk.export_folder(service.iter_public_versions(session), out)
