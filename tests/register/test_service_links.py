@@ -1,4 +1,4 @@
-"""What the service adds to an entry beyond its fields: links to the organisation registry (by ROR, else by name)
+"""What the service adds to an entry beyond its fields: links to the organisation registry (by ROR only)
 and to people's accounts (by ORCID); and what it refuses whatever the caller (NUL characters, incomplete
 entries on publishing)."""
 
@@ -30,13 +30,13 @@ def test_organisations_and_people_are_linked(db, clock):
                                   entry(project_id="P-2", organisation_name="  another   UNIVERSITY "))
         unknown = register.create(w.ctx(s, "manager_A"), w.teams["A"],
                                   entry(project_id="P-3", organisation_name="Nowhere Institute"))
-        assert (by_ror.organisation_id, by_name.organisation_id, unknown.organisation_id) == (exeter.id, other.id,
-                                                                                               None)
+        # by ROR only: a name alone is not an identifier
+        assert (by_ror.organisation_id, by_name.organisation_id, unknown.organisation_id) == (exeter.id, None, None)
         [applicant] = s.query(RegisterEntryApplicant).filter_by(entry_id=by_ror.id).all()
         assert applicant.user_id == w.people["collaborator"]
         # an update relinks
         data = register.entry_data(s, unknown)
-        data.organisation_name = "University of Exeter"
+        data.organisation_ror = "03yghzc09"
         assert register.update(w.ctx(s, "manager_A"), unknown.id, data).organisation_id == exeter.id
 
 

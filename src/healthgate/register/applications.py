@@ -116,6 +116,10 @@ def draft_entry(ctx: Context, row: Application, state: State, team_id: uuid.UUID
     if existing is not None:
         return existing
     data = entry_data_of(ctx, row, state, team_id)
+    for name in service.SCALARS:  # an approval never fails for its draft: over-long text is cut to the limit
+        value = getattr(data, name)
+        if isinstance(value, str) and len(value) > service.MAX_TEXT:
+            setattr(data, name, value[:service.MAX_TEXT - 1] + "…")
     if data.project_id and ctx.session.scalar(select(RegisterEntry.id).where(
             RegisterEntry.team_id == team_id, RegisterEntry.project_id == data.project_id)):
         data.project_id = None  # the custodian already uses the reference for another entry

@@ -25,7 +25,6 @@ from healthgate.identity import orcid as orcids
 from healthgate.identity.models import Organisation, Team, User
 from healthgate.identity.organisations import checked_ror
 from healthgate.identity.permissions import Permission, require
-from healthgate.identity.service import name_key
 from healthgate.register import fields as F
 from healthgate.register import indexing
 from healthgate.register.models import (
@@ -210,14 +209,11 @@ def _lists(session: Session, entry: RegisterEntry, data: EntryData) -> None:
 
 
 def _link_organisation(session: Session, entry: RegisterEntry) -> None:
-    """Point the entry at the organisation registry: by ROR id, else by the exact name (NFKC, case and spacing
-    aside). Organisation pages find their projects by it; an unknown organisation stays a name."""
+    """Point the entry at the organisation registry by its ROR id (organisation pages find their projects by
+    it). A name alone is not an identifier: an entry without a known ROR id stays a name."""
     org_id = None
     if entry.organisation_ror:
         org_id = session.scalar(select(Organisation.id).where(Organisation.ror_id == entry.organisation_ror))
-    if org_id is None and entry.organisation_name:
-        org_id = session.scalar(select(Organisation.id).where(
-            Organisation.name_key == name_key(entry.organisation_name)).order_by(Organisation.created_at).limit(1))
     entry.organisation_id = org_id
 
 
