@@ -189,11 +189,11 @@ def _export_lines(request: Request, since: datetime | None, until: datetime | No
     with transaction(request.app.state.sessions) as session:
         yield b"["
         first = True
-        for s in serving.changed(session, since, until):
-            if s.archived:
-                entry = gmi.tombstone(s.dataset.id, title=s.version.title, archived_at=s.dataset.updated_at)
+        for c in serving.changed(session, since, until):
+            if c.archived:
+                entry = gmi.tombstone(c.id, title=c.title, archived_at=c.updated_at)
             else:
-                entry = gmi.document(s.version.document, s.dataset.id)
+                entry = gmi.document(c.document, c.id)
             yield (b"" if first else b",\n") + orjson.dumps(entry)
             first = False
         yield b"]\n"

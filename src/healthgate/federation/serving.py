@@ -110,18 +110,30 @@ def get_public(session: Session, dataset_id: uuid.UUID) -> Served | None:
     return Served(row[0], row[1]) if row else None
 
 
-def changed(session: Session, since: datetime | None, until: datetime | None) -> Iterator[Served]:
+@dataclass(frozen=True)
+class Change:
+    """A dataset in an export: its id, whether it is archived, when it changed, its title and document."""
+
+    id: uuid.UUID
+    archived: bool
+    updated_at: datetime
+    title: str
+    document: dict[str, Any]
+
+
+def changed(session: Session, since: datetime | None, until: datetime | None) -> Iterator[Change]:
     """Published datasets (public or archived) whose state changed in ``[since, until)``, oldest change first,
-    streamed a batch at a time."""
-    stmt = (select(Dataset, DatasetVersion).join(DatasetVersion, _latest())  # type: ignore[arg-type]
+    streamed a batch at a time (only the columns an export needs)."""
+    stmt = (select(Dataset.id, Dataset.status, Dataset.updated_at, DatasetVersion.title, DatasetVersion.document)
+            .join(DatasetVersion, _latest())  # type: ignore[arg-type]
             .where(Dataset.status.in_([DatasetStatus.ACTIVE, DatasetStatus.ARCHIVED]))
             .order_by(Dataset.updated_at, Dataset.id))
     if since is not None:
         stmt = stmt.where(Dataset.updated_at >= utc(since))
     if until is not None:
         stmt = stmt.where(Dataset.updated_at < utc(until))
-    for d, v in session.execute(stmt.execution_options(yield_per=BATCH)):
-        yield Served(d, v)
+    for dataset_id, status, updated_at, title, document in session.execute(stmt.execution_options(yield_per=BATCH)):
+        yield Change(dataset_id, status == DatasetStatus.ARCHIVED, updated_at, title, document)
 
 
 def feed_count(session: Session) -> int:
