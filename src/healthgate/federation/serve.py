@@ -113,11 +113,10 @@ def _time(request: Request, name: str) -> datetime | None:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
-def _item(request: Request, s: serving.Served) -> dict[str, Any]:
-    v, d = s.version, s.dataset
-    return gmi.item(dataset_id=d.id, document=v.document, number=v.number, title=v.title, abstract=v.abstract,
-                    custodian=v.custodian or d.team.name, created=d.created_at, modified=d.updated_at,
-                    self_url=f"{site_url(request)}/federation/datasets/{d.id}")
+def _item(base: str, s: serving.Listed) -> dict[str, Any]:
+    return gmi.item(dataset_id=s.id, document={"version": s.version, "issued": s.issued}, number=s.number,
+                    title=s.title, abstract=s.abstract, custodian=s.custodian, created=s.created_at,
+                    modified=s.updated_at, self_url=f"{base}/federation/datasets/{s.id}")
 
 
 def _json(value: Any, status: int = 200) -> Response:
@@ -144,7 +143,8 @@ def list_datasets(request: Request, session: SessionDep, settings: SettingsDep) 
     else:
         total = serving.count_public(session)
         page = serving.public_page(session, offset=offset, limit=limit) if offset < total else []
-    return _json(gmi.listing([_item(request, s) for s in page], q=q, total=total, limit=limit, offset=offset))
+    base = site_url(request)
+    return _json(gmi.listing([_item(base, s) for s in page], q=q, total=total, limit=limit, offset=offset))
 
 
 SCHEMAS = ("HDRUK/4.0.0", "GWDM/2.0", "GWDM/2.1")
@@ -189,11 +189,11 @@ def _export_lines(request: Request, since: datetime | None, until: datetime | No
     with transaction(request.app.state.sessions) as session:
         yield b"["
         first = True
-        for s in serving.changed(session, since, until):
-            if s.archived:
-                entry = gmi.tombstone(s.dataset.id, title=s.version.title, archived_at=s.dataset.updated_at)
+        for c in serving.changed(session, since, until):
+            if c.archived:
+                entry = gmi.tombstone(c.id, title=c.title, archived_at=c.updated_at)
             else:
-                entry = gmi.document(s.version.document, s.dataset.id)
+                entry = gmi.document(c.document, c.id)
             yield (b"" if first else b",\n") + orjson.dumps(entry)
             first = False
         yield b"]\n"

@@ -10,11 +10,13 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from healthgate.catalogue.models import Dataset, DatasetStatus, DatasetVersion
+from healthgate.identity.models import Team
 from healthgate.search import engine
 
 BATCH = 200
@@ -46,29 +48,48 @@ def count_public(session: Session) -> int:
                           .where(Dataset.status == DatasetStatus.ACTIVE)) or 0
 
 
-def public_page(session: Session, *, offset: int, limit: int) -> list[Served]:
+@dataclass(frozen=True)
+class Listed:
+    """What a list item shows of a public dataset: read from the extracted columns and two fields of the
+    document, never the whole document (a page of 100 costs one small query)."""
+
+    id: uuid.UUID
+    created_at: datetime
+    updated_at: datetime
+    number: int
+    title: str
+    abstract: str | None
+    custodian: str
+    version: str | None  # the document's ``version``
+    issued: str | None  # the document's ``issued``
+
+
+def _listed_query() -> Any:
+    doc = DatasetVersion.document
+    return (select(Dataset.id, Dataset.created_at, Dataset.updated_at, DatasetVersion.number, DatasetVersion.title,
+                   DatasetVersion.abstract, func.coalesce(DatasetVersion.custodian, Team.name),
+                   doc["version"].as_string(), doc["issued"].as_string())
+            .join(DatasetVersion, _latest())  # type: ignore[arg-type]
+            .join(Team, Team.id == Dataset.team_id)
+            .where(Dataset.status == DatasetStatus.ACTIVE))
+
+
+def public_page(session: Session, *, offset: int, limit: int) -> list[Listed]:
     """Public datasets in persistent-id order, ``limit`` from ``offset``."""
-    rows = session.execute(
-        select(Dataset, DatasetVersion).join(DatasetVersion, _latest())  # type: ignore[arg-type]
-        .where(Dataset.status == DatasetStatus.ACTIVE)
-        .order_by(Dataset.id).offset(offset).limit(limit)
-    ).all()
-    return [Served(d, v) for d, v in rows]
+    ids = list(session.scalars(select(Dataset.id).where(Dataset.status == DatasetStatus.ACTIVE)
+                               .order_by(Dataset.id).offset(offset).limit(limit)))
+    return by_ids(session, ids)
 
 
-def by_ids(session: Session, ids: Sequence[uuid.UUID]) -> list[Served]:
+def by_ids(session: Session, ids: Sequence[uuid.UUID]) -> list[Listed]:
     """Public datasets with these ids, in the order given (ids not public are left out)."""
     if not ids:
         return []
-    rows = session.execute(
-        select(Dataset, DatasetVersion).join(DatasetVersion, _latest())  # type: ignore[arg-type]
-        .where(Dataset.status == DatasetStatus.ACTIVE, Dataset.id.in_(list(ids)))
-    ).all()
-    found = {d.id: Served(d, v) for d, v in rows}
+    found = {r[0]: Listed(*r) for r in session.execute(_listed_query().where(Dataset.id.in_(list(ids))))}
     return [found[i] for i in ids if i in found]
 
 
-def search_page(session: Session, q: str, *, offset: int, limit: int, max_per_page: int) -> tuple[int, list[Served]]:
+def search_page(session: Session, q: str, *, offset: int, limit: int, max_per_page: int) -> tuple[int, list[Listed]]:
     """``(total, page)`` of the public datasets matching ``q``, ranked by the search engine."""
     first = offset // limit + 1
     result = engine.search(session, q, page=first, per_page=limit, max_per_page=max_per_page)
@@ -89,18 +110,30 @@ def get_public(session: Session, dataset_id: uuid.UUID) -> Served | None:
     return Served(row[0], row[1]) if row else None
 
 
-def changed(session: Session, since: datetime | None, until: datetime | None) -> Iterator[Served]:
+@dataclass(frozen=True)
+class Change:
+    """A dataset in an export: its id, whether it is archived, when it changed, its title and document."""
+
+    id: uuid.UUID
+    archived: bool
+    updated_at: datetime
+    title: str
+    document: dict[str, Any]
+
+
+def changed(session: Session, since: datetime | None, until: datetime | None) -> Iterator[Change]:
     """Published datasets (public or archived) whose state changed in ``[since, until)``, oldest change first,
-    streamed a batch at a time."""
-    stmt = (select(Dataset, DatasetVersion).join(DatasetVersion, _latest())  # type: ignore[arg-type]
+    streamed a batch at a time (only the columns an export needs)."""
+    stmt = (select(Dataset.id, Dataset.status, Dataset.updated_at, DatasetVersion.title, DatasetVersion.document)
+            .join(DatasetVersion, _latest())  # type: ignore[arg-type]
             .where(Dataset.status.in_([DatasetStatus.ACTIVE, DatasetStatus.ARCHIVED]))
             .order_by(Dataset.updated_at, Dataset.id))
     if since is not None:
         stmt = stmt.where(Dataset.updated_at >= utc(since))
     if until is not None:
         stmt = stmt.where(Dataset.updated_at < utc(until))
-    for d, v in session.execute(stmt.execution_options(yield_per=BATCH)):
-        yield Served(d, v)
+    for dataset_id, status, updated_at, title, document in session.execute(stmt.execution_options(yield_per=BATCH)):
+        yield Change(dataset_id, status == DatasetStatus.ARCHIVED, updated_at, title, document)
 
 
 def feed_count(session: Session) -> int:
