@@ -190,6 +190,10 @@ CASES: dict[str, Case] = {
         HARVEST, lambda p: (_harvest_source(p), {"data": _harvest_form()})),
     "/workspace/teams/{team_ref}/harvest/{source_id}/run": Case(HARVEST, lambda p: (_harvest_source(p), {})),
     "/workspace/teams/{team_ref}/harvest/{source_id}/delete": Case(HARVEST, lambda p: (_harvest_source(p), {})),
+    # the data use register's upload (register:manage): the dry run writes nothing, applying the kept file does
+    "/workspace/teams/{team_ref}/data-uses/upload": Case(ACCESS_MANAGE, lambda p: (TEAM, _register_file()),
+                                                          writes=False),
+    "/workspace/teams/{team_ref}/data-uses/upload/apply": Case(ACCESS_MANAGE, lambda p: (TEAM, _register_kept(p))),
 }
 
 
@@ -258,3 +262,25 @@ def test_workspace_form_matrix(people, path):
             assert r.status_code in (401, 403, 404), (persona, r.status_code, r.text[:300])
             assert _events(people) == before, persona  # nothing changed
     assert outcomes["anonymous"] == 401
+
+
+def _register_csv() -> bytes:
+    from tests.register.upload_files import csv_bytes, row
+
+    return csv_bytes([row(uuid.uuid4().int % 10**9)])
+
+
+def _register_file() -> dict:
+    return {"files": {"file": ("register.csv", _register_csv(), "text/csv")}}
+
+
+def _register_kept(people: People) -> dict:
+    """A register file kept by a dry run of the upload page, as the apply form names it."""
+    import hashlib
+
+    from healthgate.access import storage
+
+    data = _register_csv()
+    sha = hashlib.sha256(data).hexdigest()
+    storage.from_settings(people.app.state.settings).put(f"register-uploads/{people.team}/{sha}", data)
+    return {"data": {"sha256": sha, "filename": "register.csv", "publish": "on"}}

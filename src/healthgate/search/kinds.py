@@ -14,6 +14,7 @@ from typing import Any
 
 # kind -> the module that declares it (imported on first use)
 PROVIDERS = {"dataset": "healthgate.catalogue.indexing"}
+PROVIDERS["data_use"] = "healthgate.register.indexing"  # the public data use register
 
 Row = Mapping[str, Any]  # an entry as the snapshot reads it: its columns, and ``data`` (a dict)
 
