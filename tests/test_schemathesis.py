@@ -155,6 +155,11 @@ CONFIG = SchemathesisConfig.from_dict({
                                   "withdrawRegisterEntry", "accessRequestsReceived"],
          "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "412", "422"]},
                     "negative_data_rejection": {"expected-statuses": _REFUSED}}},
+        # harvest sources: the URL must be http(s) with a host, the name unique and of plain characters, the
+        # settings of their documented types, an auth other than none needs its secret; If-Match as above
+        {"include-operation-id": ["createHarvestSource", "updateHarvestSource"],
+         "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "412", "422"]},
+                    "negative_data_rejection": {"expected-statuses": _REFUSED}}},
     ],
 })
 

@@ -104,8 +104,7 @@ def test_items_without_ids_are_reported_and_block_archiving(src):
     src.add("a", document("A"))
     config = SourceConfig("hdruk-fma", src.url, {"retries": 0})
     got = []
-    with GuardedFetch(config, sleep=lambda s: None) as fetch:
-        with pytest.raises(ListingIncomplete, match="1 list items had no id"):
-            for item in adapter("hdruk-fma").items(config, fetch):
-                got.append(item)
+    with GuardedFetch(config, sleep=lambda s: None) as fetch, \
+            pytest.raises(ListingIncomplete, match="1 list items had no id"):
+        got.extend(adapter("hdruk-fma").items(config, fetch))
     assert got[0].error and "no persistentId" in got[0].error and got[1].remote_id == "a"

@@ -49,6 +49,7 @@ def _out(ctx: Context, source: HarvestSource) -> SourceOut:
 def list_sources(ctx: ContextDep, team: Annotated[str | None, Query(
         max_length=300, description="only this team's (id, slug or name)")] = None) -> list[SourceOut]:
     """The sources you may manage: your teams' (``harvest:manage``), every source for an alliance admin."""
+    service.signed_in(ctx)
     team_id = teams.resolve_team(ctx, team).id if team else None
     return [SourceOut.of(s.source, s.team_name, s.last_job) for s in service.summaries(ctx, team_id)]
 

@@ -207,6 +207,7 @@ def update_source(ctx: Context, source_id: uuid.UUID, *, expected_row_version: i
                   enabled: bool = _UNSET) -> HarvestSource:
     """Change what is given; ``secret`` unset keeps the stored one (it is never shown back), None or ""
     removes it. The kind and the team of a source never change (delete it and add another)."""
+    signed_in(ctx)
     source = _load(ctx.session, source_id, for_update=True)
     _require_or_hide(ctx, source)
     if expected_row_version is not None and expected_row_version != source.row_version:
@@ -249,6 +250,7 @@ def update_source(ctx: Context, source_id: uuid.UUID, *, expected_row_version: i
 
 def delete_source(ctx: Context, source_id: uuid.UUID) -> None:
     """Remove a source, its jobs and its records. The datasets it harvested stay, as the team's."""
+    signed_in(ctx)
     source = _load(ctx.session, source_id, for_update=True)
     _require_or_hide(ctx, source)
     if ctx.session.scalar(select(HarvestJob.id).where(HarvestJob.source_id == source.id,
@@ -257,6 +259,12 @@ def delete_source(ctx: Context, source_id: uuid.UUID) -> None:
     audit.record(ctx, "harvest_source.deleted", "harvest_source", source.id, _audit_view(source))
     ctx.session.delete(source)
     ctx.session.flush()
+
+
+def signed_in(ctx: Context) -> None:
+    """Unauthorized for anonymous callers, before anything is looked up (an unknown id then says nothing)."""
+    if not ctx.actor.authenticated:
+        require(ctx.actor, Permission.HARVEST_MANAGE)
 
 
 def _load(session: Session, source_id: uuid.UUID, *, for_update: bool = False) -> HarvestSource:
@@ -270,6 +278,7 @@ def _load(session: Session, source_id: uuid.UUID, *, for_update: bool = False) -
 
 
 def get_source(ctx: Context, source_id: uuid.UUID) -> HarvestSource:
+    signed_in(ctx)
     source = _load(ctx.session, source_id)
     _require_or_hide(ctx, source)
     return source
@@ -349,6 +358,7 @@ def summaries(ctx: Context, team_id: uuid.UUID | None = None) -> list[SourceSumm
 def enqueue(ctx: Context, source_id: uuid.UUID, *, trigger: str = "manual") -> HarvestJob:
     """Queue a run of the source, or return the one already queued or running (a source runs one job at a
     time)."""
+    signed_in(ctx)
     source = _load(ctx.session, source_id, for_update=True)
     _require_or_hide(ctx, source)
     if trigger not in TRIGGERS:
@@ -447,6 +457,7 @@ def count_jobs(ctx: Context, source_id: uuid.UUID) -> int:
 
 
 def get_job(ctx: Context, job_id: uuid.UUID) -> tuple[HarvestJob, HarvestSource]:
+    signed_in(ctx)
     job = ctx.session.get(HarvestJob, job_id)
     if job is None:
         raise NotFound(f"no harvest job {job_id}")
