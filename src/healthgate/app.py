@@ -250,9 +250,24 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     from healthgate.register import routes as register_routes  # the register: custodian API and workspace
 
     app.include_router(register_routes.router)
+    from healthgate.register import export_routes as register_exports  # before any /data-uses/{id} route
     from healthgate.register import public_routes as register_public  # the public register
 
+    app.include_router(register_exports.router)
     app.include_router(register_public.router)
+    from healthgate.register import upload_api as register_upload_api
+    from healthgate.register import upload_pages as register_upload_pages
+
+    app.include_router(register_upload_api.router)
+    app.include_router(register_upload_pages.router)
+    from healthgate.alliance import api as alliance_api  # members, obligations, statistics
+    from healthgate.alliance import pages as alliance_pages
+
+    app.include_router(alliance_api.router)
+    app.include_router(alliance_pages.router)
+    from healthgate.federation import serve as federation_serve  # the HDR UK federation API: /federation/...
+
+    app.include_router(federation_serve.router)
     from healthgate.federation import dcat_routes  # DCAT-AP catalogue: /catalog.ttl|.jsonld|.rdf
 
     app.include_router(dcat_routes.router)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from healthgate import __version__, context, migrate
 from healthgate.access import cli as access_cli
+from healthgate.alliance import cli as alliance_cli
 from healthgate.audit import cli as audit_cli
 from healthgate.audit import keys as audit_keys
 from healthgate.catalogue.importer import ImportReport
@@ -32,6 +33,7 @@ from healthgate.identity import accounts_cli as _users_cli
 from healthgate.identity import cli as identity_cli
 from healthgate.identity.permissions import SYSTEM
 from healthgate.outbox import cli as outbox_cli
+from healthgate.register import files_cli as register_files_cli
 
 app = typer.Typer(help="healthgate: a gateway for health data research.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -40,6 +42,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(access_cli.app, name="access")
 app.add_typer(_users_cli.app, name="users")
+app.add_typer(register_files_cli.app, name="register-file")
+app.add_typer(alliance_cli.app, name="alliance")  # members, obligations, reminders
 identity_cli.register(app)  # teams, orgs, tokens
 harvest_cli.register(app)  # harvest SOURCE, harvest-sources ...
 DEMO_ADMIN = "admin@example.org"  # the demo's administrator account

@@ -71,3 +71,10 @@ def test_odd_values_are_answered_not_refused(public):  # noqa: F811
     client, _ = public
     body = client.get(API, params={"q": "'; DROP TABLE register_entries; --", "dataset": "No such dataset"}).json()
     assert body["total"] == 0 and body["notes"]
+
+
+def test_date_from_and_date_to_are_aliases(public):  # noqa: F811
+    client, _ = public
+    body = client.get(API, params={"date_from": "2024-06", "date_to": "2024-06"}).json()
+    assert [i["title"] for i in body["items"]] == ["Kidney disease progression"]
+    assert client.get(API, params={"date_to": "June"}).status_code == 422

@@ -60,8 +60,10 @@ def test_an_approved_application_reaches_the_public_register_only_when_published
         entry_id = page.url.rsplit("/", 1)[1]
         expect(page.locator("main")).to_contain_text("Drafted from an approved application")
 
-        # nothing is public yet
+        # nothing is public yet: not the entry page, not the API
         public = browser.new_context(viewport={"width": 390, "height": 844})
+        visitor = public.new_page()
+        assert visitor.goto(f"{url}/data-uses/{entry_id}").status == 404
         assert public.request.get(f"{url}/api/v1/data-uses/{entry_id}").status == 404
 
         # the form asked only for a title and the applicant has no affiliation on record: the custodian
@@ -82,7 +84,14 @@ def test_an_approved_application_reaches_the_public_register_only_when_published
         page.wait_for_url("**done=published")
         expect(page.get_by_role("status")).to_contain_text("on the public register")
 
-        # the public sees it now
+        # the public sees it now, on its entry page and through the API
+        assert visitor.goto(f"{url}/data-uses/{entry_id}").status == 200
+        expect(visitor.get_by_role("heading", level=1)).to_have_text("Anticoagulation after stroke")
+        article = visitor.locator("article")
+        expect(article).to_contain_text("Whether blood thinners after a stroke prevent a second one.")
+        expect(article).to_contain_text("Alpha cardiovascular cohort")
+        expect(article).to_contain_text("University of Exeter")
+        assert visitor.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
         shown = public.request.get(f"{url}/api/v1/data-uses/{entry_id}")
         assert shown.status == 200
         body = shown.json()

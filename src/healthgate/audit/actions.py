@@ -115,6 +115,15 @@ ACTIONS: dict[str, str] = {
     "register_entry.updated": "A custodian changed an entry of its data use register",
     "register_entry.published": "A custodian published a data use register entry",
     "register_entry.withdrawn": "A custodian took a data use register entry off the public register",
+    "register_upload.applied": "A custodian uploaded its data use register as a file (CSV or XLSX) and applied it",
+    # alliance
+    "alliance_member.created": "An alliance admin added a member of the alliance",
+    "alliance_member.updated": "An alliance admin changed a member of the alliance",
+    "alliance_member.left": "An alliance admin recorded that a member left the alliance",
+    "alliance_letter.added": "An alliance admin recorded a member's signed letter of intent",
+    "alliance_letter.downloaded": "An alliance admin downloaded a member's signed letter of intent",
+    "alliance_letter.deleted": "An alliance admin removed a member's letter of intent",
+    "alliance.reminder_sent": "A reminder about a member's obligation was queued to its team admins",
     # outbox
     "outbox.queued": "A message was queued for delivery",
     "outbox.dead": "A message could not be delivered after every retry",

@@ -138,8 +138,9 @@ def run(sessions: sessionmaker[Session], clock: Clock, job_id: uuid.UUID, *,
                     last_beat=clock.now())
     error: str | None = None
     complete = False
-    fetch = GuardedFetch(config, auth=auth, secret=secret, transport=transport)
+    fetch: GuardedFetch | None = None
     try:
+        fetch = GuardedFetch(config, auth=auth, secret=secret, transport=transport)
         adapter = adapters.adapter(config.kind)
         try:
             for item in adapter.items(config, fetch):
@@ -160,9 +161,11 @@ def run(sessions: sessionmaker[Session], clock: Clock, job_id: uuid.UUID, *,
         log.exception("harvest job %s failed", job_id)
         error = f"the run stopped: {type(exc).__name__}: {exc}"[:MAX_MESSAGE]
         complete = False
-        state.counts["requests"], state.counts["waited_seconds"] = fetch.requests, round(fetch.waited, 1)
+        if fetch is not None:
+            state.counts["requests"], state.counts["waited_seconds"] = fetch.requests, round(fetch.waited, 1)
     finally:
-        fetch.close()
+        if fetch is not None:
+            fetch.close()
     if progress:
         progress(state.counts)
     return _finish(sessions, clock, state, complete=complete, error=error)
@@ -386,7 +389,9 @@ def periodic(sessions: sessionmaker[Session], clock: Clock) -> str | None:
     with sessions.begin() as s:
         queued = service.enqueue_due(s, clock)
         reaped = service.reap(s, clock)
-    job = run_next(sessions, clock)
+    from healthgate.config import Settings
+
+    job = run_next(sessions, clock, max_document_bytes=Settings().max_document_bytes)
     done = [f"{queued} queued"] if queued else []
     if reaped:
         done.append(f"{reaped} dead job(s) marked failed")

@@ -26,7 +26,7 @@ from healthgate.clock import Clock
 from healthgate.context import Context
 from healthgate.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from healthgate.federation import adapters
-from healthgate.federation.fetch import AUTHS
+from healthgate.federation.fetch import AUTHS, origin
 from healthgate.federation.models import HarvestJob, HarvestJobItem, HarvestRecord, HarvestSource
 from healthgate.identity.models import Team
 from healthgate.identity.permissions import SYSTEM, Actor, Permission, require
@@ -60,14 +60,33 @@ def harvest_actor(source: HarvestSource) -> Actor:
 # ---- validation ----------------------------------------------------------------------------------------
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _check_url(url: str, path: str, errors: list[FieldError]) -> None:
-    parts = urlsplit(url)
+    if _CONTROL.search(url) or " " in url:
+        errors.append(FieldError(path, "a URL has no spaces or control characters"))
+        return
+    try:
+        parts = urlsplit(url)
+        origin(url)  # the port is a number in range
+    except ValueError as exc:
+        errors.append(FieldError(path, f"not a URL: {exc}"))
+        return
     if parts.scheme not in ("http", "https") or not parts.hostname:
         errors.append(FieldError(path, "an http or https URL with a host name"))
     elif parts.username or parts.password:
         errors.append(FieldError(path, "no user name or password in the URL: use the source's auth and secret"))
     elif len(url) > 2000:
         errors.append(FieldError(path, "at most 2000 characters"))
+
+
+def _origin_ok(url: str) -> bool:
+    try:
+        origin(url)
+    except ValueError:
+        return False
+    return True
 
 
 def _typed(value: Any, types: tuple[type, ...]) -> bool:
@@ -86,6 +105,8 @@ def _check_settings(settings: Any, errors: list[FieldError]) -> dict[str, Any]:
     except (TypeError, ValueError):
         errors.append(FieldError("settings", "plain JSON values only"))
         return {}
+    if "\\u0000" in json.dumps(clean):
+        errors.append(FieldError("settings", "no NUL characters"))
     if size > MAX_SETTINGS_BYTES:
         errors.append(FieldError("settings", f"at most {MAX_SETTINGS_BYTES} bytes of settings"))
     for key, raw in clean.items():
@@ -97,7 +118,8 @@ def _check_settings(settings: Any, errors: list[FieldError]) -> dict[str, Any]:
             errors.append(FieldError(f"settings.{key}", f"must be {' or '.join(t.__name__ for t in types)}"))
         elif key == "allowed_hosts":
             for i, host in enumerate(value):
-                if not isinstance(host, str) or not re.fullmatch(r"(https?://)?[A-Za-z0-9.-]+(:\d+)?/?", host):
+                if not isinstance(host, str) or not re.fullmatch(r"(https?://)?[A-Za-z0-9.-]+(:\d{1,5})?/?", host) \
+                        or not _origin_ok(host if "://" in host else f"http://{host}"):
                     errors.append(FieldError(f"settings.allowed_hosts[{i}]", "a host name, or scheme://host:port"))
         elif key == "token_url":
             _check_url(value, "settings.token_url", errors)
@@ -115,6 +137,8 @@ def _validate(kind: str, url: str, auth: str, secret: str | None, settings: dict
     _check_url(url, "url", errors)
     if auth not in AUTHS:
         errors.append(FieldError("auth", f"one of: {', '.join(AUTHS)}"))
+    elif secret and _CONTROL.search(secret):
+        errors.append(FieldError("secret", "no control characters (it is sent in an HTTP header)"))
     elif auth != "none" and not secret:
         what = {"api-key": "the API key", "bearer": "the bearer token", "oauth2": "the client secret"}[auth]
         errors.append(FieldError("secret", f"{what} is needed for auth {auth}"))

@@ -38,11 +38,15 @@ class DataUseSearchParams(BaseModel):
                                       description="approved on or after (YYYY, YYYY-MM or YYYY-MM-DD)")
     approved_to: str | None = Field(None, json_schema_extra=_BOUND_SCHEMA,
                                     description="approved on or before (YYYY, YYYY-MM or YYYY-MM-DD: its last day)")
+    date_from: str | None = Field(None, json_schema_extra=_BOUND_SCHEMA,
+                                  description="the same as approved_from (as the dataset search names it)")
+    date_to: str | None = Field(None, json_schema_extra=_BOUND_SCHEMA,
+                                description="the same as approved_to (as the dataset search names it)")
     sort: Sort | None = Field(None, description="default: relevance with words, else approved (newest first)")
     page: int = Field(1, ge=1, le=10**9)
     per_page: int = Field(20, ge=1, description="at most the server's max_per_page (100 by default)")
 
-    @field_validator("approved_from")
+    @field_validator("approved_from", "date_from")
     @classmethod
     def _from(cls, v: str | None) -> str | None:
         try:
@@ -51,7 +55,7 @@ class DataUseSearchParams(BaseModel):
             raise ValueError("not a date: use YYYY, YYYY-MM or YYYY-MM-DD") from None
         return v
 
-    @field_validator("approved_to")
+    @field_validator("approved_to", "date_to")
     @classmethod
     def _to(cls, v: str | None) -> str | None:
         try:
@@ -61,7 +65,8 @@ class DataUseSearchParams(BaseModel):
         return v
 
     def bounds(self) -> tuple[date | None, date | None]:
-        return approval_bound(self.approved_from, end=False), approval_bound(self.approved_to, end=True)
+        return (approval_bound(self.approved_from or self.date_from, end=False),
+                approval_bound(self.approved_to or self.date_to, end=True))
 
 
 class UsedDatasetOut(BaseModel):

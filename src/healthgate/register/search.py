@@ -153,11 +153,12 @@ def parse(params: Any) -> tuple[dict[str, Any], list[str]]:
     notes: list[str] = []
     bounds: dict[str, date | None] = {}
     for key, end in (("approved_from", False), ("approved_to", True)):
+        name = key if params.get(key) else key.replace("approved", "date")  # date_from / date_to: aliases
+        raw = params.get(name)
         try:
-            bounds[key] = approval_bound(params.get(key), end=end)
+            bounds[key] = approval_bound(raw, end=end)
         except ValueError:
-            notes.append(f"{key} {params.get(key, '')[:40]!r} is not a date (YYYY, YYYY-MM or YYYY-MM-DD); "
-                         "ignored")
+            notes.append(f"{name} {raw[:40]!r} is not a date (YYYY, YYYY-MM or YYYY-MM-DD); ignored")
             bounds[key] = None
     values = {facet: [v for v in params.getlist(p) if v.strip()][:50] for p, facet in FACET_PARAMS.items()}
     args = {

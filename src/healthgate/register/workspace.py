@@ -19,13 +19,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from healthgate.context import Context
 from healthgate.errors import Conflict, FieldError, Invalid, NotFound
+from healthgate.identity import organisations
 from healthgate.identity import service as identity
-from healthgate.identity.models import Team
+from healthgate.identity.models import Organisation, Team
+from healthgate.register import activity_reads as reads
 from healthgate.register import fields as F
 from healthgate.register import service as register
+from healthgate.register.indexing import catalogue_titles
 from healthgate.web.deps import WriterContextDep
 from healthgate.web.posted import Posted, PostedDep
-from healthgate.web.templates import render
+from healthgate.web.templates import render, site_url
 
 router = APIRouter(prefix="/workspace", include_in_schema=False)
 
@@ -144,11 +147,6 @@ def _data_of(values: dict[str, Any], choices: dict[str, str]) -> register.EntryD
 
 
 # ---- pages ------------------------------------------------------------------------------------------------
-
-
-def _public_context() -> dict[str, Any]:
-    """What ``register/_entry_public.html`` needs besides the entry: the fields by Five Safes group."""
-    return {"public_groups": [(g, [f for f in F.FIELDS if f.group == g]) for g in GROUPS]}
 
 
 def _form_context(ctx: Context, team: Team, v: register.EntryView | None) -> dict[str, Any]:
@@ -279,12 +277,43 @@ def withdraw(request: Request, team_ref: str, entry_id: uuid.UUID, ctx: WriterCo
     return _status_change(request, team_ref, entry_id, ctx, posted, "withdrawn")
 
 
+def _as_public(ctx: Context, v: register.EntryView) -> reads.PublicEntry:
+    """What the public entry page (``register/public_entry.html``) is given for this entry, whatever its status:
+    the same shape ``activity_reads.public_entry`` builds for a published one."""
+    entry, data = v.entry, v.data
+    org = None
+    if entry.organisation_id:
+        found = ctx.session.get(Organisation, entry.organisation_id)
+        org = organisations.current(ctx, found) if found is not None else None
+    titles = catalogue_titles(ctx.session, [d.dataset_id for d in data.datasets if d.dataset_id])
+    used = [reads.DatasetUsed(d.name, d.dataset_id if d.dataset_id in titles else None,
+                              titles.get(d.dataset_id) if d.dataset_id else None) for d in data.datasets]
+    groups: list[tuple[str, list[tuple[str, Any]]]] = []
+    for group in reads.GROUPS:
+        rows: list[tuple[str, Any]] = [(f.label, getattr(entry, f.name)) for f in F.FIELDS
+                                       if f.group == group and f.kind != "list"
+                                       and f.name not in ("organisation_name", "project_title")
+                                       and getattr(entry, f.name) not in (None, "")]
+        if group == "Safe People" and entry.funders:
+            rows.append(("Funders / sponsors", "; ".join(entry.funders)))
+        groups.append((group, rows))
+    return reads.PublicEntry(
+        entry=entry, custodian=v.team, organisation=org,
+        organisation_ror=entry.organisation_ror or (org.ror_id if org is not None else None), datasets=used,
+        applicants=[{"name": a.name, "orcid": a.orcid} for a in data.applicants],
+        outputs=[{"kind": o.kind, "url": o.url, "doi": o.doi, "title": o.title} for o in data.outputs],
+        groups=groups)
+
+
 @router.get("/teams/{team_ref}/data-uses/{entry_id:uuid}/preview", response_class=HTMLResponse)
 def preview(request: Request, team_ref: str, entry_id: uuid.UUID, ctx: WriterContextDep) -> HTMLResponse:
-    """The entry exactly as the public register will show it (the same partial renders the public view)."""
+    """The entry exactly as its public page (``/data-uses/{id}``) will show it: the public page's own template,
+    under a notice saying it is a preview (and whether the entry is public yet)."""
     team = identity.resolve_team(ctx, team_ref)
     v = _entry_of_team(ctx, team, entry_id)
+    found = _as_public(ctx, v)
     response = render(request, "register/workspace_preview.html", team=team, view=v, base=_base(team),
-                      status_labels=STATUS_LABELS, **_public_context())
+                      status_labels=STATUS_LABELS, e=found, entry=found.entry, base_url=site_url(request),
+                      jsonld="")
     response.headers["Cache-Control"] = "no-store"
     return response
