@@ -165,6 +165,8 @@ def test_paging_that_never_ends_stops(server):
         server.routes[f"/p{n}"] = ("text/turtle", _page(site, [f"d{n}"], f"{server.base}/p{n + 1}"))
     with pytest.raises(ListingIncomplete, match="after 5 pages"):
         _items(server.base + "/p1", TinyFetch(server.base), max_pages=5)
+    with pytest.raises(ListingIncomplete, match="after 3 datasets"):
+        _items(server.base + "/p1", TinyFetch(server.base), max_items=3, max_pages="lots")
 
 
 def test_unbound_prefix_is_reported_clearly(server):

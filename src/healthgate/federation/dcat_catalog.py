@@ -32,8 +32,14 @@ def last_change(session: Session) -> Any:
 
 
 def page(session: Session, *, offset: int, limit: int) -> list[Row]:
-    stmt = _public().order_by(Dataset.id).offset(offset).limit(limit)
-    return [(row[0], row[1]) for row in session.execute(stmt)]
+    """One page in id order. The offset is taken over the narrow datasets table alone, then only the page's
+    documents are read: skipping rows never loads their (large) documents."""
+    ids = list(session.scalars(select(Dataset.id).where(Dataset.status == DatasetStatus.ACTIVE)
+                               .order_by(Dataset.id).offset(offset).limit(limit)))
+    if not ids:
+        return []
+    rows = {row[0]: row[1] for row in session.execute(_public().where(Dataset.id.in_(ids)))}
+    return [(i, rows[i]) for i in ids if i in rows]
 
 
 def stream(session: Session, chunk: int = 500) -> Iterator[list[Row]]:

@@ -4,8 +4,8 @@ The source URL is the catalogue document (or its first page). Each response is p
 or, when that says nothing useful (``text/plain``, ``application/octet-stream``), by sniffing the first bytes.
 Paged catalogues are followed through Hydra (``hydra:next``, or the older ``hydra:nextPage``) relative to the
 page's address; the listing stops, reported incomplete, on a page that repeats an earlier address, on a page
-whose datasets were all seen already, after ``max_pages`` pages (setting, default 10,000), or on a page that
-cannot be fetched or parsed: everything read before is still harvested, nothing is archived.
+whose datasets were all seen already, after ``max_pages`` pages (setting, default 10,000) or ``max_items``
+datasets (default 200,000), or on a page that cannot be fetched or parsed: everything read before is still harvested, nothing is archived.
 
 Each ``dcat:Dataset`` becomes an ``Item`` whose remote id is its IRI, whose document is the HDR UK 4.0.0
 mapping of ``interop.dcat_read``, and whose content (what change detection hashes) is that document as
@@ -39,6 +39,12 @@ FORMATS_BY_MEDIA = {
 }
 NAMES = {"turtle": "Turtle", "n3": "N3", "nt": "N-Triples", "xml": "RDF/XML", "json-ld": "JSON-LD"}
 MAX_PAGES = 10_000
+MAX_ITEMS = 200_000
+
+
+def _setting(source: SourceConfig, key: str, default: int) -> int:
+    value = source.settings.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else default
 MAX_CONTEXT_FETCHES = 20
 
 
@@ -142,7 +148,8 @@ class DcatAdapter:
     kind = "dcat"
 
     def items(self, source: SourceConfig, fetch: Fetch) -> Iterator[Item]:
-        max_pages = int(source.settings.get("max_pages") or MAX_PAGES)
+        max_pages = _setting(source, "max_pages", MAX_PAGES)
+        max_items = _setting(source, "max_items", MAX_ITEMS)
         contexts = _Contexts(fetch)
         url: str | None = source.url
         pages: list[str] = []
@@ -174,6 +181,8 @@ class DcatAdapter:
                 item = self._item(graph, node)
                 if item.remote_id in seen:
                     continue  # the catalogue changed between pages and showed it again: harvested once
+                if len(seen) >= max_items:
+                    raise ListingIncomplete(f"stopped after {len(seen)} datasets (settings.max_items)")
                 seen.add(item.remote_id)
                 fresh += 1
                 yield item
