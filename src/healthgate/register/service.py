@@ -275,6 +275,7 @@ def _check_version(entry: RegisterEntry, expected: int | None) -> None:
 
 
 def _writable(ctx: Context, entry_id: uuid.UUID, expected: int | None) -> RegisterEntry:
+    indexing.lock(ctx.session)  # the index lock before any row lock: one order for every index writer
     entry = _load(ctx, entry_id, for_update=True)
     if not ctx.actor.can(Permission.REGISTER_MANAGE, on=entry.team_id) and entry.status != PUBLISHED:
         raise NotFound("no such register entry")  # a stranger cannot tell a draft exists
@@ -604,6 +605,8 @@ def upsert_many(ctx: Context, team_id: uuid.UUID, items: Sequence[EntryData], *,
     (withdrawn entries stay withdrawn). ``dry_run``: check and plan only, write nothing."""
     if origin not in ORIGINS:
         raise Invalid("unknown origin", [FieldError("origin", f"one of {', '.join(ORIGINS)}")])
+    if not dry_run:
+        indexing.lock(ctx.session)  # before the plan reads the entries it will write: no update is lost
     plan = plan_many(ctx, team_id, items, publish=publish)
     if dry_run:
         return BulkResult(plan, applied=False)
