@@ -138,8 +138,22 @@ CONFIG = SchemathesisConfig.from_dict({
                                   "openEnquiry", "postEnquiryMessage", "applyFromEnquiry"],
          "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "412", "422"]},
                     "negative_data_rejection": {"expected-statuses": _REFUSED}}},
+        # register upload: a file's rows, dates, lookups and type are checked beyond what multipart can say;
+        # alliance: the organisation named must exist and not be a member yet, dates must be in order; a letter's
+        # file is checked by its content
+        {"include-operation-id": ["uploadRegisterFile", "createAllianceMember", "updateAllianceMember",
+                                  "addLetterOfIntent"],
+         "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "413", "415", "422"]},
+                    "negative_data_rejection": {"expected-statuses": _REFUSED}}},
         {"include-operation-id": ["createDataset", "validateDocument"],
          "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "422"]},
+                    "negative_data_rejection": {"expected-statuses": _REFUSED}}},
+        # register: lookup values (in any spelling), ORCID and ROR check digits, dates in order, linked datasets
+        # are checked beyond the request schema, and publishing refuses an entry with required fields empty; a
+        # stale If-Match is 412; a range of quarters too long to show is 422
+        {"include-operation-id": ["createRegisterEntry", "updateRegisterEntry", "publishRegisterEntry",
+                                  "withdrawRegisterEntry", "accessRequestsReceived"],
+         "checks": {"positive_data_acceptance": {"expected-statuses": [*_ACCEPTED, "412", "422"]},
                     "negative_data_rejection": {"expected-statuses": _REFUSED}}},
     ],
 })

@@ -242,9 +242,35 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     from healthgate.access import routes as access_routes  # access requests: API and pages
 
     app.include_router(access_routes.router)
+    from healthgate.federation import api as harvest_api  # harvest sources and jobs: API and workspace pages
+    from healthgate.federation import pages as harvest_pages
+
+    app.include_router(harvest_api.router)
+    app.include_router(harvest_pages.router)
+    from healthgate.register import routes as register_routes  # the register: custodian API and workspace
+
+    app.include_router(register_routes.router)
+    from healthgate.register import export_routes as register_exports  # before any /data-uses/{id} route
     from healthgate.register import public_routes as register_public  # the public register
 
+    app.include_router(register_exports.router)
     app.include_router(register_public.router)
+    from healthgate.register import upload_api as register_upload_api
+    from healthgate.register import upload_pages as register_upload_pages
+
+    app.include_router(register_upload_api.router)
+    app.include_router(register_upload_pages.router)
+    from healthgate.alliance import api as alliance_api  # members, obligations, statistics
+    from healthgate.alliance import pages as alliance_pages
+
+    app.include_router(alliance_api.router)
+    app.include_router(alliance_pages.router)
+    from healthgate.federation import serve as federation_serve  # the HDR UK federation API: /federation/...
+
+    app.include_router(federation_serve.router)
+    from healthgate.federation import dcat_routes  # DCAT-AP catalogue: /catalog.ttl|.jsonld|.rdf
+
+    app.include_router(dcat_routes.router)
     app.mount("/static", StaticFiles(packages=[("healthgate.web", "static")]), name="static")
     openapi.install(app)
     # Outermost first: unknown hosts are refused before anything else, then per-client limits are counted.

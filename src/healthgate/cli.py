@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from healthgate import __version__, context, migrate
 from healthgate.access import cli as access_cli
+from healthgate.alliance import cli as alliance_cli
 from healthgate.audit import cli as audit_cli
 from healthgate.audit import keys as audit_keys
 from healthgate.catalogue.importer import ImportReport
@@ -27,10 +28,12 @@ from healthgate.config import Settings
 from healthgate.context import Context
 from healthgate.db import make_engine, make_sessionmaker, transaction
 from healthgate.errors import FieldError, HealthgateError
+from healthgate.federation import cli as harvest_cli
 from healthgate.identity import accounts_cli as _users_cli
 from healthgate.identity import cli as identity_cli
 from healthgate.identity.permissions import SYSTEM
 from healthgate.outbox import cli as outbox_cli
+from healthgate.register import files_cli as register_files_cli
 
 app = typer.Typer(help="healthgate: a gateway for health data research.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -39,7 +42,10 @@ app.add_typer(db_app, name="db")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(access_cli.app, name="access")
 app.add_typer(_users_cli.app, name="users")
+app.add_typer(register_files_cli.app, name="register-file")
+app.add_typer(alliance_cli.app, name="alliance")  # members, obligations, reminders
 identity_cli.register(app)  # teams, orgs, tokens
+harvest_cli.register(app)  # harvest SOURCE, harvest-sources ...
 DEMO_ADMIN = "admin@example.org"  # the demo's administrator account
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -177,18 +183,30 @@ def import_(
 
 class ExportFormat(enum.StrEnum):
     HDRUK = "hdruk"  # one HDR UK 4.0.0 JSON file per dataset
+    DCAT_TTL = "dcat-ttl"  # the catalogue as one DCAT-AP 3.0.1 / HealthDCAT-AP Turtle file
+    DCAT_JSONLD = "dcat-jsonld"  # ... as one JSON-LD file
 
 
 @app.command("export")
 def export(
-    out: Annotated[Path, typer.Option("--out", help="folder to write to")],
-    format_: Annotated[ExportFormat, typer.Option("--format", help="hdruk: one HDR UK 4.0.0 JSON file per dataset")]
+    out: Annotated[Path, typer.Option("--out", help="folder (hdruk) or file (dcat-ttl, dcat-jsonld) to write")],
+    format_: Annotated[ExportFormat, typer.Option("--format", help="hdruk: one HDR UK 4.0.0 JSON file per dataset "
+                                                  "in the folder --out; dcat-ttl / dcat-jsonld: the catalogue as "
+                                                  "one DCAT-AP 3.0.1 file --out")]
     = ExportFormat.HDRUK,
 ) -> None:
     """Export every published dataset's latest version."""
     from healthgate.catalogue import service
     from healthgate.interop import hdruk
 
+    if format_ in (ExportFormat.DCAT_TTL, ExportFormat.DCAT_JSONLD):
+        from healthgate.federation import dcat_export
+
+        settings = Settings()
+        n = dcat_export.export_file(_engine(settings), settings.base_url, out,
+                                    "ttl" if format_ == ExportFormat.DCAT_TTL else "jsonld")
+        console.print(f"wrote {n} datasets as DCAT-AP 3.0.1 ({format_.value}) to {out}")
+        return
     sessions = make_sessionmaker(_engine(Settings()))
     with transaction(sessions) as session:
         n = hdruk.export_folder(service.iter_public_versions(session), out)

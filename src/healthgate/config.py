@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     s3_region: str | None = None
     s3_access_key_id: str | None = None
     s3_secret_access_key: SecretStr | None = None
+    # Data use register uploads (docs/register-upload.md): the largest file in bytes, the most entries (rows) in
+    # one file, and how much an XLSX file may unpack to (its ZIP directory is checked before it is parsed).
+    register_upload_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    register_upload_max_rows: int = Field(default=200_000, ge=1)
+    register_upload_max_unpacked_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
 
     @field_validator("oidc_providers")
     @classmethod

@@ -124,6 +124,25 @@ def _dead_delivery(people: People) -> dict[str, str]:
         return {**TEAM, "delivery_id": str(delivery.id)}
 
 
+HARVEST = {Role.TEAM_ADMIN.value, Role.METADATA_MANAGER.value, "alliance admin"}  # harvest:manage
+
+
+def _harvest_source(people: People) -> dict[str, str]:
+    """A harvest source of the team (federation.service), as path parameters."""
+    from healthgate.federation import service as harvest
+
+    with people.db.sessions.begin() as s:
+        source = harvest.create_source(Context(s, SYSTEM, people.clock), people.team,
+                                       name=f"source {uuid.uuid4().hex[:8]}", kind="hdruk-fma",
+                                       url="https://catalogue.example.org")
+        return {**TEAM, "source_id": str(source.id)}
+
+
+def _harvest_form() -> dict[str, str]:
+    return {"name": f"source {uuid.uuid4().hex[:8]}", "kind": "hdruk-fma", "url": "https://catalogue.example.org",
+            "auth": "none", "enabled": "1"}
+
+
 CASES: dict[str, Case] = {
     "/workspace/teams/{team_ref}/datasets/new": Case(EDIT, lambda p: (TEAM, {"data": {"summary.title": "New"}})),
     "/workspace/datasets/{dataset_id}/edit": Case(
@@ -165,6 +184,16 @@ CASES: dict[str, Case] = {
     "/workspace/teams/{team_ref}/access/form": Case(ACCESS_MANAGE, lambda p: (TEAM, {"data": {
         "include": [ACCESS_Q], "required": [ACCESS_Q]}})),
     "/workspace/teams/{team_ref}/access/form/publish": Case(ACCESS_MANAGE, lambda p: (TEAM, _access_draft(p))),
+    # harvest sources (federation.pages): harvest:manage on the team
+    "/workspace/teams/{team_ref}/harvest": Case(HARVEST, lambda p: (TEAM, {"data": _harvest_form()})),
+    "/workspace/teams/{team_ref}/harvest/{source_id}": Case(
+        HARVEST, lambda p: (_harvest_source(p), {"data": _harvest_form()})),
+    "/workspace/teams/{team_ref}/harvest/{source_id}/run": Case(HARVEST, lambda p: (_harvest_source(p), {})),
+    "/workspace/teams/{team_ref}/harvest/{source_id}/delete": Case(HARVEST, lambda p: (_harvest_source(p), {})),
+    # the data use register's upload (register:manage): the dry run writes nothing, applying the kept file does
+    "/workspace/teams/{team_ref}/data-uses/upload": Case(ACCESS_MANAGE, lambda p: (TEAM, _register_file()),
+                                                          writes=False),
+    "/workspace/teams/{team_ref}/data-uses/upload/apply": Case(ACCESS_MANAGE, lambda p: (TEAM, _register_kept(p))),
 }
 
 
@@ -233,3 +262,25 @@ def test_workspace_form_matrix(people, path):
             assert r.status_code in (401, 403, 404), (persona, r.status_code, r.text[:300])
             assert _events(people) == before, persona  # nothing changed
     assert outcomes["anonymous"] == 401
+
+
+def _register_csv() -> bytes:
+    from tests.register.upload_files import csv_bytes, row
+
+    return csv_bytes([row(uuid.uuid4().int % 10**9)])
+
+
+def _register_file() -> dict:
+    return {"files": {"file": ("register.csv", _register_csv(), "text/csv")}}
+
+
+def _register_kept(people: People) -> dict:
+    """A register file kept by a dry run of the upload page, as the apply form names it."""
+    import hashlib
+
+    from healthgate.access import storage
+
+    data = _register_csv()
+    sha = hashlib.sha256(data).hexdigest()
+    storage.from_settings(people.app.state.settings).put(f"register-uploads/{people.team}/{sha}", data)
+    return {"data": {"sha256": sha, "filename": "register.csv", "publish": "on"}}

@@ -161,6 +161,27 @@ def _fixed(method: str, url: Callable[[World], str], body: Callable[[World], Any
 ACCESS_MANAGE = frozenset({"Team admin", "Access manager", ADMIN})
 
 
+HARVEST = frozenset({"Team admin", "Metadata manager", ADMIN})  # harvest:manage
+
+
+def _harvest_source(w: World) -> str:
+    """A fresh harvest source of team A: its id."""
+    from healthgate.federation import service as harvest
+
+    with w.system() as ctx:
+        return str(harvest.create_source(ctx, w.team_a, name=f"source {next(w.counter)}", kind="hdruk-fma",
+                                         url="https://catalogue.example.org").id)
+
+
+def _harvest_job(w: World) -> str:
+    """A queued job of a fresh harvest source of team A: its id."""
+    from healthgate.federation import service as harvest
+
+    source = _harvest_source(w)
+    with w.system() as ctx:
+        return str(harvest.enqueue(ctx, uuid.UUID(source)).id)
+
+
 def _webhook(w: World) -> str:
     """A fresh webhook of team A (access.webhooks), the team's only one (a team has at most ten): its id."""
     from sqlalchemy import delete
@@ -412,7 +433,35 @@ MATRIX: dict[tuple[str, str], tuple[Prepare, frozenset[str]]] = {
         lambda w, p: ("POST", f"/api/v1/enquiries/{enquiry(w, _own(w, p))}/application", None), SIGNED_IN),
     ("GET", "/api/v1/teams/{team}/enquiries"): (
         _fixed("GET", lambda w: f"/api/v1/teams/{w.team_a}/enquiries"), REVIEW_APPLICATIONS),
+    # harvest sources and jobs (harvest:manage on the source's team; the list is filtered, so anyone signed in)
+    ("GET", "/api/v1/harvest-sources"): (_fixed("GET", lambda w: "/api/v1/harvest-sources"), SIGNED_IN),
+    ("POST", "/api/v1/harvest-sources"): (lambda w, p: ("POST", "/api/v1/harvest-sources", {
+        "team": str(w.team_a), "name": f"source {next(w.counter)}", "url": "https://catalogue.example.org"}),
+        HARVEST),
+    ("GET", "/api/v1/harvest-sources/{source_id}"): (
+        lambda w, p: ("GET", f"/api/v1/harvest-sources/{_harvest_source(w)}", None), HARVEST),
+    ("PATCH", "/api/v1/harvest-sources/{source_id}"): (
+        lambda w, p: ("PATCH", f"/api/v1/harvest-sources/{_harvest_source(w)}", {"enabled": False}), HARVEST),
+    ("DELETE", "/api/v1/harvest-sources/{source_id}"): (
+        lambda w, p: ("DELETE", f"/api/v1/harvest-sources/{_harvest_source(w)}", None), HARVEST),
+    ("POST", "/api/v1/harvest-sources/{source_id}/jobs"): (
+        lambda w, p: ("POST", f"/api/v1/harvest-sources/{_harvest_source(w)}/jobs", None), HARVEST),
+    ("GET", "/api/v1/harvest-sources/{source_id}/jobs"): (
+        lambda w, p: ("GET", f"/api/v1/harvest-sources/{_harvest_source(w)}/jobs", None), HARVEST),
+    ("GET", "/api/v1/harvest-jobs/{job_id}"): (
+        lambda w, p: ("GET", f"/api/v1/harvest-jobs/{_harvest_job(w)}", None), HARVEST),
+    # the data use register's upload (register:manage; a dry run by default)
+    ("POST", "/api/v1/teams/{team_ref}/data-uses/upload"): (
+        lambda w, p: ("POST", f"/api/v1/teams/{w.team_a}/data-uses/upload",
+                      Upload({"file": ("register.csv", _register_csv(), "text/csv")})),
+        frozenset({"Team admin", "Access manager", ADMIN})),
 }
+
+
+def _register_csv() -> bytes:
+    from tests.register.upload_files import csv_bytes, row
+
+    return csv_bytes([row(1)])
 
 
 def invitation(w: World) -> str:
@@ -742,3 +791,57 @@ def test_no_route_leaks_another_teams_drafts(world, tmp_path):
     with world.app.state.sessions() as s:
         assert hdruk.export_folder(catalogue.iter_public_versions(s), out) == 1
     assert not any(SECRET in p.read_text() for p in Path(out).rglob("*") if p.is_file())
+
+
+# -- the alliance: members (public list; the alliance admin writes), letters of intent, obligations, statistics --
+
+def _member(w: World, *, letter: bool = False) -> str:
+    """A fresh member (of a fresh organisation), with a letter of intent when asked: its id (and letter's)."""
+    from datetime import date
+
+    from healthgate.access import storage
+    from healthgate.alliance import service as alliance
+
+    org = w.organisation()
+    with w.system() as ctx:
+        member = alliance.create(ctx, alliance.MemberData(str(org), "data-custodian", date(2026, 1, 5)))
+        if not letter:
+            return str(member.id)
+        found = alliance.add_letter(ctx, storage.from_settings(w.app.state.settings), member.id,
+                                    alliance.LetterData(date(2026, 1, 2), "A Signatory", "Director"),
+                                    filename="letter.pdf", content=b"%PDF-1.4\n%%EOF\n")
+        return f"{member.id}/letters/{found.id}"
+
+
+_MEMBER_BODY = {"member_type": "funder", "join_date": "2026-02-01"}
+MATRIX.update({
+    ("GET", "/api/v1/alliance/members"): (_fixed("GET", lambda w: "/api/v1/alliance/members"), EVERYONE),
+    ("POST", "/api/v1/alliance/members"): (lambda w, p: (
+        "POST", "/api/v1/alliance/members", {**_MEMBER_BODY, "organisation": str(w.organisation())}), ALLIANCE),
+    ("GET", "/api/v1/alliance/members/{member_id}"): (
+        lambda w, p: ("GET", f"/api/v1/alliance/members/{_member(w)}", None), EVERYONE),
+    ("PUT", "/api/v1/alliance/members/{member_id}"): (lambda w, p: (
+        "PUT", f"/api/v1/alliance/members/{_member(w)}", {**_MEMBER_BODY, "organisation": str(w.organisation())}),
+        ALLIANCE),
+    ("GET", "/api/v1/alliance/members/{member_id}/letters"): (
+        lambda w, p: ("GET", f"/api/v1/alliance/members/{_member(w)}/letters", None), ALLIANCE),
+    ("POST", "/api/v1/alliance/members/{member_id}/letters"): (lambda w, p: (
+        "POST", f"/api/v1/alliance/members/{_member(w)}/letters", Upload({
+            "signed_on": (None, "2026-01-02"), "signatory_name": (None, "A Signatory"),
+            "signatory_position": (None, "Director"), "file": ("letter.pdf", PDF, "application/pdf")})), ALLIANCE),
+    ("GET", "/api/v1/alliance/members/{member_id}/letters/{letter_id}/document"): (lambda w, p: (
+        "GET", f"/api/v1/alliance/members/{_member(w, letter=True)}/document", None), ALLIANCE),
+    ("GET", "/api/v1/alliance/obligations"): (_fixed("GET", lambda w: "/api/v1/alliance/obligations"), ALLIANCE),
+    ("GET", "/api/v1/statistics"): (_fixed("GET", lambda w: "/api/v1/statistics"), EVERYONE),
+})
+WEB_FORMS.update({
+    ("POST", "/admin/alliance/members"): (lambda w, p: ("POST", "/admin/alliance/members", {
+        "organisation": str(w.organisation()), "member_type": "funder", "join_date": "2026-02-01"}), ALLIANCE),
+    ("POST", "/admin/alliance/members/{member_id}"): (lambda w, p: ("POST", f"/admin/alliance/members/{_member(w)}", {
+        "organisation": str(w.organisation()), "member_type": "funder", "join_date": "2026-02-01"}), ALLIANCE),
+    ("POST", "/admin/alliance/members/{member_id}/letters"): (lambda w, p: (
+        "POST", f"/admin/alliance/members/{_member(w)}/letters", {
+            "signed_on": "2026-01-02", "signatory_name": "A Signatory", "signatory_position": "Director"}), ALLIANCE),
+    ("POST", "/admin/alliance/members/{member_id}/letters/{letter_id}/delete"): (lambda w, p: (
+        "POST", f"/admin/alliance/members/{_member(w, letter=True)}/delete", {}), ALLIANCE),
+})

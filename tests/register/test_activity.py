@@ -22,11 +22,13 @@ def test_organisation_activity_across_custodians(db, clock):
         found = reads.organisation_activity(ctx, pw.EXETER_ROR)
         a = found.activity
         assert found.organisation is not None and found.organisation.name == "University of Exeter"
-        # by ROR: the heart entry (team A); "genes" names Exeter only by name, the draft is never counted
-        assert [p.title for p in a.projects] == ["Heart failure after COVID-19"]
-        assert [(d.title, d.count) for d in a.datasets] == [("Alpha cardiovascular cohort", 1)]
+        # by ROR: the heart entry (team A); "genes" (team B) names Exeter by its exact name, which links it to the
+        # same organisation; the draft is never counted
+        assert [p.title for p in a.projects] == ["Heart failure after COVID-19", "Genetics of asthma"]
+        assert {d.title or d.name: d.count for d in a.datasets} == {
+            "Alpha cardiovascular cohort": 1, "Beta genomes": 1, "UK Biobank": 1}
         assert [o.doi for o in a.outputs] == ["10.1000/heart.1", None]
-        assert a.people == [("Ada Lovelace", pw.ADA, 1)]
+        assert a.people == [("Ada Lovelace", pw.ADA, 2)]
         leeds = reads.organisation_activity(ctx, f"https://ror.org/{pw.LEEDS_ROR}").activity
         assert [p.title for p in leeds.projects] == ["Kidney disease progression"]  # not the withdrawn one
         assert {o.doi for o in leeds.outputs} == {"10.1000/kidney.2"}

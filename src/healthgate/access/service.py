@@ -24,6 +24,7 @@ from healthgate.context import Context
 from healthgate.errors import Conflict, FieldError, Forbidden, Invalid, NotFound, Unauthorized
 from healthgate.identity.models import Membership
 from healthgate.identity.permissions import Permission, Role, require
+from healthgate.register import applications as register_feed
 
 MAX_DATASETS = 50
 
@@ -248,6 +249,7 @@ def _append(ctx: Context, row: Application, state: lc.State, event_type: str, da
     audit.record(ctx, f"application.{event_type}", "application", row.id,
                  {"reference": row.reference, "seq": seq, **({"team_id": str(team_id)} if team_id else {})}, at=at)
     notify.application_event(ctx, row, new, event_type, data, team_id)
+    register_feed.application_event(ctx, row, new, event_type, data, team_id)  # approvals draft register entries
     return new
 
 

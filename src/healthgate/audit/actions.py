@@ -115,10 +115,26 @@ ACTIONS: dict[str, str] = {
     "register_entry.updated": "A custodian changed an entry of its data use register",
     "register_entry.published": "A custodian published a data use register entry",
     "register_entry.withdrawn": "A custodian took a data use register entry off the public register",
+    "register_upload.applied": "A custodian uploaded its data use register as a file (CSV or XLSX) and applied it",
+    # alliance
+    "alliance_member.created": "An alliance admin added a member of the alliance",
+    "alliance_member.updated": "An alliance admin changed a member of the alliance",
+    "alliance_member.left": "An alliance admin recorded that a member left the alliance",
+    "alliance_letter.added": "An alliance admin recorded a member's signed letter of intent",
+    "alliance_letter.downloaded": "An alliance admin downloaded a member's signed letter of intent",
+    "alliance_letter.deleted": "An alliance admin removed a member's letter of intent",
+    "alliance.reminder_sent": "A reminder about a member's obligation was queued to its team admins",
     # outbox
     "outbox.queued": "A message was queued for delivery",
     "outbox.dead": "A message could not be delivered after every retry",
     "outbox.retried": "A dead message was queued to be sent again",
+    # harvest sources and jobs
+    "harvest_source.created": "A harvest source (a custodian's own catalogue) was added",
+    "harvest_source.updated": "A harvest source's settings, schedule or credentials were changed",
+    "harvest_source.deleted": "A harvest source was removed (its datasets stay)",
+    "harvest_job.queued": "A harvest of a source was queued (by hand, the CLI or the schedule)",
+    "harvest_job.finished": "A harvest job ended (succeeded or failed), with its counts",
+    "harvest_job.failed": "A harvest job was marked failed because its worker stopped (no heartbeat)",
 }
 
 

@@ -11,7 +11,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from healthgate.access import data_use
 from healthgate.audit import service as audit
@@ -19,6 +19,7 @@ from healthgate.catalogue import service
 from healthgate.catalogue.diff import diff, item_key, list_delta
 from healthgate.context import Context
 from healthgate.errors import NotFound
+from healthgate.federation import dcat_routes
 from healthgate.interop.schemaorg import dataset_jsonld, script_tag_json
 from healthgate.search import engine as search_engine
 from healthgate.web.deps import ContextDep
@@ -55,14 +56,17 @@ def _record(ctx: Context, raw_id: str) -> service.PublicRecord:
 @router.get("/datasets/{dataset_id}", response_class=HTMLResponse)
 def dataset_page(
     request: Request, dataset_id: str, ctx: ContextDep, version: VersionQ = None,
-) -> HTMLResponse:
+) -> Response:
+    rdf = dcat_routes.negotiated(request, dataset_id)  # DCAT-AP by Accept or .ttl/.jsonld/.rdf (federation)
+    if rdf is not None:
+        return dcat_routes.dataset_rdf(request, ctx.session, rdf[0], rdf[1], version)
     record = _record(ctx, dataset_id)
     dataset, latest = record.dataset, record.latest
     assert latest is not None
     v = record.version(version) if version else latest
     base = site_url(request)
     active = not record.archived and dataset.status.value == "active"
-    return render(
+    page = render(
         request, "dataset.html", status_code=410 if record.archived else 200,
         dataset=dataset, v=v, latest=latest, record=record, sections=SECTIONS, versions=record.versions,
         quality=service.quality_report(v), can_edit=record.team_view, base_url=base,
@@ -73,6 +77,8 @@ def dataset_page(
         access=_access_box(ctx, dataset) if active else None,
         data_uses=_data_uses(ctx, dataset) if active else None,
     )
+    page.headers["Vary"] = "Accept"  # the same address also answers DCAT-AP (above)
+    return page
 
 
 def _access_box(ctx: Context, dataset: Any) -> Any:

@@ -25,7 +25,7 @@ from healthgate.errors import FieldError, Gone, Invalid, NotFound
 from healthgate.identity import service as identity
 from healthgate.identity.models import Team
 from healthgate.identity.permissions import Permission, require
-from healthgate.interop import hdruk
+from healthgate.interop import dcat_report, hdruk
 from healthgate.interop.sources import read_legacy_file
 from healthgate.web.deps import WriterContextDep
 from healthgate.web.posted import MAX_UPLOAD_BYTES, Posted, PostedDep
@@ -65,7 +65,8 @@ def _can(ctx: Context, team_id: uuid.UUID) -> dict[str, bool]:
             "members": a.can(Permission.TEAM_VIEW_MEMBERS, team_id), "manage": a.can(Permission.TEAM_MANAGE, team_id),
             "drafts": a.can(Permission.DATASET_VIEW_DRAFT, team_id),
             "applications": a.can(Permission.APPLICATION_REVIEW, team_id),
-            "access_manage": a.can(Permission.APPLICATION_MANAGE, team_id)}
+            "access_manage": a.can(Permission.APPLICATION_MANAGE, team_id),
+            "harvest": a.can(Permission.HARVEST_MANAGE, team_id)}
 
 
 # ---- teams -----------------------------------------------------------------------------------------------
@@ -203,7 +204,13 @@ def dataset_page(request: Request, dataset_id: str, ctx: WriterContextDep, done:
     return render(request, "workspace/dataset.html", dataset=dataset, checked=checked, versions=versions,
                   title=_title(dataset, checked, versions), can=_can(ctx, dataset.team_id), done=done,
                   quality=quality.assess(checked.canonical, checked.canonical_errors) if checked else None,
-                  errors=[], forms=forms)
+                  errors=[], forms=forms, **_dcat(checked, versions))
+
+
+def _dcat(checked: metadata.Checked | None, versions: list[DatasetVersion]) -> dict[str, Any]:
+    """The DCAT-AP check of the draft and of the latest version, shown beside their quality (interop)."""
+    return {"dcat_draft": dcat_report.check(checked.canonical) if checked else None,
+            "dcat_latest": dcat_report.check(versions[0].document) if versions else None}
 
 
 def _title(dataset: Dataset, checked: metadata.Checked | None, versions: list[DatasetVersion]) -> str:
@@ -268,7 +275,8 @@ def _action(request: Request, ctx: Context, dataset: Dataset, posted: Posted, na
         return render(request, "workspace/dataset.html", status_code=422, dataset=dataset, checked=checked,
                       versions=versions, title=_title(dataset, checked, versions), can=_can(ctx, dataset.team_id),
                       done="", errors=exc.errors, refused=exc.detail, forms=forms,
-                      quality=quality.assess(checked.canonical, checked.canonical_errors) if checked else None)
+                      quality=quality.assess(checked.canonical, checked.canonical_errors) if checked else None,
+                      **_dcat(checked, versions))
     return _see_other(f"/workspace/datasets/{dataset.id}?done={name}")
 
 

@@ -4,7 +4,7 @@ content as received (hashed for change detection) and an HDR UK metadata documen
 An adapter never writes and never opens its own connections: it reads through the ``Fetch`` the job gives it,
 which enforces the source's hosts, redirects, size limits, rate limits and retries. Each adapter lives in
 ``federation/sources/<kind>.py`` and maps its format with a module of ``interop/`` (every mapping documented
-field by field in docs/federation.md).
+field by field in docs/; the FMA's in docs/federation-harvest.md).
 
 Listing: ``items`` yields one ``Item`` per remote item, in the source's order. An item that cannot be read
 (a detail route that fails, a document that does not parse) is an ``Item`` with ``error`` set; the job
@@ -60,7 +60,11 @@ class Item:
 
 
 class Fetch(Protocol):
-    """The guarded HTTP client a job hands to its adapter."""
+    """The guarded HTTP client a job hands to its adapter (``federation.fetch.GuardedFetch``). It returns the
+    response whatever its status (after its own retries of 5xx and 429), and raises a subclass of
+    ``httpx.HTTPError`` (``federation.fetch.FetchError``: refused host or redirect, too large, unreachable,
+    rate limited) with a message naming the URL: catch ``httpx.HTTPError`` to turn it into an item's error or
+    a ``ListingIncomplete``. Safe to call from several threads."""
 
     def get(self, url: str, *, params: Mapping[str, Any] | None = None,
             headers: Mapping[str, str] | None = None) -> httpx.Response: ...

@@ -22,7 +22,8 @@ from healthgate.clock import Clock
 
 log = logging.getLogger(__name__)
 
-PROVIDERS: tuple[str, ...] = ("healthgate.access.reminders",)
+PROVIDERS: tuple[str, ...] = ("healthgate.access.reminders", "healthgate.federation.jobs",
+                             "healthgate.alliance.reminders")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 TEMPLATE_SHEET = "Data Uses Template"  # row 1: the Five Safes groups; row 2: the headers; data from row 3
@@ -93,6 +93,7 @@ def lookups() -> dict[str, tuple[str, ...]]:
     return {name: tuple(values) for name, values in raw.items()}
 
 
+@lru_cache(maxsize=4096)  # the same few values, checked in every row of an upload
 def lookup_key(value: str) -> str:
     """A lookup value as matched: case, spacing and punctuation spacing do not matter."""
     return re.sub(r"\s+", " ", value).strip().casefold()
