@@ -201,6 +201,7 @@ def _stats(label: str, times: list[float]) -> str:
 
 def measure(engine: Any, url: str, requests: list[dict[str, Any]], data_dir: Path) -> None:
     facets.reset()
+    print(f"  load average before measuring: {os.getloadavg()[0]:.1f} (the machine has {os.cpu_count()} cores)")
     hits = []
     with Session(engine) as s:
         t0 = time.perf_counter()
@@ -237,6 +238,7 @@ def measure(engine: Any, url: str, requests: list[dict[str, Any]], data_dir: Pat
             times.append(time.perf_counter() - t0)
             assert answer.status_code == 200, answer.text
         print(_stats("HTTP API GET /api/v1/data-uses", times))
+    print(f"  load average after measuring: {os.getloadavg()[0]:.1f}")
     app.state.engine.dispose()
 
 
@@ -254,7 +256,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=300)
-    parser.add_argument("--postgres", default=os.environ.get("HEALTHGATE_TEST_POSTGRES_URL"))
+    parser.add_argument("--postgres", default=os.environ.get("HEALTHGATE_TEST_POSTGRES_URL"),
+                        help="a PostgreSQL server URL (a database is created and dropped); '' for SQLite only")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as tmp:
