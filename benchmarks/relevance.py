@@ -18,7 +18,6 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-from healthgate.catalogue.sources import read_sources
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -28,6 +27,7 @@ from healthgate.clock import SystemClock
 from healthgate.context import Context
 from healthgate.db import make_engine, make_sessionmaker
 from healthgate.identity.permissions import SYSTEM
+from healthgate.interop.sources import read_sources
 from healthgate.search import backend, facets
 from healthgate.search.engine import search
 

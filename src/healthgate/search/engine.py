@@ -25,7 +25,8 @@ from healthgate.search.stem import stem
 
 SORTS = ("relevance", "title", "updated", "quality")
 RERANK = 200  # the top hits by text score get the title and phrase bonuses
-MATCH_CACHE = 512  # text matches kept per index snapshot
+MATCH_CACHE = 512  # text matches (positions and scores) of whole queries kept per index snapshot
+UNIT_CACHE = 256  # matching positions of single query units kept per index snapshot
 FEW = 5  # fewer full matches than this and partial matches are shown after them
 
 
@@ -76,31 +77,70 @@ class Result:
 # ---- matching ----------------------------------------------------------------------------------------
 
 
-def _match(session: Session, idx: FacetIndex, cacheable: bool, query: Query) -> tuple[np.ndarray, np.ndarray]:
-    """(positions, text scores, higher is better) of every entry matching the query.
+def _remember(cache: dict[str, Any], key: str, value: Any, limit: int) -> None:
+    if len(cache) >= limit:
+        cache.pop(next(iter(cache)))
+    cache[key] = value
+
+
+def _unit_positions(session: Session, idx: FacetIndex, cacheable: bool, unit: Unit) -> np.ndarray:
+    """Sorted positions of the entries matching one unit (any of its alternatives), kept per snapshot: a
+    query's units recur in other queries (a word added, a term excluded, the partial-match fallback), so each
+    unit costs one full-text lookup per snapshot however many queries it appears in."""
+    key = fts_unit(unit)
+    hit = idx.units.get(key)
+    if hit is not None:
+        return hit
+    pos = idx.positions_of(backend.for_session(session).matching_any(session, [unit]))
+    pos = np.unique(pos[pos >= 0])
+    if cacheable:
+        _remember(idx.units, key, pos, UNIT_CACHE)
+    return pos
+
+
+def _positions(session: Session, idx: FacetIndex, cacheable: bool, query: Query, loose: bool) -> np.ndarray:
+    """Sorted positions of the entries matching every unit of the query (any one of them when ``loose``) and
+    no excluded unit: the database's match of the whole query, as set algebra over per-unit matches."""
+    sets = sorted((_unit_positions(session, idx, cacheable, u) for u in query.must), key=len)
+    if loose:
+        pos = np.unique(np.concatenate(sets))
+    else:
+        pos = sets[0]
+        for other in sets[1:]:
+            if not len(pos):
+                break
+            pos = np.intersect1d(pos, other, assume_unique=True)
+    for unit in query.exclude:
+        if not len(pos):
+            break
+        pos = np.setdiff1d(pos, _unit_positions(session, idx, cacheable, unit), assume_unique=True)
+    return pos
+
+
+def _match(session: Session, idx: FacetIndex, cacheable: bool, query: Query,
+           loose: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, text scores, higher is better) of every entry matching the query (``loose``: matching any
+    of its units; scored as ``relaxed(query)``).
 
     Kept per index snapshot: a snapshot is one generation of the index, so a cached match can never outlive
     the data it was computed from. Only a session that sees exactly the snapshot's generation may fill it."""
-    key = to_fts5(query) or ""
+    scored = relaxed(query) if loose else query
+    key = ("~" if loose else "") + (to_fts5(scored) or "")
     key += "|" + "|".join(fts_unit(u) for u in query.exclude)
     hit = idx.matches.get(key)
     if hit is not None:
         return hit
     engine = backend.for_session(session)
-    ids = engine.matching(session, query)
-    if len(ids) <= engine.rank_limit:  # few enough to score in the database, exactly
-        ids, scores = engine.match(session, query)
-        pos = idx.positions_of(ids)
-        keep = pos >= 0
-        result = (pos[keep], scores[keep])
+    pos = _positions(session, idx, cacheable, query, loose)
+    if len(pos) <= engine.rank_limit:  # few enough to score in the database, exactly
+        ids, scores = engine.match(session, scored, idx.entry_id_array[pos])
+        found = idx.positions_of(ids)
+        keep = found >= 0
+        result = (found[keep], scores[keep])
     else:  # many: score in memory by the heavily weighted fields (search.headindex)
-        pos = idx.positions_of(ids)
-        pos = pos[pos >= 0]
-        result = (pos, idx.head.scores(query.must, pos))
+        result = (pos, idx.head.scores(scored.must, pos))
     if cacheable:
-        if len(idx.matches) >= MATCH_CACHE:
-            idx.matches.pop(next(iter(idx.matches)))
-        idx.matches[key] = result
+        _remember(idx.matches, key, result, MATCH_CACHE)
     return result
 
 
@@ -286,7 +326,7 @@ def search(session: Session, q: str = "", filters: Filters | None = None, *, sor
         pos, vals = _match(session, idx, cacheable, query)
         if len(pos) < FEW and len(query.must) > 1:
             # Few datasets have every term: add those having some, ranked below every full match.
-            loose_pos, loose_vals = _match(session, idx, cacheable, relaxed(query))
+            loose_pos, loose_vals = _match(session, idx, cacheable, query, loose=True)
             extra = ~np.isin(loose_pos, pos)
             if extra.any():
                 floor = float(vals.min()) if len(vals) else 0.0

@@ -163,9 +163,12 @@ class FacetIndex:
     _title_rank: np.ndarray | None = None
     _key_rank: np.ndarray | None = None
     id_to_pos: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # entry id -> position, -1
-    # per-snapshot caches: stemmed titles, and text matches (expression -> positions, scores)
+    entry_id_array: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # position -> entry id
+    # per-snapshot caches: stemmed titles, text matches (expression -> positions, scores) and the positions
+    # matching single query units (expression -> sorted positions)
     _stems: dict[int, tuple[str, ...]] = field(default_factory=dict)
     matches: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    units: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.facets:
@@ -254,6 +257,7 @@ class FacetIndex:
         ids = np.array(self.entry_ids, dtype=np.int64)
         self.id_to_pos = np.full(int(ids.max()) + 1 if self.size else 0, -1, dtype=np.int64)
         self.id_to_pos[ids] = np.arange(self.size)
+        self.entry_id_array = ids
         for f in self.facets.values():
             f.rebuild()
             f.label_rank  # noqa: B018  (computed now, so that no search pays for it)
