@@ -232,34 +232,37 @@ def _facet_counts(idx: FacetIndex, base: np.ndarray, masks: dict[str, np.ndarray
     """Counts of every facet's values (each ignoring its own selection); ``hidden`` gets, per facet cut short
     at its limit, how many values were left out (all of them are shown when the facet is in filters.more)."""
     out: dict[str, list[dict[str, Any]]] = {}
+    hits_for: dict[tuple[str, ...], np.ndarray] = {}  # the masks applied -> positions (shared by most facets)
     for name, facet in idx.facets.items():
-        mask = base.copy()
-        for other, m in masks.items():
-            if other != name:
-                mask &= m
+        applied = tuple(other for other in masks if other != name)
+        hits = hits_for.get(applied)
+        if hits is None:
+            mask = base.copy()
+            for other in applied:
+                mask &= masks[other]
+            hits = hits_for[applied] = np.flatnonzero(mask)
         spec = facet.spec
-        counts = facet.counts(mask)
-        selected = {facet.key(v) for v in filters.values.get(name, [])}
+        counts = facet.counts_at(hits)
+        chosen = {c for c in (facet.code(v) for v in filters.values.get(name, [])) if c is not None}
         present = np.nonzero(counts)[0]
         limit = None if name in filters.more else spec.limit
         if isinstance(spec.order, str):
             present = present[np.lexsort((facet.label_rank[present], -counts[present]))]
             if limit and len(present) > limit:
                 hidden[name] = len(present) - limit
-                chosen = {facet.code(v) for v in filters.values.get(name, [])}
                 present = np.array([c for i, c in enumerate(present) if i < limit or c in chosen], dtype=np.int64)
         else:
             fixed = list(spec.order)
             present = np.array(sorted(present, key=lambda c: (
                 fixed.index(facet.labels[c]) if facet.labels[c] in fixed else len(fixed), facet.labels[c])),
                 dtype=np.int64)
+        labels = facet.labels
         entries: list[dict[str, Any]] = [
-            {"value": facet.labels[c], "count": int(counts[c]), "selected": facet.key(facet.labels[c]) in selected}
-            for c in present
+            {"value": labels[c], "count": int(counts[c]), "selected": int(c) in chosen} for c in present.tolist()
         ]
-        shown = {facet.key(e["value"]) for e in entries}
+        shown = set(present.tolist())
         entries += [{"value": v, "count": 0, "selected": True} for v in filters.values.get(name, [])
-                    if facet.key(v) not in shown]
+                    if facet.code(v) not in shown]
         out[name] = entries
     return out
 

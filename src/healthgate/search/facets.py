@@ -48,7 +48,8 @@ class Facet:
     code_of: dict[str, int] = field(default_factory=dict)  # key of a label -> code
     per_entry: list[tuple[int, ...]] = field(default_factory=list)  # position -> codes
     positions: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
-    codes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    codes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # in position order
+    offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))  # position -> its first pair
     raw_codes: dict[str, int | None] = field(default_factory=dict)  # value as read -> code (build cache)
     _label_rank: np.ndarray | None = None
 
@@ -103,16 +104,33 @@ class Facet:
         sizes = np.fromiter(map(len, self.per_entry), dtype=np.int64, count=len(self.per_entry))
         self.positions = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
         self.codes = np.fromiter(chain.from_iterable(self.per_entry), dtype=np.int32, count=int(sizes.sum()))
+        self.offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=self.offsets[1:])
 
     def having(self, codes: list[int], n: int) -> np.ndarray:
         """Mask of entries having any of ``codes``."""
         mask = np.zeros(n, dtype=bool)
         if codes:
-            mask[self.positions[np.isin(self.codes, codes)]] = True
+            wanted = np.zeros(len(self.labels), dtype=bool)
+            wanted[codes] = True
+            mask[self.positions[wanted[self.codes]]] = True
         return mask
 
     def counts(self, mask: np.ndarray) -> np.ndarray:
-        return np.bincount(self.codes[mask[self.positions]], minlength=len(self.labels))
+        return self.counts_at(np.flatnonzero(mask))
+
+    def counts_at(self, hits: np.ndarray) -> np.ndarray:
+        """How many of the entries at ``hits`` (ascending positions) have each value: their pairs gathered
+        from the per-entry runs, so the cost follows the hits, not the catalogue."""
+        if not len(hits) or not len(self.codes):
+            return np.zeros(len(self.labels), dtype=np.int64)
+        starts = self.offsets[hits]
+        lens = self.offsets[hits + 1] - starts
+        ends = np.cumsum(lens)
+        if not ends[-1]:
+            return np.zeros(len(self.labels), dtype=np.int64)
+        pairs = np.repeat(starts - ends + lens, lens) + np.arange(ends[-1])
+        return np.bincount(self.codes[pairs], minlength=len(self.labels))
 
 
 def _record_date(value: Any) -> float | None:
