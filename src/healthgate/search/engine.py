@@ -152,27 +152,45 @@ def _excluded(session: Session, query: Query) -> np.ndarray:
 # ---- ranking -----------------------------------------------------------------------------------------
 
 
-def _unit_in_title(unit: Unit, title: tuple[str, ...]) -> bool:
-    for alt in unit.alts:
-        stems = tuple(stem(w) for w in alt.words)
-        if alt.prefix:
-            if any(t.startswith(alt.words[0]) for t in title):
+@dataclass(frozen=True)
+class _TitleTest:
+    """The query compiled once for the title bonuses: per unit its alternatives as (prefix, stems)."""
+
+    units: tuple[tuple[tuple[bool, tuple[str, ...]], ...], ...]
+    phrase: tuple[str, ...]
+
+    @classmethod
+    def of(cls, query: Query) -> _TitleTest:
+        units = tuple(tuple((alt.prefix, alt.words[:1] if alt.prefix else tuple(stem(w) for w in alt.words))
+                            for alt in unit.alts) for unit in query.must)
+        return cls(units, tuple(stem(w) for w in query.phrase))
+
+
+def _has_run(title: tuple[str, ...], run: tuple[str, ...]) -> bool:
+    n = len(run)
+    return any(title[i:i + n] == run for i in range(len(title) - n + 1))
+
+
+def _unit_in_title(alts: tuple[tuple[bool, tuple[str, ...]], ...], title: tuple[str, ...]) -> bool:
+    for prefix, stems in alts:
+        if prefix:
+            if any(t.startswith(stems[0]) for t in title):
                 return True
         elif len(stems) == 1:
             if stems[0] in title:
                 return True
-        elif any(title[i:i + len(stems)] == stems for i in range(len(title) - len(stems) + 1)):
+        elif _has_run(title, stems):
             return True
     return False
 
 
-def _bonus(query: Query, title: tuple[str, ...]) -> float:
+def _bonus(test: _TitleTest, title: tuple[str, ...]) -> float:
     """Multiplier for a hit whose title carries the query: every term (x1.6), the words as typed (x1.3)."""
     factor = 1.0
-    if query.must and all(_unit_in_title(u, title) for u in query.must):
+    if test.units and all(_unit_in_title(u, title) for u in test.units):
         factor *= 1.6
-        phrase = tuple(stem(w) for w in query.phrase)
-        if len(phrase) > 1 and any(title[i:i + len(phrase)] == phrase for i in range(len(title) - len(phrase) + 1)):
+        phrase = test.phrase
+        if len(phrase) > 1 and _has_run(title, phrase):
             factor *= 1.3
         if phrase and phrase == title:
             factor *= 1.2
@@ -184,7 +202,10 @@ def _by(primary: np.ndarray, key_rank: np.ndarray, positions: np.ndarray) -> np.
     return positions[np.lexsort((key_rank[positions], primary))]
 
 
-def _order(idx: FacetIndex, positions: np.ndarray, scores: np.ndarray, sort: str, query: Query) -> np.ndarray:
+def _order(idx: FacetIndex, positions: np.ndarray, scores: np.ndarray, sort: str, query: Query,
+           need: int | None = None) -> np.ndarray:
+    """``positions`` in the order of ``sort``. With ``need``, only the first ``need`` are sure to be in place
+    (relevance: the rest are left out when that saves sorting them)."""
     keys = idx.key_rank
     if sort == "title":
         return positions[np.argsort(idx.title_rank[positions], kind="stable")]  # title_rank is total
@@ -192,9 +213,16 @@ def _order(idx: FacetIndex, positions: np.ndarray, scores: np.ndarray, sort: str
         return positions[np.lexsort((keys[positions], -idx.put[positions], -idx.updated[positions]))]
     if sort == "quality":
         return _by(-idx.quality[positions], keys, positions)
+    need = max(RERANK, need or len(positions))
+    if len(positions) > 2 * need:
+        # only the best ``need``: every position scoring at least the need-th best score (ties included)
+        primary = -scores[positions]
+        kth = np.partition(primary, need - 1)[need - 1]
+        positions = positions[primary <= kth]
     order = _by(-scores[positions], keys, positions)
     head = order[:RERANK]
-    boosted = {int(p): float(scores[p]) * _bonus(query, idx.title_stems(int(p))) for p in head}
+    test = _TitleTest.of(query)
+    boosted = {int(p): float(scores[p]) * _bonus(test, idx.title_stems(int(p))) for p in head}
     head = np.array(sorted(boosted, key=lambda p: (-boosted[p], int(keys[p]))), dtype=positions.dtype)
     for p, b in boosted.items():
         scores[p] = b
@@ -354,8 +382,8 @@ def search(session: Session, q: str = "", filters: Filters | None = None, *, sor
     total = int(positions.size)
     if sort == "relevance" and not query.must:
         sort = "updated"
-    ordered = _order(idx, positions, scores, sort, query) if total else positions
     start = (page - 1) * per_page
+    ordered = _order(idx, positions, scores, sort, query, start + per_page) if total else positions
     if total and start >= total:
         notes.append(f"page {page} is past the last page ({math.ceil(total / per_page)})")
     if not total:

@@ -50,6 +50,8 @@ class Facet:
     positions: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     codes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # in position order
     offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))  # position -> its first pair
+    by_code: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # positions, grouped by code
+    code_starts: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))  # code -> first in by_code
     raw_codes: dict[str, int | None] = field(default_factory=dict)  # value as read -> code (build cache)
     _label_rank: np.ndarray | None = None
 
@@ -106,14 +108,15 @@ class Facet:
         self.codes = np.fromiter(chain.from_iterable(self.per_entry), dtype=np.int32, count=int(sizes.sum()))
         self.offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
         np.cumsum(sizes, out=self.offsets[1:])
+        order = np.argsort(self.codes, kind="stable")
+        self.by_code = self.positions[order]
+        self.code_starts = np.searchsorted(self.codes[order], np.arange(len(self.labels) + 1))
 
     def having(self, codes: list[int], n: int) -> np.ndarray:
         """Mask of entries having any of ``codes``."""
         mask = np.zeros(n, dtype=bool)
-        if codes:
-            wanted = np.zeros(len(self.labels), dtype=bool)
-            wanted[codes] = True
-            mask[self.positions[wanted[self.codes]]] = True
+        for c in set(codes):
+            mask[self.by_code[self.code_starts[c]:self.code_starts[c + 1]]] = True
         return mask
 
     def counts(self, mask: np.ndarray) -> np.ndarray:
