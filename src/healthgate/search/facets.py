@@ -51,6 +51,7 @@ class Facet:
     codes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # in position order
     offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))  # position -> its first pair
     by_code: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # positions, grouped by code
+    single: np.ndarray | None = None  # when no entry has two values: position -> code, or the code past the last
     code_starts: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))  # code -> first in by_code
     raw_codes: dict[str, int | None] = field(default_factory=dict)  # value as read -> code (build cache)
     _label_rank: np.ndarray | None = None
@@ -108,6 +109,10 @@ class Facet:
         self.codes = np.fromiter(chain.from_iterable(self.per_entry), dtype=np.int32, count=int(sizes.sum()))
         self.offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
         np.cumsum(sizes, out=self.offsets[1:])
+        self.single = None
+        if not len(sizes) or int(sizes.max()) <= 1:
+            self.single = np.full(len(sizes), len(self.labels), dtype=np.int32)
+            self.single[self.positions] = self.codes
         order = np.argsort(self.codes, kind="stable")
         self.by_code = self.positions[order]
         self.code_starts = np.searchsorted(self.codes[order], np.arange(len(self.labels) + 1))
@@ -127,6 +132,8 @@ class Facet:
         from the per-entry runs, so the cost follows the hits, not the catalogue."""
         if not len(hits) or not len(self.codes):
             return np.zeros(len(self.labels), dtype=np.int64)
+        if self.single is not None:  # one gather: the code past the last counts entries without a value
+            return np.bincount(self.single[hits], minlength=len(self.labels) + 1)[:len(self.labels)]
         starts = self.offsets[hits]
         lens = self.offsets[hits + 1] - starts
         ends = np.cumsum(lens)
