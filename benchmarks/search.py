@@ -410,7 +410,8 @@ def main() -> None:
                             base_src, url, args.records, args.chunk, f"PostgreSQL with {args.baseline_ref}")),
                             base_src))
             items.clear()
-            datasette_db = store / f"bench{kept}.db"
+            datasette_db = store / f"datasette{kept}" / "bench.db"  # served as /bench
+            datasette_db.parent.mkdir(exist_ok=True)
             if not args.skip_datasette:
                 if args.keep and (store / f"{datasette_db.name}.done").exists():
                     print(f"reusing {datasette_db}")
