@@ -5,6 +5,12 @@ Each engine is measured twice: as shipped (at 605 records every query has few en
 by the database: bm25 / ts_rank_cd), and with every query forced through the in-memory scoring that large
 catalogues use for common words (``search.headindex``), so the quality of that path is measured too.
 
+With --large URL (a catalogue big enough for common words to pass the backend's limit, such as the one
+``benchmarks/search.py --keep`` builds), it also measures how far the in-memory order of a large match is from
+the order the database would give by scoring every match (bm25 / ts_rank_cd, the limit lifted): for each of the
+search benchmark's query terms, how many of the database's top 10 are in the shipped top 10, and the first rank
+at which the two orders differ.
+
     python benchmarks/relevance.py --postgres postgresql+psycopg://postgres@127.0.0.1/postgres
 """
 
@@ -18,7 +24,6 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-from healthgate.catalogue.sources import read_sources
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -28,6 +33,7 @@ from healthgate.clock import SystemClock
 from healthgate.context import Context
 from healthgate.db import make_engine, make_sessionmaker
 from healthgate.identity.permissions import SYSTEM
+from healthgate.interop.sources import read_sources
 from healthgate.search import backend, facets
 from healthgate.search.engine import search
 
@@ -66,6 +72,46 @@ def measure(url: str, label: str) -> None:
     engine.dispose()
 
 
+AGREEMENT_TERMS = ["cancer", "diabetes", "asthma", "covid", "heart failure", "mental health", "children", "stroke",
+                   "primary care", "hospital admissions", "registry", "cohort", "imaging", "genomic", "pregnancy",
+                   "dementia", "hip replacement", "biobank", "prescriptions", "mortality", "obesity", "kidney",
+                   "vaccination", "emergency"]
+
+
+def agreement(url: str) -> None:
+    """Top-10 agreement of the shipped order with a full database rank, on a large catalogue."""
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    be = backend.for_engine(engine)
+    shipped = be.rank_limit
+    overlaps, firsts, large = [], [], 0
+    try:
+        for term in AGREEMENT_TERMS:
+            orders = []
+            for limit in (shipped, 10**9):
+                be.rank_limit = limit
+                with sessions() as s:
+                    idx, _ = facets.current(s)
+                    idx.matches.clear()  # text matches are cached per snapshot: score afresh
+                    result = search(s, term, per_page=10)
+                    orders.append([str(h.dataset_id) for h in result.items])
+            if result.total <= shipped:
+                continue  # scored by the database either way
+            large += 1
+            mine, full = orders
+            overlaps.append(len(set(mine) & set(full)))
+            firsts.append(next((i + 1 for i, (a, b) in enumerate(zip(mine, full, strict=False)) if a != b), 11))
+            print(f"  {term!r}: {result.total:,} matches, {overlaps[-1]}/10 of the full rank's top 10 shown, "
+                  f"orders differ from rank {firsts[-1] if firsts[-1] <= 10 else '- (same top 10)'}")
+    finally:
+        be.rank_limit = shipped
+        engine.dispose()
+    if large:
+        print(f"{engine.dialect.name}: {large} of {len(AGREEMENT_TERMS)} terms above the limit of {shipped}; top-10 "
+              f"overlap with a full rank median {sorted(overlaps)[len(overlaps) // 2]}/10 (min {min(overlaps)}), "
+              f"first difference at median rank {sorted(firsts)[len(firsts) // 2]}")
+
+
 @contextmanager
 def postgres_database(admin_url: str):
     name = f"hg_rel_{uuid.uuid4().hex[:8]}"
@@ -83,7 +129,13 @@ def postgres_database(admin_url: str):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--postgres", default=os.environ.get("HEALTHGATE_TEST_POSTGRES_URL"))
+    ap.add_argument("--large", action="append", default=[], help="a large catalogue's database URL (repeatable)")
+    ap.add_argument("--only-large", action="store_true", help="skip the 605-record judgments")
     args = ap.parse_args()
+    for url in args.large:
+        agreement(url)
+    if args.only_large:
+        return
     with tempfile.TemporaryDirectory() as tmp:
         measure(f"sqlite:///{tmp}/rel.db", "sqlite")
     if args.postgres:

@@ -334,49 +334,93 @@ def main() -> None:
     ap.add_argument("--skip-datasette", action="store_true")
     ap.add_argument("--baseline-ref", default="a220dce", help="git ref served for the 'before' figures")
     ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--baseline-same-db", action="store_true",
+                    help="serve the baseline ref on the same databases (only for a ref with this checkout's schema)")
+    ap.add_argument("--keep", type=Path, help="build the databases once under this directory (and a PostgreSQL "
+                    "database named after it) and reuse them in later runs")
     args = ap.parse_args()
     print(f"healthgate {version('healthgate')}, {os.cpu_count()} CPUs, {args.records:,} records, "
-          f"{args.clients} clients for {args.duration:.0f} s"
+          f"{args.clients} clients for {args.duration:.0f} s, load average {os.getloadavg()[0]:.1f}"
           + ("" if args.skip_datasette else f", datasette {version('datasette')}"))
-    t = time.perf_counter()
-    items = ingest.generate(args.records)
-    print(f"generated {len(items):,} records in {time.perf_counter() - t:.1f} s")
+    items: list = []
+
+    def records() -> list:
+        if not items:
+            t = time.perf_counter()
+            items.extend(ingest.generate(args.records))
+            print(f"generated {len(items):,} records in {time.perf_counter() - t:.1f} s")
+        return items
 
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="hg-bench-") as tmp_name:
         tmp = Path(tmp_name)
+        store = args.keep or tmp
+        store.mkdir(parents=True, exist_ok=True)
+        kept = f"{args.records}" if args.keep else ""
+
+        def sqlite_db(name: str, build) -> str:
+            path = store / f"{name}{kept}.db"
+            if not (args.keep and (store / f"{path.name}.done").exists()):
+                path.unlink(missing_ok=True)
+                build(f"sqlite:///{path}")
+                (store / f"{path.name}.done").touch()
+            else:
+                print(f"reusing {path}")
+            return f"sqlite:///{path}"
+
         # (label, database url, source tree of the code serving it: None for this checkout)
-        targets: list[tuple[str, str, Path | None]] = [("after sqlite", f"sqlite:///{tmp}/healthgate.db", None)]
-        load(targets[0][1], items, args.chunk, "SQLite")
+        targets: list[tuple[str, str, Path | None]] = [
+            ("after sqlite", sqlite_db("healthgate", lambda url: load(url, records(), args.chunk, "SQLite")), None)]
         admin, pg_names = None, []
         base_src = None if args.skip_baseline else export_ref(args.baseline_ref, tmp / "baseline")
         try:
             if args.postgres:
                 admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
 
-                def new_pg() -> str:
-                    name = f"hg_bench_{uuid.uuid4().hex[:8]}"
+                def pg_db(name: str, build) -> str:
+                    """A database of its own: fresh (dropped after the run), or kept and reused with --keep."""
+                    name = f"hg_bench_{name}_{args.records}" if args.keep else f"hg_bench_{uuid.uuid4().hex[:8]}"
+                    url = make_url(args.postgres).set(database=name).render_as_string(hide_password=False)
+                    done = store / f"{name}.done"
+                    if args.keep and done.exists():
+                        print(f"reusing PostgreSQL database {name}")
+                        return url
                     with admin.connect() as c:
+                        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
                         c.execute(text(f'CREATE DATABASE "{name}"'))
-                    pg_names.append(name)
-                    return make_url(args.postgres).set(database=name).render_as_string(hide_password=False)
+                    if not args.keep:
+                        pg_names.append(name)
+                    build(url)
+                    with create_engine(url, isolation_level="AUTOCOMMIT").connect() as c:
+                        c.execute(text("VACUUM ANALYZE"))  # as a database that has been running a while
+                    if args.keep:
+                        done.touch()
+                    return url
 
-                url = new_pg()
-                load(url, items, args.chunk, "PostgreSQL")
-                targets.append(("after postgresql", url, None))
-            del items
+                targets.append(("after postgresql",
+                                pg_db("pg", lambda url: load(url, records(), args.chunk, "PostgreSQL")), None))
             if base_src is not None:
-                url = f"sqlite:///{tmp}/baseline.db"
-                load_with(base_src, url, args.records, args.chunk, f"SQLite with {args.baseline_ref}")
-                targets.append(("before sqlite", url, base_src))
-                if args.postgres:
-                    url = new_pg()
-                    load_with(base_src, url, args.records, args.chunk, f"PostgreSQL with {args.baseline_ref}")
-                    targets.append(("before postgresql", url, base_src))
+                if args.baseline_same_db:  # the same databases, served by the baseline's code
+                    targets += [(label.replace("after", "before"), url, base_src) for label, url, _ in list(targets)]
+                else:
+                    targets.append(("before sqlite", sqlite_db("baseline", lambda url: load_with(
+                        base_src, url, args.records, args.chunk, f"SQLite with {args.baseline_ref}")), base_src))
+                    if args.postgres:
+                        targets.append(("before postgresql", pg_db("pgbase", lambda url: load_with(
+                            base_src, url, args.records, args.chunk, f"PostgreSQL with {args.baseline_ref}")),
+                            base_src))
+            items.clear()
+            datasette_db = store / f"datasette{kept}" / "bench.db"  # served as /bench
+            datasette_db.parent.mkdir(exist_ok=True)
             if not args.skip_datasette:
-                t = time.perf_counter()
-                rows = build_datasette_db(tmp / "healthgate.db", tmp / "bench.db")
-                print(f"built the Datasette table ({rows:,} rows, FTS5) in {time.perf_counter() - t:.1f} s")
+                if args.keep and (store / f"{datasette_db.name}.done").exists():
+                    print(f"reusing {datasette_db}")
+                else:
+                    datasette_db.unlink(missing_ok=True)
+                    t = time.perf_counter()
+                    rows = build_datasette_db(Path(targets[0][1].removeprefix("sqlite:///")), datasette_db)
+                    print(f"built the Datasette table ({rows:,} rows, FTS5) in {time.perf_counter() - t:.1f} s")
+                    (store / f"{datasette_db.name}.done").touch()
 
             def healthgate(label: str, url: str, src: Path | None = None):
                 port = free_port()
@@ -412,7 +456,7 @@ def main() -> None:
         if not args.skip_datasette:
             print("datasette sqlite:")
             port = free_port()
-            cmd = [str(BIN / "datasette"), "serve", "-i", str(tmp / "bench.db"), "--port", str(port),
+            cmd = [str(BIN / "datasette"), "serve", "-i", str(datasette_db), "--port", str(port),
                    "--setting", "default_page_size", "10", "--setting", "facet_time_limit_ms", "10000",
                    "--setting", "sql_time_limit_ms", "10000", "--setting", "suggest_facets", "off"]
             with server(cmd, {}, port, "/bench/datasets.json?_size=1", tmp / "datasette.log") as (base, _):

@@ -40,9 +40,10 @@ class Backend(Protocol):
     def matching(self, session: Session, query: Query) -> np.ndarray:
         """Ids of the visible entries matching the query, unscored (cheap)."""
 
-    def match(self, session: Session, query: Query) -> tuple[np.ndarray, np.ndarray]:
+    def match(self, session: Session, query: Query, ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(ids, text scores: higher is better) of the visible entries matching the query: every ``must``
-        unit and no ``exclude`` unit."""
+        unit and no ``exclude`` unit. ``ids``, when given, are exactly those entries (found already): a
+        backend may score them by id rather than match again."""
 
     def matching_any(self, session: Session, units: Sequence[Unit]) -> np.ndarray:
         """Ids of the visible entries matching any of these units."""

@@ -25,7 +25,8 @@ from healthgate.search.stem import stem
 
 SORTS = ("relevance", "title", "updated", "quality")
 RERANK = 200  # the top hits by text score get the title and phrase bonuses
-MATCH_CACHE = 512  # text matches kept per index snapshot
+MATCH_CACHE = 512  # text matches (positions and scores) of whole queries kept per index snapshot
+UNIT_CACHE = 256  # matching positions of single query units kept per index snapshot
 FEW = 5  # fewer full matches than this and partial matches are shown after them
 
 
@@ -76,31 +77,70 @@ class Result:
 # ---- matching ----------------------------------------------------------------------------------------
 
 
-def _match(session: Session, idx: FacetIndex, cacheable: bool, query: Query) -> tuple[np.ndarray, np.ndarray]:
-    """(positions, text scores, higher is better) of every entry matching the query.
+def _remember(cache: dict[str, Any], key: str, value: Any, limit: int) -> None:
+    if len(cache) >= limit:
+        cache.pop(next(iter(cache)))
+    cache[key] = value
+
+
+def _unit_positions(session: Session, idx: FacetIndex, cacheable: bool, unit: Unit) -> np.ndarray:
+    """Sorted positions of the entries matching one unit (any of its alternatives), kept per snapshot: a
+    query's units recur in other queries (a word added, a term excluded, the partial-match fallback), so each
+    unit costs one full-text lookup per snapshot however many queries it appears in."""
+    key = fts_unit(unit)
+    hit = idx.units.get(key)
+    if hit is not None:
+        return hit
+    pos = idx.positions_of(backend.for_session(session).matching_any(session, [unit]))
+    pos = np.unique(pos[pos >= 0])
+    if cacheable:
+        _remember(idx.units, key, pos, UNIT_CACHE)
+    return pos
+
+
+def _positions(session: Session, idx: FacetIndex, cacheable: bool, query: Query, loose: bool) -> np.ndarray:
+    """Sorted positions of the entries matching every unit of the query (any one of them when ``loose``) and
+    no excluded unit: the database's match of the whole query, as set algebra over per-unit matches."""
+    sets = sorted((_unit_positions(session, idx, cacheable, u) for u in query.must), key=len)
+    if loose:
+        pos = np.unique(np.concatenate(sets))
+    else:
+        pos = sets[0]
+        for other in sets[1:]:
+            if not len(pos):
+                break
+            pos = np.intersect1d(pos, other, assume_unique=True)
+    for unit in query.exclude:
+        if not len(pos):
+            break
+        pos = np.setdiff1d(pos, _unit_positions(session, idx, cacheable, unit), assume_unique=True)
+    return pos
+
+
+def _match(session: Session, idx: FacetIndex, cacheable: bool, query: Query,
+           loose: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, text scores, higher is better) of every entry matching the query (``loose``: matching any
+    of its units; scored as ``relaxed(query)``).
 
     Kept per index snapshot: a snapshot is one generation of the index, so a cached match can never outlive
     the data it was computed from. Only a session that sees exactly the snapshot's generation may fill it."""
-    key = to_fts5(query) or ""
+    scored = relaxed(query) if loose else query
+    key = ("~" if loose else "") + (to_fts5(scored) or "")
     key += "|" + "|".join(fts_unit(u) for u in query.exclude)
     hit = idx.matches.get(key)
     if hit is not None:
         return hit
     engine = backend.for_session(session)
-    ids = engine.matching(session, query)
-    if len(ids) <= engine.rank_limit:  # few enough to score in the database, exactly
-        ids, scores = engine.match(session, query)
-        pos = idx.positions_of(ids)
-        keep = pos >= 0
-        result = (pos[keep], scores[keep])
+    pos = _positions(session, idx, cacheable, query, loose)
+    if len(pos) <= engine.rank_limit:  # few enough to score in the database, exactly
+        ids, scores = engine.match(session, scored, idx.entry_id_array[pos])
+        found = idx.positions_of(ids)
+        keep = found >= 0
+        result = (found[keep], scores[keep])
     else:  # many: score in memory by the heavily weighted fields (search.headindex)
-        pos = idx.positions_of(ids)
-        pos = pos[pos >= 0]
-        result = (pos, idx.head.scores(query.must, pos))
+        result = (pos, idx.head.scores(scored.must, pos))
     if cacheable:
-        if len(idx.matches) >= MATCH_CACHE:
-            idx.matches.pop(next(iter(idx.matches)))
-        idx.matches[key] = result
+        _remember(idx.matches, key, result, MATCH_CACHE)
     return result
 
 
@@ -112,27 +152,45 @@ def _excluded(session: Session, query: Query) -> np.ndarray:
 # ---- ranking -----------------------------------------------------------------------------------------
 
 
-def _unit_in_title(unit: Unit, title: tuple[str, ...]) -> bool:
-    for alt in unit.alts:
-        stems = tuple(stem(w) for w in alt.words)
-        if alt.prefix:
-            if any(t.startswith(alt.words[0]) for t in title):
+@dataclass(frozen=True)
+class _TitleTest:
+    """The query compiled once for the title bonuses: per unit its alternatives as (prefix, stems)."""
+
+    units: tuple[tuple[tuple[bool, tuple[str, ...]], ...], ...]
+    phrase: tuple[str, ...]
+
+    @classmethod
+    def of(cls, query: Query) -> _TitleTest:
+        units = tuple(tuple((alt.prefix, alt.words[:1] if alt.prefix else tuple(stem(w) for w in alt.words))
+                            for alt in unit.alts) for unit in query.must)
+        return cls(units, tuple(stem(w) for w in query.phrase))
+
+
+def _has_run(title: tuple[str, ...], run: tuple[str, ...]) -> bool:
+    n = len(run)
+    return any(title[i:i + n] == run for i in range(len(title) - n + 1))
+
+
+def _unit_in_title(alts: tuple[tuple[bool, tuple[str, ...]], ...], title: tuple[str, ...]) -> bool:
+    for prefix, stems in alts:
+        if prefix:
+            if any(t.startswith(stems[0]) for t in title):
                 return True
         elif len(stems) == 1:
             if stems[0] in title:
                 return True
-        elif any(title[i:i + len(stems)] == stems for i in range(len(title) - len(stems) + 1)):
+        elif _has_run(title, stems):
             return True
     return False
 
 
-def _bonus(query: Query, title: tuple[str, ...]) -> float:
+def _bonus(test: _TitleTest, title: tuple[str, ...]) -> float:
     """Multiplier for a hit whose title carries the query: every term (x1.6), the words as typed (x1.3)."""
     factor = 1.0
-    if query.must and all(_unit_in_title(u, title) for u in query.must):
+    if test.units and all(_unit_in_title(u, title) for u in test.units):
         factor *= 1.6
-        phrase = tuple(stem(w) for w in query.phrase)
-        if len(phrase) > 1 and any(title[i:i + len(phrase)] == phrase for i in range(len(title) - len(phrase) + 1)):
+        phrase = test.phrase
+        if len(phrase) > 1 and _has_run(title, phrase):
             factor *= 1.3
         if phrase and phrase == title:
             factor *= 1.2
@@ -144,7 +202,10 @@ def _by(primary: np.ndarray, key_rank: np.ndarray, positions: np.ndarray) -> np.
     return positions[np.lexsort((key_rank[positions], primary))]
 
 
-def _order(idx: FacetIndex, positions: np.ndarray, scores: np.ndarray, sort: str, query: Query) -> np.ndarray:
+def _order(idx: FacetIndex, positions: np.ndarray, scores: np.ndarray, sort: str, query: Query,
+           need: int | None = None) -> np.ndarray:
+    """``positions`` in the order of ``sort``. With ``need``, only the first ``need`` are sure to be in place
+    (relevance: the rest are left out when that saves sorting them)."""
     keys = idx.key_rank
     if sort == "title":
         return positions[np.argsort(idx.title_rank[positions], kind="stable")]  # title_rank is total
@@ -152,9 +213,16 @@ def _order(idx: FacetIndex, positions: np.ndarray, scores: np.ndarray, sort: str
         return positions[np.lexsort((keys[positions], -idx.put[positions], -idx.updated[positions]))]
     if sort == "quality":
         return _by(-idx.quality[positions], keys, positions)
+    need = max(RERANK, need or len(positions))
+    if len(positions) > 2 * need:
+        # only the best ``need``: every position scoring at least the need-th best score (ties included)
+        primary = -scores[positions]
+        kth = np.partition(primary, need - 1)[need - 1]
+        positions = positions[primary <= kth]
     order = _by(-scores[positions], keys, positions)
     head = order[:RERANK]
-    boosted = {int(p): float(scores[p]) * _bonus(query, idx.title_stems(int(p))) for p in head}
+    test = _TitleTest.of(query)
+    boosted = {int(p): float(scores[p]) * _bonus(test, idx.title_stems(int(p))) for p in head}
     head = np.array(sorted(boosted, key=lambda p: (-boosted[p], int(keys[p]))), dtype=positions.dtype)
     for p, b in boosted.items():
         scores[p] = b
@@ -192,34 +260,37 @@ def _facet_counts(idx: FacetIndex, base: np.ndarray, masks: dict[str, np.ndarray
     """Counts of every facet's values (each ignoring its own selection); ``hidden`` gets, per facet cut short
     at its limit, how many values were left out (all of them are shown when the facet is in filters.more)."""
     out: dict[str, list[dict[str, Any]]] = {}
+    hits_for: dict[tuple[str, ...], np.ndarray] = {}  # the masks applied -> positions (shared by most facets)
     for name, facet in idx.facets.items():
-        mask = base.copy()
-        for other, m in masks.items():
-            if other != name:
-                mask &= m
+        applied = tuple(other for other in masks if other != name)
+        hits = hits_for.get(applied)
+        if hits is None:
+            mask = base.copy()
+            for other in applied:
+                mask &= masks[other]
+            hits = hits_for[applied] = np.flatnonzero(mask)
         spec = facet.spec
-        counts = facet.counts(mask)
-        selected = {facet.key(v) for v in filters.values.get(name, [])}
+        counts = facet.counts_at(hits)
+        chosen = {c for c in (facet.code(v) for v in filters.values.get(name, [])) if c is not None}
         present = np.nonzero(counts)[0]
         limit = None if name in filters.more else spec.limit
         if isinstance(spec.order, str):
             present = present[np.lexsort((facet.label_rank[present], -counts[present]))]
             if limit and len(present) > limit:
                 hidden[name] = len(present) - limit
-                chosen = {facet.code(v) for v in filters.values.get(name, [])}
                 present = np.array([c for i, c in enumerate(present) if i < limit or c in chosen], dtype=np.int64)
         else:
             fixed = list(spec.order)
             present = np.array(sorted(present, key=lambda c: (
                 fixed.index(facet.labels[c]) if facet.labels[c] in fixed else len(fixed), facet.labels[c])),
                 dtype=np.int64)
+        labels = facet.labels
         entries: list[dict[str, Any]] = [
-            {"value": facet.labels[c], "count": int(counts[c]), "selected": facet.key(facet.labels[c]) in selected}
-            for c in present
+            {"value": labels[c], "count": int(counts[c]), "selected": int(c) in chosen} for c in present.tolist()
         ]
-        shown = {facet.key(e["value"]) for e in entries}
+        shown = set(present.tolist())
         entries += [{"value": v, "count": 0, "selected": True} for v in filters.values.get(name, [])
-                    if facet.key(v) not in shown]
+                    if facet.code(v) not in shown]
         out[name] = entries
     return out
 
@@ -286,7 +357,7 @@ def search(session: Session, q: str = "", filters: Filters | None = None, *, sor
         pos, vals = _match(session, idx, cacheable, query)
         if len(pos) < FEW and len(query.must) > 1:
             # Few datasets have every term: add those having some, ranked below every full match.
-            loose_pos, loose_vals = _match(session, idx, cacheable, relaxed(query))
+            loose_pos, loose_vals = _match(session, idx, cacheable, query, loose=True)
             extra = ~np.isin(loose_pos, pos)
             if extra.any():
                 floor = float(vals.min()) if len(vals) else 0.0
@@ -311,8 +382,8 @@ def search(session: Session, q: str = "", filters: Filters | None = None, *, sor
     total = int(positions.size)
     if sort == "relevance" and not query.must:
         sort = "updated"
-    ordered = _order(idx, positions, scores, sort, query) if total else positions
     start = (page - 1) * per_page
+    ordered = _order(idx, positions, scores, sort, query, start + per_page) if total else positions
     if total and start >= total:
         notes.append(f"page {page} is past the last page ({math.ceil(total / per_page)})")
     if not total:

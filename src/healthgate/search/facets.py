@@ -48,7 +48,11 @@ class Facet:
     code_of: dict[str, int] = field(default_factory=dict)  # key of a label -> code
     per_entry: list[tuple[int, ...]] = field(default_factory=list)  # position -> codes
     positions: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
-    codes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    codes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # in position order
+    offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))  # position -> its first pair
+    by_code: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # positions, grouped by code
+    single: np.ndarray | None = None  # when no entry has two values: position -> code, or the code past the last
+    code_starts: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))  # code -> first in by_code
     raw_codes: dict[str, int | None] = field(default_factory=dict)  # value as read -> code (build cache)
     _label_rank: np.ndarray | None = None
 
@@ -103,16 +107,40 @@ class Facet:
         sizes = np.fromiter(map(len, self.per_entry), dtype=np.int64, count=len(self.per_entry))
         self.positions = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
         self.codes = np.fromiter(chain.from_iterable(self.per_entry), dtype=np.int32, count=int(sizes.sum()))
+        self.offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=self.offsets[1:])
+        self.single = None
+        if not len(sizes) or int(sizes.max()) <= 1:
+            self.single = np.full(len(sizes), len(self.labels), dtype=np.int32)
+            self.single[self.positions] = self.codes
+        order = np.argsort(self.codes, kind="stable")
+        self.by_code = self.positions[order]
+        self.code_starts = np.searchsorted(self.codes[order], np.arange(len(self.labels) + 1))
 
     def having(self, codes: list[int], n: int) -> np.ndarray:
         """Mask of entries having any of ``codes``."""
         mask = np.zeros(n, dtype=bool)
-        if codes:
-            mask[self.positions[np.isin(self.codes, codes)]] = True
+        for c in set(codes):
+            mask[self.by_code[self.code_starts[c]:self.code_starts[c + 1]]] = True
         return mask
 
     def counts(self, mask: np.ndarray) -> np.ndarray:
-        return np.bincount(self.codes[mask[self.positions]], minlength=len(self.labels))
+        return self.counts_at(np.flatnonzero(mask))
+
+    def counts_at(self, hits: np.ndarray) -> np.ndarray:
+        """How many of the entries at ``hits`` (ascending positions) have each value: their pairs gathered
+        from the per-entry runs, so the cost follows the hits, not the catalogue."""
+        if not len(hits) or not len(self.codes):
+            return np.zeros(len(self.labels), dtype=np.int64)
+        if self.single is not None:  # one gather: the code past the last counts entries without a value
+            return np.bincount(self.single[hits], minlength=len(self.labels) + 1)[:len(self.labels)]
+        starts = self.offsets[hits]
+        lens = self.offsets[hits + 1] - starts
+        ends = np.cumsum(lens)
+        if not ends[-1]:
+            return np.zeros(len(self.labels), dtype=np.int64)
+        pairs = np.repeat(starts - ends + lens, lens) + np.arange(ends[-1])
+        return np.bincount(self.codes[pairs], minlength=len(self.labels))
 
 
 def _record_date(value: Any) -> float | None:
@@ -163,9 +191,12 @@ class FacetIndex:
     _title_rank: np.ndarray | None = None
     _key_rank: np.ndarray | None = None
     id_to_pos: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # entry id -> position, -1
-    # per-snapshot caches: stemmed titles, and text matches (expression -> positions, scores)
+    entry_id_array: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # position -> entry id
+    # per-snapshot caches: stemmed titles, text matches (expression -> positions, scores) and the positions
+    # matching single query units (expression -> sorted positions)
     _stems: dict[int, tuple[str, ...]] = field(default_factory=dict)
     matches: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    units: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.facets:
@@ -254,6 +285,7 @@ class FacetIndex:
         ids = np.array(self.entry_ids, dtype=np.int64)
         self.id_to_pos = np.full(int(ids.max()) + 1 if self.size else 0, -1, dtype=np.int64)
         self.id_to_pos[ids] = np.arange(self.size)
+        self.entry_id_array = ids
         for f in self.facets.values():
             f.rebuild()
             f.label_rank  # noqa: B018  (computed now, so that no search pays for it)

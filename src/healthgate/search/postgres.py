@@ -83,10 +83,17 @@ class PostgresBackend:
                            params)[0][0]
         return np.fromstring(joined, dtype=np.int64, sep=",") if joined else np.zeros(0, np.int64)
 
-    def match(self, session: Session, query: Query) -> tuple[np.ndarray, np.ndarray]:
+    def match(self, session: Session, query: Query, ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         if not query.must:
             return _arrays([])
         tsq, params = self._query(query)
+        if ids is not None:  # found already: score them by primary key, without a second full-text match
+            if not len(ids):
+                return _arrays([])
+            rows = session.execute(text(
+                f"WITH q AS (SELECT {tsq} AS q) SELECT id, ts_rank_cd({WEIGHTS}, tsv, q.q, 1) "
+                "FROM search_tsv, q WHERE id = ANY(CAST(:ids AS integer[]))"), {**params, "ids": ids.tolist()}).all()
+            return _arrays([(r[0], r[1]) for r in rows])
         rows = _by_index(session, f"WITH q AS (SELECT {tsq} AS q) SELECT id, ts_rank_cd({WEIGHTS}, tsv, q.q, 1) "
                          "FROM search_tsv, q WHERE tsv @@ q.q", params)
         return _arrays([(r[0], r[1]) for r in rows])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+from bisect import bisect_left, bisect_right
 
 from healthgate.search.query import Query, words
 from healthgate.search.stem import stem
@@ -27,12 +28,22 @@ def _targets(query: Query) -> tuple[set[str], tuple[str, ...]]:
 
 def _hits(text: str, stems: set[str], prefixes: tuple[str, ...]) -> list[tuple[int, int]]:
     spans = []
-    for m in _TOKEN.finditer(text):
-        folded = words(m.group())
-        if not folded:
-            continue
-        w = folded[0]
-        if stem(w) in stems or (prefixes and w.startswith(prefixes)):
+    seen: dict[str, bool] = {}  # each distinct word is stemmed and tested once
+    folded = text.casefold() if text.isascii() else None  # ASCII folds in place: spans stay the same
+    for m in _TOKEN.finditer(folded if folded is not None else text):
+        if folded is not None:
+            w = m.group()
+            if w == "_":
+                continue
+        else:
+            found = words(m.group())
+            if not found:
+                continue
+            w = found[0]
+        hit = seen.get(w)
+        if hit is None:
+            hit = seen[w] = stem(w) in stems or bool(prefixes and w.startswith(prefixes))
+        if hit:
             spans.append((m.start(), m.end()))
     return spans
 
@@ -49,10 +60,10 @@ def highlight(query: Query, *texts: str) -> str:
             continue
         tokens = [m.span() for m in _TOKEN.finditer(text)]
         starts = [a for a, _ in tokens]
-        # the window of WINDOW words holding most hits
-        hit_words = [next(i for i, (a, b) in enumerate(tokens) if a <= s < b) for s, _ in spans]
-        best = max(range(len(hit_words)), key=lambda i: sum(1 for h in hit_words if hit_words[i] <= h
-                                                              < hit_words[i] + WINDOW))
+        # the window of WINDOW words holding most hits (every span starts a token: its index by bisection)
+        hit_words = [bisect_right(starts, s) - 1 for s, _ in spans]
+        best = max(range(len(hit_words)), key=lambda i: bisect_left(hit_words, hit_words[i] + WINDOW)
+                   - bisect_left(hit_words, hit_words[i]))
         first = max(0, hit_words[best] - 5)
         last = min(len(tokens), first + WINDOW)
         lo = starts[first] if first else 0

@@ -59,7 +59,8 @@ class SQLiteBackend:
             {"kind": kind, "ids": list(subject_ids)},
         )
 
-    def match(self, session: Session, query: Query) -> tuple[np.ndarray, np.ndarray]:
+    def match(self, session: Session, query: Query, ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        # bm25() works only inside its MATCH: matching again is cheap next to scoring
         expr = to_fts5(query)
         if not expr:
             return _arrays([])
@@ -77,8 +78,8 @@ class SQLiteBackend:
         if not units:
             return np.zeros(0, np.int64)
         expr = " OR ".join(fts_unit(u) for u in units)
-        rows = _rows(session, "SELECT rowid FROM search_fts WHERE search_fts MATCH ?", expr)
-        return np.array([r[0] for r in rows], dtype=np.int64)
+        joined = _rows(session, "SELECT group_concat(rowid) FROM search_fts WHERE search_fts MATCH ?", expr)[0][0]
+        return np.fromstring(joined, dtype=np.int64, sep=",") if joined else np.zeros(0, np.int64)
 
 
 BACKEND = SQLiteBackend()
