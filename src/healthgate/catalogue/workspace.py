@@ -66,7 +66,8 @@ def _can(ctx: Context, team_id: uuid.UUID) -> dict[str, bool]:
             "drafts": a.can(Permission.DATASET_VIEW_DRAFT, team_id),
             "applications": a.can(Permission.APPLICATION_REVIEW, team_id),
             "access_manage": a.can(Permission.APPLICATION_MANAGE, team_id),
-            "harvest": a.can(Permission.HARVEST_MANAGE, team_id)}
+            "harvest": a.can(Permission.HARVEST_MANAGE, team_id),
+            "register": a.can(Permission.REGISTER_MANAGE, team_id)}
 
 
 # ---- teams -----------------------------------------------------------------------------------------------
