@@ -62,6 +62,7 @@ class FmaAdapter:
         problems: list[str] = []
         unidentified = duplicates = 0
         offset = 0
+        last_page: str | None = None
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fma-detail") as pool:
             while True:
                 if len(seen) >= max_items:
@@ -79,6 +80,14 @@ class FmaAdapter:
                     problems.append(f"the total went from {first_total} to {page.total} while paging")
                     first_total = page.total
                 fresh: list[fma.Summary] = []
+                repeated = 0  # items of this page already listed, or without an id as on the page before
+                fingerprint = repr(page.items)
+                if fingerprint == last_page:
+                    if len(page.items) < page_size:  # a short page, again: it was everything the source has
+                        break
+                    raise ListingIncomplete(f"the page at offset {offset} repeats the page before it (the source "
+                                            f"ignores offset); stopped, nothing archived")
+                last_page = fingerprint
                 for n, raw in enumerate(page.items):
                     try:
                         s = fma.summary(raw)
@@ -88,10 +97,11 @@ class FmaAdapter:
                         continue
                     if s.remote_id in seen:
                         duplicates += 1
+                        repeated += 1
                         continue
                     seen.add(s.remote_id)
                     fresh.append(s)
-                if not fresh and not unidentified:
+                if not fresh and repeated:
                     raise ListingIncomplete(f"the page at offset {offset} only repeats items already listed "
                                             f"(the source ignores offset); stopped, nothing archived")
                 yield from pool.map(lambda s: self._detail(fetch, base, s), fresh)
