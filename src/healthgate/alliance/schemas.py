@@ -13,6 +13,7 @@ from healthgate.alliance import service
 from healthgate.alliance import statistics as st
 from healthgate.alliance.models import LetterOfIntent, Member
 from healthgate.identity.models import Organisation
+from healthgate.register.schemas import IsoDate  # dates as YYYY-MM-DD only
 
 MemberType = enum.StrEnum("MemberType", {k: k for k in service.MEMBER_TYPES})  # type: ignore[misc]
 ObligationKey = enum.StrEnum("ObligationKey", {k: k for k in ob.OBLIGATIONS})  # type: ignore[misc]
@@ -34,12 +35,12 @@ class MemberIn(In):
                               description="the organisation: its id, ROR id (or ROR URL) or slug")
     member_type: MemberType = Field(description="data-custodian, non-custodian-partner, industry-association, "
                                                 "funder, patient-organisation or other")
-    join_date: date
+    join_date: IsoDate
     wave: str | None = Field(default=None, pattern=WAVE, max_length=8,
                              description="the announcement wave, a quarter like '2026 Q3'; proposed from the join "
                                          "date when left out")
-    announced_on: date | None = None
-    left_on: date | None = Field(default=None, description="the day the member left (its obligations end)")
+    announced_on: IsoDate | None = None
+    left_on: IsoDate | None = Field(default=None, description="the day the member left (its obligations end)")
     public: StrictBool = Field(default=True, description="shown on the public members page")
     description: str | None = Field(default=None, max_length=service.MAX_DESCRIPTION)
 
