@@ -173,6 +173,28 @@ def _harvest_source(w: World) -> str:
                                          url="https://catalogue.example.org").id)
 
 
+REGISTER = frozenset({"Team admin", "Access manager", ADMIN})  # register:manage
+_ENTRY = {"organisation_name": "University of Exeter", "project_title": "Heart failure after COVID-19",
+          "lay_summary": "We look at who develops heart failure.", "public_benefit": "Better follow-up care.",
+          "approval_date": "2025-03-01", "access_type": "TRE", "datasets": [{"name": "A dataset elsewhere"}]}
+
+
+def _register_entry(w: World, *, publish: bool = False) -> str:
+    """A fresh entry of team A's data use register (a draft unless ``publish``): its id."""
+    from datetime import date
+
+    from healthgate.register import service as register
+
+    with w.system() as ctx:
+        entry = register.create(ctx, w.team_a, register.EntryData(
+            organisation_name="University of Exeter", project_title=f"Project {next(w.counter)}",
+            lay_summary="Who recovers.", public_benefit="Better care.", approval_date=date(2025, 3, 1),
+            access_type="TRE", datasets=[register.DatasetRef("A dataset elsewhere")]))
+        if publish:
+            register.publish(ctx, entry.id)
+        return str(entry.id)
+
+
 def _harvest_job(w: World) -> str:
     """A queued job of a fresh harvest source of team A: its id."""
     from healthgate.federation import service as harvest
@@ -450,6 +472,23 @@ MATRIX: dict[tuple[str, str], tuple[Prepare, frozenset[str]]] = {
         lambda w, p: ("GET", f"/api/v1/harvest-sources/{_harvest_source(w)}/jobs", None), HARVEST),
     ("GET", "/api/v1/harvest-jobs/{job_id}"): (
         lambda w, p: ("GET", f"/api/v1/harvest-jobs/{_harvest_job(w)}", None), HARVEST),
+    # the data use register: the public list and counts; a team's entries (register:manage; drafts are 404 to
+    # anyone else)
+    ("GET", "/api/v1/data-uses"): (_fixed("GET", lambda w: "/api/v1/data-uses"), EVERYONE),
+    ("GET", "/api/v1/access-requests/received"): (
+        _fixed("GET", lambda w: "/api/v1/access-requests/received"), EVERYONE),
+    ("GET", "/api/v1/teams/{team}/data-uses"): (
+        _fixed("GET", lambda w: f"/api/v1/teams/{w.team_a}/data-uses"), REGISTER),
+    ("POST", "/api/v1/teams/{team}/data-uses"): (
+        _fixed("POST", lambda w: f"/api/v1/teams/{w.team_a}/data-uses", lambda w: _ENTRY), REGISTER),
+    ("GET", "/api/v1/data-uses/{entry_id}"): (  # a published entry: public (a draft is 404: tests/register)
+        lambda w, p: ("GET", f"/api/v1/data-uses/{_register_entry(w, publish=True)}", None), EVERYONE),
+    ("PUT", "/api/v1/data-uses/{entry_id}"): (
+        lambda w, p: ("PUT", f"/api/v1/data-uses/{_register_entry(w)}", _ENTRY), REGISTER),
+    ("POST", "/api/v1/data-uses/{entry_id}/publish"): (
+        lambda w, p: ("POST", f"/api/v1/data-uses/{_register_entry(w)}/publish", None), REGISTER),
+    ("POST", "/api/v1/data-uses/{entry_id}/withdraw"): (
+        lambda w, p: ("POST", f"/api/v1/data-uses/{_register_entry(w, publish=True)}/withdraw", None), REGISTER),
     # the data use register's upload (register:manage; a dry run by default)
     ("POST", "/api/v1/teams/{team_ref}/data-uses/upload"): (
         lambda w, p: ("POST", f"/api/v1/teams/{w.team_a}/data-uses/upload",
