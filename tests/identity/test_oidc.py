@@ -72,7 +72,7 @@ def site(db, tmp_path, idp: Provider) -> Iterator[Site]:
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     settings = Settings(
         data_dir=tmp_path, database_url=db.url, base_url=url, secret_key="test-secret-" + "k" * 32,
-        rate_limit_anonymous="off",
+        rate_limit_anonymous="off", worker="off",  # no outbox here: no periodic jobs competing for the database
         oidc_providers={PROVIDER: {"label": "University Login", "issuer": idp.issuer, "client_id": CLIENT_ID,
                                    "client_secret": CLIENT_SECRET}})
     idp.register(f"{url}/login/oidc/{PROVIDER}/callback")
@@ -160,7 +160,7 @@ def signed_in_user(site: Site, browser: httpx.Client) -> User | None:
 
 def test_first_sign_in_creates_an_account_then_signs_the_same_person_in(site, idp):
     person(idp, "sub-ada", "Ada@Example.org")
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         f = flow(browser, site, "sub-ada", next_path="/search?q=asthma")
         query = parse_qs(urlsplit(f.authorize_url).query)
         # The authorisation request: code flow, PKCE S256, state and nonce, our registered redirect URI.
@@ -203,7 +203,7 @@ def test_first_sign_in_creates_an_account_then_signs_the_same_person_in(site, id
         assert not [x for x in secrets_of_the_flow if x in logged]
 
     # A second sign-in (another browser) is the same person: no new account, no new link.
-    with httpx.Client() as other:
+    with httpx.Client(timeout=30) as other:
         done = other.get(flow(other, site, "sub-ada").callback_url)
         assert done.status_code == 303 and done.headers["location"] == "/"
         again = signed_in_user(site, other)
@@ -217,7 +217,7 @@ def test_first_sign_in_links_an_account_with_the_same_verified_address(site, idp
                                      verified=True)
         existing_id = existing.id
     person(idp, "sub-grace", "GRACE@example.org", name="G. Hopper")
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         done = browser.get(flow(browser, site, "sub-grace").callback_url)
         assert done.status_code == 303, done.text
         user = signed_in_user(site, browser)
@@ -230,10 +230,10 @@ def test_first_sign_in_links_an_account_with_the_same_verified_address(site, idp
 
 def test_the_provider_rotating_its_key_is_followed(site, idp):
     person(idp, "sub-ada", "ada@example.org")
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         assert browser.get(flow(browser, site, "sub-ada").callback_url).status_code == 303  # keys now cached
     idp.rotate()
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         done = browser.get(flow(browser, site, "sub-ada").callback_url)
         assert done.status_code == 303, done.text
     assert site.count(LoginSession) == 2
@@ -242,7 +242,7 @@ def test_the_provider_rotating_its_key_is_followed(site, idp):
 def test_email_from_the_userinfo_endpoint_when_the_id_token_has_none(site, idp):
     person(idp, "sub-kat", "kat@example.org", name="Katherine Johnson")
     idp.drop_email_from_id_token = True
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         done = browser.get(flow(browser, site, "sub-kat").callback_url)
         assert done.status_code == 303, done.text
         user = signed_in_user(site, browser)
@@ -251,7 +251,7 @@ def test_email_from_the_userinfo_endpoint_when_the_id_token_has_none(site, idp):
 
 def test_a_signed_in_person_links_a_provider_that_shares_no_email(site, idp):
     idp.people["0000-0002-1825-0097"] = {"name": "Josiah Carberry"}  # like ORCID: a subject, no address
-    with httpx.Client() as stranger:  # without an address, a first sign-in cannot know who this is
+    with httpx.Client(timeout=30) as stranger:  # without an address, a first sign-in cannot know who this is
         assert_refused(stranger.get(flow(stranger, site, "0000-0002-1825-0097").callback_url), site,
                        "did not share your email address")
     with transaction(site.db.sessions) as s:
@@ -260,7 +260,7 @@ def test_a_signed_in_person_links_a_provider_that_shares_no_email(site, idp):
         other = users.create_user(ctx, "other@example.org", "Someone Else", verified=True)
         cookie = sessions.start(ctx, josiah, "password")
         other_cookie = sessions.start(ctx, other, "password")
-    with httpx.Client() as anonymous:
+    with httpx.Client(timeout=30) as anonymous:
         assert anonymous.get(f"{site.url}/login/oidc/{PROVIDER}?link=1").status_code == 401
     with httpx.Client(cookies={sessions.COOKIE: cookie}) as browser:
         authorize_url, _ = to_provider(browser, site, next_path="/account", link=True)
@@ -272,7 +272,7 @@ def test_a_signed_in_person_links_a_provider_that_shares_no_email(site, idp):
     assert (identity.user_id, identity.subject, identity.email) == (josiah.id, "0000-0002-1825-0097", None)
     assert site.count(LoginSession) == 2
     # From now on the provider signs Josiah in.
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         assert browser.get(flow(browser, site, "0000-0002-1825-0097").callback_url).status_code == 303
         assert signed_in_user(site, browser).id == josiah.id
     # Nobody else can link the same provider account to theirs.
@@ -301,7 +301,7 @@ def assert_refused(response: httpx.Response, site: Site, says: str) -> None:
 
 def test_a_replayed_code_is_refused(site, idp):
     person(idp, "sub-ada", "ada@example.org")
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         f = flow(browser, site, "sub-ada")
         assert browser.get(f.callback_url).status_code == 303
     assert site.count(LoginSession) == 1
@@ -316,7 +316,7 @@ def test_a_replayed_code_is_refused(site, idp):
 
 def test_a_tampered_state_is_refused_before_the_code_is_redeemed(site, idp):
     person(idp, "sub-ada", "ada@example.org")
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         f = flow(browser, site, "sub-ada")
         parts = urlsplit(f.callback_url)
         query = parse_qs(parts.query)
@@ -334,7 +334,7 @@ def test_a_tampered_state_is_refused_before_the_code_is_redeemed(site, idp):
         forged_error = f"{site.url}/login/oidc/{PROVIDER}/callback?error=server_error&state=forged"
         assert_refused(browser.get(forged_error), site, "its state differs")
     # Without the cookie that started it (login CSRF: someone else's answer pushed into this browser).
-    with httpx.Client() as victim:
+    with httpx.Client(timeout=30) as victim:
         assert_refused(victim.get(f.callback_url), site, "did not start a sign-in")
     assert idp.token_requests == []
     assert (site.count(User), site.count(LoginSession)) == (0, 0)
@@ -347,14 +347,14 @@ def test_a_tampered_state_is_refused_before_the_code_is_redeemed(site, idp):
 def test_a_bad_id_token_signs_nobody_in(site, idp, tamper, says):
     person(idp, "sub-ada", "ada@example.org")
     idp.tamper = tamper
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         assert_refused(browser.get(flow(browser, site, "sub-ada").callback_url), site, says)
     assert (site.count(User), site.count(OidcIdentity), site.count(LoginSession)) == (0, 0, 0)
 
 
 def test_the_provider_enforces_pkce_so_a_stolen_code_is_useless_without_the_verifier(site, idp):
     person(idp, "sub-ada", "ada@example.org")
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         f = flow(browser, site, "sub-ada")
     code = parse_qs(urlsplit(f.callback_url).query)["code"][0]
     stolen = httpx.post(f"{idp.issuer}/token", auth=(CLIENT_ID, CLIENT_SECRET), data={
@@ -370,7 +370,7 @@ def test_the_provider_enforces_pkce_so_a_stolen_code_is_useless_without_the_veri
 
 def test_a_sign_in_that_took_too_long_is_refused(site, idp):
     person(idp, "sub-ada", "ada@example.org")
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         f = flow(browser, site, "sub-ada")
         site.clock.advance(seconds=oidc.STATE_MAX_AGE + 1)
         assert_refused(browser.get(f.callback_url), site, "took too long")
@@ -381,7 +381,7 @@ def test_an_unverified_existing_account_is_not_taken_over(site, idp):
     with transaction(site.db.sessions) as s:
         users.create_user(Context(s, SYSTEM, site.clock), "ada@example.org", "Someone Else", verified=False)
     person(idp, "sub-ada", "ada@example.org")
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         refused = browser.get(flow(browser, site, "sub-ada").callback_url)
     assert_refused(refused, site, "has not been verified there yet")
     assert (site.count(User), site.count(OidcIdentity), site.count(LoginSession)) == (1, 0, 0)
@@ -389,7 +389,7 @@ def test_an_unverified_existing_account_is_not_taken_over(site, idp):
 
 def test_an_address_the_provider_has_not_verified_makes_no_account(site, idp):
     person(idp, "sub-ada", "ada@example.org", verified=False)
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         refused = browser.get(flow(browser, site, "sub-ada").callback_url)
     assert_refused(refused, site, "has not verified your email address")
     assert (site.count(User), site.count(OidcIdentity)) == (0, 0)
@@ -397,17 +397,17 @@ def test_an_address_the_provider_has_not_verified_makes_no_account(site, idp):
 
 def test_a_disabled_account_cannot_sign_in(site, idp):
     person(idp, "sub-ada", "ada@example.org")
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         assert browser.get(flow(browser, site, "sub-ada").callback_url).status_code == 303
     with transaction(site.db.sessions) as s:
         s.scalar(select(User)).disabled_at = site.clock.now()
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         assert_refused(browser.get(flow(browser, site, "sub-ada").callback_url), site, "disabled")
     assert site.count(LoginSession) == 1
 
 
 def test_the_provider_refusing_is_shown(site, idp):
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         authorize_url, _ = to_provider(browser, site)
         back = httpx.post(authorize_url, data={"sub": "nobody-here"})  # the person cancels at the provider
         assert back.status_code == 302
@@ -415,7 +415,7 @@ def test_the_provider_refusing_is_shown(site, idp):
 
 
 def test_unknown_provider_and_open_redirects(site):
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         assert browser.get(f"{site.url}/login/oidc/nope").status_code == 404
         assert browser.get(f"{site.url}/login/oidc/nope/callback?code=x&state=y").status_code == 404
         r = browser.get(f"{site.url}/login/oidc/{PROVIDER}", params={"next": "https://evil.example/"})
