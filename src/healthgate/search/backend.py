@@ -26,7 +26,7 @@ MODULES = {"sqlite": "healthgate.search.sqlite", "postgresql": "healthgate.searc
 class Backend(Protocol):
     """A database's full-text index over ``search_entries`` (ids are ``search_entries.id``)."""
 
-    rank_limit: int  # score matches in the database only up to this many (see search.headindex)
+    rank_limit: int  # score matches in the database only up to this many (see search.textindex)
 
     def lock(self, session: Session) -> None:
         """Take the index's write lock (where the engine needs one) before any domain row is locked."""

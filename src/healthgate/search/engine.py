@@ -19,7 +19,7 @@ from healthgate.search import backend
 from healthgate.search import facets as facet_index
 from healthgate.search.facets import FacetIndex
 from healthgate.search.models import SearchEntry
-from healthgate.search.query import Query, Unit, fts_unit, parse, relaxed, to_fts5
+from healthgate.search.query import Alt, Query, Unit, fts_unit, parse, relaxed, to_fts5
 from healthgate.search.snippets import highlight, matched
 from healthgate.search.stem import stem
 
@@ -137,8 +137,11 @@ def _match(session: Session, idx: FacetIndex, cacheable: bool, query: Query,
         found = idx.positions_of(ids)
         keep = found >= 0
         result = (found[keep], scores[keep])
-    else:  # many: score in memory by the heavily weighted fields (search.headindex)
-        result = (pos, idx.head.scores(scored.must, pos))
+    else:  # many: score in memory, as the database would (search.textindex)
+        def rows_of(alt: Alt) -> np.ndarray:
+            return _unit_positions(session, idx, cacheable, Unit((alt,), ""))
+
+        result = (pos, idx.text.scores(scored.must, pos, idx.visible, rows_of))
     if cacheable:
         _remember(idx.matches, key, result, MATCH_CACHE)
     return result

@@ -23,11 +23,11 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from healthgate.search import kinds
-from healthgate.search.headindex import HeadIndex
 from healthgate.search.kinds import FacetSpec, Kind
 from healthgate.search.models import SearchEntry, SearchState
 from healthgate.search.query import words
 from healthgate.search.stem import stem
+from healthgate.search.textindex import TextIndex
 
 NO_DATE_START = np.iinfo(np.int32).max  # an unknown start never overlaps a date range
 OPEN_END = np.iinfo(np.int32).max
@@ -180,7 +180,7 @@ class FacetIndex:
     start_l: list[int] = field(default_factory=list)
     end_l: list[int] = field(default_factory=list)
     facets: dict[str, Facet] = field(default_factory=dict)
-    head: HeadIndex = field(default_factory=HeadIndex)
+    text: TextIndex = field(default_factory=TextIndex)
     # numpy views, built once per snapshot
     visible: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     updated: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the record's own date, else put time
@@ -243,7 +243,7 @@ class FacetIndex:
     def _clone(self) -> FacetIndex:
         new = FacetIndex(kind=self.kind, generation=self.generation, last_seq=self.last_seq,
                          pos_of=dict(self.pos_of), facets={n: f.clone() for n, f in self.facets.items()},
-                         head=self.head.clone())
+                         text=self.text.clone())
         for name in _LISTS:
             setattr(new, name, list(getattr(self, name)))
         return new
@@ -260,7 +260,8 @@ class FacetIndex:
         self.entry_ids[pos] = row["id"]
         self.subject_ids[pos] = row["subject_id"]
         self.titles[pos] = row["title"]
-        self.head.put(pos, row["title"], row["aliases"], row["keywords"])
+        self.text.put(pos, (row["title"], row["aliases"], row["keywords"], row["abstract"], row["description"],
+                            row["owner"]))
         self.visible_l[pos] = bool(row["visible"])
         updated = row["updated_at"]
         self.put_l[pos] = updated.timestamp() if isinstance(updated, datetime) else 0.0
@@ -289,7 +290,7 @@ class FacetIndex:
         for f in self.facets.values():
             f.rebuild()
             f.label_rank  # noqa: B018  (computed now, so that no search pays for it)
-        self.head.rebuild()
+        self.text.rebuild()
         self._key_rank = self._title_rank = None
         self.key_rank  # noqa: B018
         self.title_rank  # noqa: B018
@@ -312,7 +313,8 @@ class FacetIndex:
 
 
 _COLUMNS = (SearchEntry.id, SearchEntry.subject_id, SearchEntry.visible, SearchEntry.seq, SearchEntry.title,
-            SearchEntry.aliases, SearchEntry.keywords, SearchEntry.owner, SearchEntry.quality, SearchEntry.start_date,
+            SearchEntry.aliases, SearchEntry.keywords, SearchEntry.abstract,
+            SearchEntry.description, SearchEntry.owner, SearchEntry.quality, SearchEntry.start_date,
             SearchEntry.end_date, SearchEntry.updated_at, SearchEntry.data)
 
 
