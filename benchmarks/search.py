@@ -21,7 +21,7 @@ Method, in one run:
        healthgate: /api/v1/search/datasets?q=asthma&keyword=cohort&per_page=10
        datasette:  /bench/datasets.json?_search=asthma&keywords__arraycontains=cohort&_facet=custodian
                    &_facet=member_group&_facet_array=keywords&_facet_array=geography&_size=10
-   The work per request is not identical: healthgate ranks by BM25 (SQLite) / ts_rank_cd (PostgreSQL)
+   The work per request is not identical: healthgate ranks by BM25 (FTS5's, or the same in memory)
    with title and phrase bonuses, expands medical synonyms, makes snippets, adds partial matches when
    fewer than 5 datasets match every term, and counts each facet ignoring its own selection; Datasette
    returns matches in id order and counts facets over the filtered rows, so it finds fewer hits (median

@@ -24,7 +24,7 @@ WORDS = [("population", 0.97), ("health", 0.97), ("patients", 0.97), ("cancer", 
 @pytest.mark.parametrize(("q", "share"), WORDS)
 def test_in_memory_scores_are_fts5_bm25(db, clock, q, share):
     if db.dialect != "sqlite":
-        pytest.skip("bm25 is SQLite's score; PostgreSQL ranks small matches by ts_rank_cd")
+        pytest.skip("compared with FTS5's bm25(); PostgreSQL always ranks in memory")
     items, errors, _ = read_sources([CORPUS])
     assert not errors
     with db.sessions.begin() as s:

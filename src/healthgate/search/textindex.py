@@ -1,8 +1,8 @@
 """An in-memory term index of every entry's whole searchable text: what ranks large matches.
 
 A common word matches tens of thousands of entries at 100k records, and scoring every match in the database
-(bm25 on SQLite, ts_rank_cd on PostgreSQL) costs far more than finding them. Above a backend's limit the engine
-therefore scores matches here instead, in numpy, with SQLite FTS5's own bm25: the same six fields with the same
+(FTS5's bm25 costs a few microseconds a match) costs far more than finding them. Above SQLite's limit, and on
+PostgreSQL always (search.postgres says why), the engine therefore scores matches here instead, in numpy, with SQLite FTS5's own bm25: the same six fields with the same
 weights (``search.sqlite.BM25``), k1 1.2, b 0.75, the document length as FTS5 counts it (every token of every
 field), the average length and the IDF over the visible entries, and one IDF and frequency per phrase of the
 query (each word, spelling, synonym or prefix), summed. The database still decides which entries match; this
