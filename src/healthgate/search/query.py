@@ -73,6 +73,18 @@ STOPWORDS = frozenset(
     ]
 )
 _WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class _Marks(dict[int, int | None]):
+    """str.translate table dropping combining marks (diacritics once decomposed), filled as characters are met."""
+
+    def __missing__(self, code: int) -> int | None:
+        kept = None if unicodedata.combining(chr(code)) else code
+        self[code] = kept
+        return kept
+
+
+_MARKS = _Marks()
 _LEX = re.compile(r'-?"[^"]*"?|\S+')
 
 
@@ -80,8 +92,7 @@ def words(text: str) -> list[str]:
     """Lower-case letters-and-digits tokens without diacritics, as the FTS5 unicode61 tokenizer splits."""
     folded = text.casefold()
     if not folded.isascii():
-        folded = unicodedata.normalize("NFKD", folded)
-        folded = "".join(c for c in folded if not unicodedata.combining(c))
+        folded = unicodedata.normalize("NFKD", folded).translate(_MARKS)
     return [w for w in _WORD.findall(folded) if w != "_"]
 
 

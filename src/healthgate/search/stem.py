@@ -1,4 +1,5 @@
-"""An English stemmer for comparing query words with titles outside the database (ranking bonuses)."""
+"""The Snowball English stemmer, for words compared outside the database: the in-memory ranking index
+(search.textindex) and title bonuses. PyStemmer (its C build) does the work; snowballstemmer picks it."""
 
 from __future__ import annotations
 

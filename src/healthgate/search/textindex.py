@@ -12,9 +12,9 @@ Where it can differ from FTS5: words are stemmed by the Snowball English stemmer
 counts as often as its rarest word where the database finds the phrase (FTS5: its exact occurrences), and
 ``_`` joins words (FTS5: splits them).
 
-Layout: per entry, its distinct terms and their weighted counts (two small byte strings); per snapshot,
-postings grouped by term (``base``) built once, plus the few entries changed since (``delta``), so a catalogue
-write costs the changed entries, not the catalogue. The base is rebuilt when the delta grows past a tenth of
+Layout: per entry, the term of each of its tokens and each field's token count (two small byte strings); per
+snapshot, postings grouped by term (``base``) built once, plus the few entries changed since (``delta``), so a
+catalogue write costs the changed entries, not the catalogue. The base is rebuilt when the delta grows past a tenth of
 the entries.
 """
 
@@ -35,6 +35,7 @@ FIELDS = ("title", "aliases", "keywords", "abstract", "description", "owner")
 FIELD_WEIGHTS = (10.0, 6.0, 6.0, 3.0, 1.0, 2.0)  # as search.sqlite.BM25, in FIELDS order
 K1, B = 1.2, 0.75
 RowsOf = Callable[[Alt], np.ndarray]  # a phrase -> positions of the entries the database finds having it
+CHUNK = 10_000  # entries whose tokens are summed at once when postings are built
 MIN_DELTA = 2000  # changed entries kept apart from the base before it is rebuilt (or a tenth of the entries)
 
 
@@ -50,8 +51,8 @@ def _empty_f() -> np.ndarray:
 class TextIndex:
     vocab: dict[str, int] = field(default_factory=dict)  # stem -> term id (append-only)
     word_ids: dict[str, int] = field(default_factory=dict)  # word as written (folded) -> its stem's term id
-    terms_l: list[bytes] = field(default_factory=list)  # position -> its distinct term ids (int32)
-    weights_l: list[bytes] = field(default_factory=list)  # position -> their weighted counts (float32)
+    tokens_l: list[bytes] = field(default_factory=list)  # position -> term id of each token, field by field (int32)
+    sizes_l: list[bytes] = field(default_factory=list)  # position -> tokens in each field (int32, FIELDS order)
     length_l: list[int] = field(default_factory=list)  # position -> tokens in all fields (FTS5's doc size)
     changed: set[int] = field(default_factory=set)  # positions written since the base was built
     # the base: postings grouped by term, as of its build
@@ -68,7 +69,7 @@ class TextIndex:
     length: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def clone(self) -> TextIndex:
-        return TextIndex(dict(self.vocab), dict(self.word_ids), list(self.terms_l), list(self.weights_l),
+        return TextIndex(dict(self.vocab), dict(self.word_ids), list(self.tokens_l), list(self.sizes_l),
                          list(self.length_l), set(self.changed), self.base_pos, self.base_f, self.base_starts,
                          self.base_terms, self.base_term_ids)
 
@@ -82,39 +83,48 @@ class TextIndex:
 
     def put(self, pos: int, texts: tuple[str | None, ...]) -> None:
         """Index an entry's text fields, in ``FIELDS`` order."""
-        counts: dict[int, float] = {}
-        total = 0
-        word_ids = self.word_ids
-        for weight, text in zip(FIELD_WEIGHTS, texts, strict=True):
-            if not text:
-                continue
-            tokens = words(text)
-            total += len(tokens)
-            for w in tokens:
-                i = word_ids.get(w)
-                if i is None:
-                    i = self._id(w)
-                counts[i] = counts.get(i, 0.0) + weight
-        ids, weights = array("i", counts.keys()).tobytes(), array("f", counts.values()).tobytes()
-        if pos == len(self.terms_l):
-            self.terms_l.append(ids)
-            self.weights_l.append(weights)
-            self.length_l.append(total)
+        tokens = array("i")
+        sizes = array("i")
+        for text in texts:
+            found = words(text) if text else []
+            ids = list(map(self.word_ids.get, found))  # a C loop; new words (rare once the vocabulary is known) after
+            if None in ids:
+                ids = [i if i is not None else self._id(w) for i, w in zip(ids, found, strict=True)]
+            tokens.extend(ids)  # type: ignore[arg-type]
+            sizes.append(len(ids))
+        if pos == len(self.tokens_l):
+            self.tokens_l.append(tokens.tobytes())
+            self.sizes_l.append(sizes.tobytes())
+            self.length_l.append(len(tokens))
         else:
-            self.terms_l[pos], self.weights_l[pos], self.length_l[pos] = ids, weights, total
+            self.tokens_l[pos], self.sizes_l[pos], self.length_l[pos] = tokens.tobytes(), sizes.tobytes(), len(tokens)
         self.changed.add(pos)
 
     def _postings(self, positions: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(term ids, positions, weighted counts) of these entries' postings, grouped by term."""
-        ids = np.frombuffer(b"".join(self.terms_l[p] for p in positions), dtype=np.int32)
-        f = np.frombuffer(b"".join(self.weights_l[p] for p in positions), dtype=np.float32)
-        sizes = np.fromiter((len(self.terms_l[p]) // 4 for p in positions), dtype=np.int64, count=len(positions))
-        pos = np.repeat(np.array(positions, dtype=np.int32), sizes)
-        order = np.argsort(ids, kind="stable")
-        return ids[order], pos[order], f[order]
+        """(term ids, positions, weighted counts) of these entries' postings, grouped by term (positions
+        ascending within a term): the tokens of ``CHUNK`` entries at a time summed per (position, term) by one
+        sort, then every chunk's pairs grouped by term, so memory follows a chunk's tokens, not the catalogue's."""
+        if not positions:
+            return _empty_i(), _empty_i(), _empty_f()
+        span = len(self.vocab) + 1
+        weights_of = np.array(FIELD_WEIGHTS, dtype=np.float32)
+        terms, at, counts = [], [], []
+        for i in range(0, len(positions), CHUNK):
+            chunk = positions[i:i + CHUNK]
+            tokens = np.frombuffer(b"".join([self.tokens_l[p] for p in chunk]), dtype=np.int32)
+            sizes = np.frombuffer(b"".join([self.sizes_l[p] for p in chunk]), dtype=np.int32)
+            weights = np.repeat(np.tile(weights_of, len(chunk)), sizes)
+            where = np.repeat(np.array(chunk, dtype=np.int64), sizes.reshape(-1, len(FIELDS)).sum(axis=1))
+            keys, which = np.unique(where * span + tokens, return_inverse=True)
+            counts.append(np.bincount(which, weights=weights, minlength=len(keys)).astype(np.float32))
+            terms.append((keys % span).astype(np.int32))
+            at.append((keys // span).astype(np.int32))
+        term, pos, f = np.concatenate(terms), np.concatenate(at), np.concatenate(counts)
+        order = np.argsort(term, kind="stable")
+        return term[order], pos[order], f[order]
 
     def rebuild(self) -> None:
-        n = len(self.terms_l)
+        n = len(self.tokens_l)
         if len(self.changed) > max(MIN_DELTA, n // 10):
             ids, self.base_pos, self.base_f = self._postings(list(range(n)))
             self.base_starts = np.searchsorted(ids, np.arange(len(self.vocab) + 1))
@@ -197,7 +207,7 @@ class TextIndex:
         ``rows_of(alt)``: the positions of the visible entries the database finds having a phrase; asked for
         units of one phrase (their own match, known already) and for phrases of several words (whose words'
         counts alone overestimate them)."""
-        n = len(self.terms_l)
+        n = len(self.tokens_l)
         if not n or not len(positions):
             return np.zeros(len(positions))
         rows = int(np.count_nonzero(visible)) or 1
