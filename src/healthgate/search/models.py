@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from healthgate.db import Base
@@ -29,13 +29,18 @@ from healthgate.db import Base
 
 class SearchEntry(Base):
     __tablename__ = "search_entries"
-    __table_args__ = (UniqueConstraint("kind", "subject_id", name="uq_search_entries_kind_subject"),)
+    __table_args__ = (
+        UniqueConstraint("kind", "subject_id", name="uq_search_entries_kind_subject"),
+        # a snapshot's refresh reads one kind's entries newer than a seq: without this index SQLite's planner
+        # reads every entry of the kind through the unique constraint (0.8 s at 100k, on every write)
+        Index("ix_search_entries_kind_seq", "kind", "seq"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(40))
     subject_id: Mapped[str] = mapped_column(String(100))
     visible: Mapped[bool] = mapped_column(default=True)
-    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
     title: Mapped[str] = mapped_column(Text)
     aliases: Mapped[str] = mapped_column(Text, default="")
     keywords: Mapped[str] = mapped_column(Text, default="")
