@@ -26,11 +26,10 @@ import uuid
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the fake source: tests/federation/fakes.py
 
+from scratch import postgres_database
 from tests.federation.fakes import Answer, FmaSource, document
 
 from healthgate import migrate
@@ -123,17 +122,8 @@ def main() -> None:
             run_on(f"sqlite:///{Path(tmp) / 'bench.db'}", "sqlite", src_url, args.items, args.page_size,
                    args.concurrency)
         if args.postgres and not args.sqlite_only:
-            admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-            name = f"hg_bench_harvest_{uuid.uuid4().hex[:8]}"
-            with admin.connect() as c:
-                c.execute(text(f'CREATE DATABASE "{name}"'))
-            try:
-                run_on(make_url(args.postgres).set(database=name).render_as_string(hide_password=False),
-                       "postgresql", src_url, args.items, args.page_size, args.concurrency)
-            finally:
-                with admin.connect() as c:
-                    c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                admin.dispose()
+            with postgres_database(args.postgres, "hg_bench_harvest") as url:
+                run_on(url, "postgresql", src_url, args.items, args.page_size, args.concurrency)
     finally:
         server.terminate()
 

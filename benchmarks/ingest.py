@@ -21,8 +21,7 @@ import uuid
 from importlib import resources
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from scratch import postgres_database
 
 from healthgate import migrate
 from healthgate.catalogue.importer import ImportItem, import_items
@@ -91,16 +90,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         print(line("sqlite", len(items), *run(f"sqlite:///{tmp}/bench.db", items, args.chunk)), flush=True)
     if args.postgres:
-        name = f"hg_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = make_url(args.postgres).set(database=name).render_as_string(hide_password=False)
+        with postgres_database(args.postgres) as url:
             print(line("postgresql", len(items), *run(url, items, args.chunk)), flush=True)
-        finally:
-            with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":

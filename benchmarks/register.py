@@ -28,15 +28,16 @@ import random
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scratch import postgres_database
+from tests.access.harness import document
 
 from healthgate import migrate
 from healthgate.audit import keys
@@ -53,7 +54,6 @@ from healthgate.interop import register_xlsx
 from healthgate.register import export, upload
 from healthgate.register import fields as F
 from healthgate.register.models import RegisterEntry
-from tests.access.harness import document
 
 WORDS = ("cohort patients risk outcomes hospital admission cancer diabetes heart failure stroke primary care "
          "linked records mortality children pregnancy vaccine infection mental health prescribing survival "
@@ -180,16 +180,9 @@ def main() -> None:
         print("sqlite")
         run(f"sqlite:///{tmp}/bench.db", args.rows, files)
     if args.postgres:
-        name = f"hg_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
+        with postgres_database(args.postgres) as url:
             print("postgresql")
-            run(make_url(args.postgres).set(database=name).render_as_string(hide_password=False), args.rows, files)
-        finally:
-            with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            run(url, args.rows, files)
 
 
 if __name__ == "__main__":

@@ -40,10 +40,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
-from stdnum.iso7064 import mod_11_2, mod_97_10
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/identifiers.py
+
+from scratch import postgres_database
+from tests.identifiers import CROCKFORD, orcid, ror
 
 from healthgate import migrate
 from healthgate.clock import FixedClock
@@ -73,21 +76,11 @@ SECTORS = [s for s in F.lookups()["Organisation Type"] if s != "Other"]
 LEGAL = [v for v in F.lookups()["Legal basis for provision of data under Article 6"] if v != "Not applicable"]
 FUNDERS = ["Wellcome Trust", "Medical Research Council", "NIHR", "Cancer Research UK", "British Heart Foundation",
            "Health Data Research UK", "Economic and Social Research Council", "Diabetes UK", "Versus Arthritis"]
-CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 FACETS = ("custodian", "organisation", "sector", "dataset", "access_type", "legal_basis")
 
 
-def ror(rng: random.Random) -> str:
-    body = "".join(rng.choice(CROCKFORD) for _ in range(6))
-    number = 0
-    for c in "0" + body:
-        number = number * 32 + CROCKFORD.index(c)
-    return "0" + body + mod_97_10.calc_check_digits(str(number))
-
-
-def orcid(n: int) -> str:
-    digits = f"{n:015d}"
-    return "-".join([digits[0:4], digits[4:8], digits[8:12], digits[12:15] + mod_11_2.calc_check_digit(digits)])
+def random_ror(rng: random.Random) -> str:
+    return ror("".join(rng.choice(CROCKFORD) for _ in range(6)))
 
 
 def corpus() -> tuple[list[str], list[str]]:
@@ -114,7 +107,7 @@ def seed(engine: Any, n: int, seed_value: int = 11) -> None:
         place = f"{rng.choice(['North', 'South', 'East', 'West', 'Central', 'Upper', 'Lower'])} {i:03d}"
         name = {"University of": f"University of {place}", "NHS Foundation Trust": f"{place} NHS Foundation Trust",
                 "Institute": f"{place} Institute of Health", "Ltd": f"{place} Analytics Ltd"}[kind]
-        orgs.append((name, ror(rng), rng.choice(SECTORS)))
+        orgs.append((name, random_ror(rng), rng.choice(SECTORS)))
     people = [(f"{rng.choice(['A.', 'B.', 'C.', 'D.', 'E.'])} {rng.choice(['Smith', 'Jones', 'Patel', 'Khan', 'Evans', 'Brown', 'Wilson', 'Taylor'])}-{i}",
                orcid(10_000_000 + i)) for i in range(5000)]
     now = clock.now()
@@ -263,17 +256,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run("SQLite", f"sqlite:///{Path(tmp) / 'register.db'}", args.entries, args.queries, Path(tmp))
         if args.postgres:
-            name = f"hg_bench_register_{uuid.uuid4().hex[:8]}"
-            admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-            with admin.connect() as c:
-                c.execute(text(f'CREATE DATABASE "{name}"'))
-            try:
-                url = make_url(args.postgres).set(database=name).render_as_string(hide_password=False)
+            with postgres_database(args.postgres, "hg_bench_register") as url:
                 run("PostgreSQL", url, args.entries, args.queries, Path(tmp))
-            finally:
-                with admin.connect() as c:
-                    c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                admin.dispose()
 
 
 if __name__ == "__main__":

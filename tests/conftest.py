@@ -151,6 +151,31 @@ def clock() -> FixedClock:
     return FixedClock(datetime(2026, 1, 15, 9, 30, tzinfo=UTC))
 
 
+@pytest.fixture
+def app(db, clock, tmp_path):
+    """The app on the test's database and clock, with the default settings (a module needing others defines
+    its own ``app``)."""
+    from healthgate.app import create_app
+    from healthgate.config import Settings
+
+    app = create_app(Settings(data_dir=tmp_path, database_url=db.url), clock=clock)
+    yield app
+    app.state.engine.dispose()
+
+
+def signed_in(app, db, world, who: str):
+    """A TestClient carrying a session started for ``who``, a person of ``world`` (any world whose ``ctx`` and
+    ``people`` follow tests.access.harness)."""
+    from fastapi.testclient import TestClient
+
+    from healthgate.identity import sessions
+    from healthgate.identity.models import User
+
+    with db.sessions.begin() as s:
+        cookie = sessions.start(world.ctx(s, "system"), s.get(User, world.people[who]), "password")
+    return TestClient(app, cookies={sessions.COOKIE: cookie})
+
+
 def make_token(session, clock, name: str = "test", *, admin: bool = False, roles=None, scope: str | None = None,
                email: str | None = None) -> str:
     """A person (an alliance admin, or holding ``roles``: {team_id: [Role, ...]}) and a token of theirs."""

@@ -98,6 +98,15 @@ def test_expensive_limit_counts_tokens_too(db, clock, tmp_path):
         assert c.get("/api/v1/datasets").status_code == 200  # cheap routes are not counted
 
 
+def test_the_data_use_register_exports_are_expensive(db, clock, tmp_path):
+    with _client(db, clock, tmp_path, rate_limit_expensive="2/minute") as c:
+        answers = [c.get(f"/data-uses/export.{fmt}") for fmt in ("csv", "json", "xlsx")]
+        assert [r.status_code for r in answers] == [200, 200, 429]
+        assert answers[1].headers["RateLimit-Remaining"] == "0"
+        assert int(answers[2].headers["Retry-After"]) >= 1
+        assert c.get("/data-uses/template.csv").status_code == 200  # the upload template is not an export
+
+
 def test_failed_authentications_are_limited(db, clock, tmp_path):
     with _client(db, clock, tmp_path, rate_limit_failed_auth="5/minute") as c:
         bad = {"Authorization": "Bearer hg_wrong"}

@@ -5,17 +5,25 @@ from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from healthgate.access import templates as access_templates
 from healthgate.catalogue import service as catalogue
+from healthgate.clock import SystemClock
+from healthgate.config import Settings
 from healthgate.context import Context
+from healthgate.db import make_engine, make_sessionmaker
 from healthgate.identity import actors, users
 from healthgate.identity import service as identity
 from healthgate.identity.models import Membership, User
 from healthgate.identity.permissions import SYSTEM, Role
+from healthgate.migrate import upgrade
 from tests.conftest import load_fixture
 
 # Two optional questions of the bank that teams A and B ask (their published form templates), for tests that
@@ -79,3 +87,26 @@ def build(sessions, clock, *, templates: bool = True) -> World:
                 access_templates.save_draft(sys_ctx, team, [{"id": Q1}, {"id": Q2}])
                 access_templates.publish(sys_ctx, team)
     return w
+
+
+@contextmanager
+def on_disk(data_dir: Path, password: str, *who: str, make: Callable[..., Any] = build
+            ) -> Iterator[tuple[Settings, sessionmaker[Session], Any]]:
+    """The world (``make(sessions, clock)``: this module's ``build``, or another world's with the same people
+    and ``ctx``) in a fresh SQLite database of ``data_dir`` on the system clock, for a site served in a real
+    browser: ``who`` can sign in with ``password``. Yields the site's settings, a sessionmaker on its database
+    (closed when the block ends) and the world."""
+    settings = Settings(data_dir=data_dir)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        upgrade(engine)
+        sessions = make_sessionmaker(engine)
+        clock = SystemClock()
+        world = make(sessions, clock)
+        with sessions.begin() as s:
+            ctx = Context(s, SYSTEM, clock)
+            for person in who:
+                users.set_password(ctx, s.get(User, world.people[person]), password)
+        yield settings, sessions, world
+    finally:
+        engine.dispose()

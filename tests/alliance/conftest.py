@@ -26,8 +26,12 @@ ROR_GAMMA = "052gg0110"
 
 @pytest.fixture
 def world(db, clock):
-    w = build(db.sessions, clock)
-    with db.sessions.begin() as s:
+    return alliance_world(db.sessions, build(db.sessions, clock))
+
+
+def alliance_world(sessions, w):
+    """The access harness's world ``w`` made the alliance's: organisations for teams A and B, team C of Gamma."""
+    with sessions.begin() as s:
         ctx = w.ctx(s, "system")
         alpha = organisations.create_organisation(ctx, "Alpha Health Data", ror_id=ROR_ALPHA, country="GB")
         beta = organisations.create_organisation(ctx, "Beta Biobank", country="GB")
@@ -37,7 +41,7 @@ def world(db, clock):
             organisations.set_team_organisation(ctx, s.get(Team, w.teams[key]), org)
         w.teams["C"] = identity.create_team(ctx, "Gamma Data Team", organisation_id=gamma.id).id
         admin_c = users.create_user(ctx, "admin_c@example.org", "Admin C", verified=True)
-        s.add(Membership(team_id=w.teams["C"], user_id=admin_c.id, role=Role.TEAM_ADMIN.value, created_at=clock.now()))
+        s.add(Membership(team_id=w.teams["C"], user_id=admin_c.id, role=Role.TEAM_ADMIN.value, created_at=ctx.now()))
         w.people["admin_C"] = admin_c.id
         access_templates.save_draft(ctx, w.teams["C"], [{"id": Q1}, {"id": Q2}])
         access_templates.publish(ctx, w.teams["C"])

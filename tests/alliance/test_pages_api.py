@@ -13,10 +13,11 @@ from fastapi.testclient import TestClient
 
 from healthgate.app import create_app
 from healthgate.config import Settings
-from healthgate.identity import sessions, tokens
+from healthgate.identity import tokens
 from healthgate.identity.models import User
 from tests.access.clocks.conftest import move_to
 from tests.alliance.conftest import ROR_GAMMA, add_member, register_entry
+from tests.conftest import signed_in
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
@@ -25,12 +26,6 @@ PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 def app(db, clock, tmp_path):
     return create_app(Settings(data_dir=tmp_path, database_url=db.url, rate_limit_anonymous="off",
                                rate_limit_expensive="off"), clock=clock)
-
-
-def _browser(app, db, w, who: str) -> TestClient:
-    with db.sessions.begin() as s:
-        cookie = sessions.start(w.ctx(s, "system"), s.get(User, w.people[who]), "password")
-    return TestClient(app, cookies={sessions.COOKIE: cookie})
 
 
 def _token(db, w, who: str, scope: str) -> dict[str, str]:
@@ -161,7 +156,7 @@ def test_admin_dashboard_forms_and_letters(app, db, world, clock):
     w = world
     move_to(clock, "2026-03-01T10:00")
     add_member(db, w, "alpha", joined="2025-01-10")
-    admin = _browser(app, db, w, "admin")
+    admin = signed_in(app, db, w, "admin")
     page = admin.get("/admin/alliance")
     assert page.status_code == 200, page.text[:300]
     assert "Alpha Health Data" in page.text and "Overdue" in page.text and 'for="f-status"' in page.text
@@ -207,11 +202,11 @@ def test_admin_dashboard_forms_and_letters(app, db, world, clock):
     assert "Jo Bloggs, CEO" in shown
     link = re.search(r'href="(/admin/alliance/members/[^"]+/letters/[^"]+)"', shown).group(1)
     assert admin.get(link).content == PDF
-    assert _browser(app, db, w, "manager_A").get(link).status_code == 403
+    assert signed_in(app, db, w, "manager_A").get(link).status_code == 403
     # nobody else sees the dashboard or the forms
     for who in ("manager_A", "applicant"):
-        assert _browser(app, db, w, who).get("/admin/alliance").status_code == 403
-        assert _browser(app, db, w, who).get("/admin/alliance/members/new").status_code == 403
+        assert signed_in(app, db, w, who).get("/admin/alliance").status_code == 403
+        assert signed_in(app, db, w, who).get("/admin/alliance/members/new").status_code == 403
     assert TestClient(app).get("/admin/alliance", follow_redirects=False).status_code in (302, 303, 401)
 
 

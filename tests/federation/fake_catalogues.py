@@ -14,6 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from healthgate.federation.adapters import ListingIncomplete, SourceConfig, adapter
+
 # (path, query) -> (status, body, content type); a route may also be a plain JSON-able value
 Answer = tuple[int, bytes, str]
 Route = Callable[[str, dict[str, str]], Answer | None]
@@ -90,3 +92,15 @@ def local_fetch() -> Iterator[LocalFetch]:
         yield fetch
     finally:
         fetch.close()
+
+
+def run_adapter(kind: str, url: str, settings: dict | None = None) -> tuple[list, str | None, int]:
+    """Every item the ``kind`` adapter lists from ``url`` through a ``LocalFetch``: (items, the message of a
+    ListingIncomplete or None, how many requests it made)."""
+    got: list = []
+    with local_fetch() as fetch:
+        try:
+            got.extend(adapter(kind).items(SourceConfig(kind, url, settings or {}), fetch))
+        except ListingIncomplete as exc:
+            return got, str(exc), fetch.calls
+        return got, None, fetch.calls

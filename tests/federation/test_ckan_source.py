@@ -8,8 +8,7 @@ import uuid
 
 import pytest
 
-from healthgate.federation.adapters import ListingIncomplete, SourceConfig, adapter
-from tests.federation.fake_catalogues import json_answer, local_fetch, serve
+from tests.federation.fake_catalogues import json_answer, run_adapter, serve
 from tests.federation.test_ckan_mapping import CLASSIC
 
 
@@ -57,14 +56,8 @@ def ckan_site(catalogue: list[dict], *, fail_start: int | None = None, strip_fie
     return route
 
 
-def run(base: str, settings: dict | None = None):
-    with local_fetch() as fetch:
-        got: list = []
-        try:
-            got.extend(adapter("ckan").items(SourceConfig("ckan", base, settings or {}), fetch))
-        except ListingIncomplete as exc:
-            return got, str(exc), fetch.calls
-        return got, None, fetch.calls
+def run(url: str, settings: dict | None = None):
+    return run_adapter("ckan", url, settings)
 
 
 def test_pages_through_the_whole_catalogue_in_a_stable_order():

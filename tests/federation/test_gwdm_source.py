@@ -8,8 +8,7 @@ import json
 import uuid
 
 from healthgate.catalogue import metadata
-from healthgate.federation.adapters import ListingIncomplete, SourceConfig, adapter
-from tests.federation.fake_catalogues import json_answer, local_fetch, serve
+from tests.federation.fake_catalogues import json_answer, run_adapter, serve
 from tests.federation.test_gwdm_mapping import GATEWAY_GWDM
 
 
@@ -68,13 +67,7 @@ def gateway(datasets: list[dict], *, list_metadata: bool = True, metadata_as_str
 
 
 def run(url: str, settings: dict | None = None):
-    got: list = []
-    with local_fetch() as fetch:
-        try:
-            got.extend(adapter("gwdm").items(SourceConfig("gwdm", url, settings or {}), fetch))
-        except ListingIncomplete as exc:
-            return got, str(exc), fetch.calls
-        return got, None, fetch.calls
+    return run_adapter("gwdm", url, settings)
 
 
 def test_pages_of_a_gateway_with_metadata_in_the_list_need_no_details():

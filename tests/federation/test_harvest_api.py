@@ -6,20 +6,11 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from healthgate.app import create_app
-from healthgate.config import Settings
 from healthgate.federation import jobs
 from healthgate.identity.permissions import Role
 from tests.conftest import make_token
 from tests.federation.fakes import Answer, FmaSource, document
 from tests.federation.harvest_world import build
-
-
-@pytest.fixture
-def app(db, clock, tmp_path):
-    app = create_app(Settings(data_dir=tmp_path, database_url=db.url), clock=clock)
-    yield app
-    app.state.engine.dispose()
 
 
 @pytest.fixture

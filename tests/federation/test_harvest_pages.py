@@ -6,22 +6,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from fastapi.testclient import TestClient
 
-from healthgate.app import create_app
-from healthgate.config import Settings
 from healthgate.federation import jobs
-from healthgate.identity import sessions
-from healthgate.identity.models import Team, User
+from healthgate.identity.models import Team
+from tests.conftest import signed_in
 from tests.federation.fakes import Answer, FmaSource, document
 from tests.federation.harvest_world import build
-
-
-@pytest.fixture
-def app(db, clock, tmp_path):
-    app = create_app(Settings(data_dir=tmp_path, database_url=db.url), clock=clock)
-    yield app
-    app.state.engine.dispose()
 
 
 @pytest.fixture
@@ -29,18 +19,12 @@ def world(db, clock):
     return build(db.sessions, clock)
 
 
-def browser(app, db, w, who: str) -> TestClient:
-    with db.sessions.begin() as s:
-        cookie = sessions.start(w.ctx(s, "system"), s.get(User, w.people[who]), "password")
-    return TestClient(app, cookies={sessions.COOKIE: cookie})
-
-
 def csrf(page) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
 
 
 def test_a_manager_adds_runs_and_reads_the_report(app, db, clock, world):
-    client = browser(app, db, world, "manager_A")
+    client = signed_in(app, db, world, "manager_A")
     with db.sessions() as s:
         slug = s.get(Team, world.teams["A"]).slug
     base = f"/workspace/teams/{slug}/harvest"
@@ -81,10 +65,10 @@ def test_a_manager_adds_runs_and_reads_the_report(app, db, clock, world):
         assert saved.status_code == 303
         assert "Harvested every 60 minutes" in client.get(source_url).text
 
-    stranger = browser(app, db, world, "manager_B")
+    stranger = signed_in(app, db, world, "manager_B")
     assert stranger.get(source_url).status_code == 404
     assert stranger.get(base).status_code in (403, 404)
-    admin = browser(app, db, world, "admin")
+    admin = signed_in(app, db, world, "admin")
     overview = admin.get("/workspace/harvest")
     assert "alpha renamed" in overview.text and "Alpha Health Data" in overview.text
 

@@ -5,13 +5,8 @@ archives is archived in B; a run that finds A down leaves B's data intact."""
 from __future__ import annotations
 
 import copy
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
-import uvicorn
 
 from healthgate.app import create_app
 from healthgate.catalogue import service as catalogue
@@ -22,24 +17,7 @@ from healthgate.identity import service as identity
 from healthgate.identity.permissions import SYSTEM
 from tests.conftest import load_fixture
 from tests.federation.harvest_world import add_source, build, catalogue_state, harvest
-from tests.web.live import free_port
-
-
-@contextmanager
-def running(app) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+from tests.web.live import running
 
 
 @pytest.fixture

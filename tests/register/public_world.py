@@ -10,7 +10,6 @@ from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
-from stdnum.iso7064 import mod_11_2, mod_97_10
 
 from healthgate.app import create_app
 from healthgate.config import Settings
@@ -19,22 +18,7 @@ from healthgate.identity import organisations
 from healthgate.identity.permissions import SYSTEM
 from healthgate.register import service as register
 from tests.access import harness
-
-CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
-
-
-def ror(body: str) -> str:
-    """A valid ROR id from six Crockford base32 characters."""
-    number = 0
-    for c in "0" + body:
-        number = number * 32 + CROCKFORD.index(c)
-    return "0" + body + mod_97_10.calc_check_digits(str(number))
-
-
-def orcid(n: int) -> str:
-    digits = f"{n:015d}"
-    return "-".join([digits[0:4], digits[4:8], digits[8:12], digits[12:15] + mod_11_2.calc_check_digit(digits)])
-
+from tests.identifiers import orcid, ror
 
 EXETER_ROR = ror("3yghzc")
 LEEDS_ROR = ror("24mhc7")

@@ -3,6 +3,7 @@ dry run then apply, fuzzy matches confirmed in the page, and upload -> export ->
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import re
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import openpyxl
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -21,6 +23,9 @@ from healthgate.context import Context
 from healthgate.identity import tokens, users
 from healthgate.identity.models import User
 from healthgate.identity.permissions import SYSTEM
+from healthgate.interop import register_csv
+from healthgate.interop import register_table as T
+from healthgate.register import export
 from healthgate.register import fields as F
 from healthgate.register import service as register
 from healthgate.register.models import RegisterEntry
@@ -187,3 +192,43 @@ def test_the_upload_page_previews_confirms_and_applies(site):
 def test_json_export_lists_the_template_fields(site):
     body = json.loads(site.client.get("/data-uses/export.json").content)
     assert [f["header"] for f in body["fields"]] == [f.header for f in F.FIELDS] and body["entries"] == []
+
+
+def _as_before(fmt: str, items: list, clock, base_url: str) -> bytes:
+    """The export as it was made before it was streamed: the whole body built in memory at once."""
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow([f.header for f in F.FIELDS] + list(T.EXPORT_ONLY))
+        for r in items:
+            writer.writerow([register_csv._cell(v) for v in [*T.cells_of(r.data), r.custodian, str(r.entry_id)]])
+        return ("\ufeff" + out.getvalue()).encode("utf-8")
+    return orjson.dumps({
+        "generated_at": clock.now().isoformat(), "custodian": None, "count": len(items),
+        "fields": [{"name": f.name, "header": f.header, "required": f.required, "group": f.group,
+                    "lookup": list(F.allowed(f)) or None} for f in F.FIELDS],
+        "entries": [export.entry_json(r, base_url) for r in items]})
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_a_streamed_export_is_the_body_it_was_before(site, clock, fmt, monkeypatch):
+    monkeypatch.setattr(export, "CHUNK", 2)  # five entries: three reads
+    rows = [row(1), row(2, project_title="=1+1 cohort", lay_summary="-ve results\nover two lines", funders=""),
+            row(3, applicants="Grace Hopper; Alan Turing", applicant_ids="; 0000-0002-1825-0097"),
+            row(4, technical_summary="@mention", approval_date="2021-05-04"), row(5, project_title="Ünïcödé, \"quoted\"")]
+    assert site.upload(csv_bytes(rows), dry_run="false").status_code == 200
+    with site.app.state.sessions() as s:  # type: ignore[attr-defined]
+        items = export.rows(Context(s, SYSTEM, clock))
+    assert len(items) == 5
+    got = site.client.get(f"/data-uses/export.{fmt}")
+    assert got.status_code == 200 and "content-length" not in got.headers  # streamed
+    assert got.headers["content-type"] == export.FORMATS[fmt] + "; charset=utf-8"
+    assert got.headers["content-disposition"] == f'attachment; filename="data-uses-alliance-2026-01-15.{fmt}"'
+    assert got.content == _as_before(fmt, items, clock, "http://testserver")
+    one = site.client.get(f"/data-uses/export.{fmt}?team=alpha-health-data")
+    assert one.status_code == 200 and one.headers["content-disposition"].endswith(f'-2026-01-15.{fmt}"')
+    if fmt == "csv":
+        assert one.content == got.content  # every entry is team A's
+    else:
+        assert json.loads(one.content)["custodian"]["slug"] == "alpha-health-data"
+        assert json.loads(one.content)["entries"] == json.loads(got.content)["entries"]

@@ -34,9 +34,16 @@ def free_port() -> int:
 def serve(settings: Settings, clock: Any = None) -> Iterator[str]:
     """healthgate served from ``settings`` (and ``clock``, when a test moves time) until the block ends; yields
     its address."""
+    with running(create_app(settings, clock=clock)) as url:
+        yield url
+
+
+@contextmanager
+def running(app: Any) -> Iterator[str]:
+    """An app already made (``create_app``) served on a free port of 127.0.0.1 until the block ends; yields its
+    address."""
     port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(settings, clock=clock), host="127.0.0.1", port=port,
-                                        log_level="warning"))
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     for _ in range(200):

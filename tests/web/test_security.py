@@ -12,18 +12,11 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
-from healthgate.app import create_app
-from healthgate.config import Settings
 from healthgate.context import Context
 from healthgate.identity import sessions, users
 from healthgate.identity.permissions import SYSTEM
 from healthgate.web import security
 from healthgate.web.csrf import UNSAFE
-
-
-@pytest.fixture
-def app(db, clock, tmp_path):
-    return create_app(Settings(data_dir=tmp_path, database_url=db.url), clock=clock)
 
 
 def _signed_in(app, db, clock, admin=False) -> TestClient:

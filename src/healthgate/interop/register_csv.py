@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 
 from healthgate.errors import FieldError, Invalid, TooLarge, UnsupportedMediaType
@@ -106,18 +106,32 @@ def _cell(value: object) -> str:
     return T.neutralise(str(value)) if value is not None else ""
 
 
+def lines(rows: Iterable[tuple[EntryData, Sequence[str]]], extra_headers: Sequence[str] = ()) -> Iterator[str]:
+    """The CSV of ``write``, a line at a time (the header row first, after the byte order mark): each row is an
+    entry and its extra cells (under ``extra_headers``)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+
+    def taken() -> str:
+        text = out.getvalue()
+        out.seek(0)
+        out.truncate()
+        return text
+
+    writer.writerow([f.header for f in F.FIELDS] + list(extra_headers))
+    yield "\ufeff" + taken()
+    for data, tail in rows:
+        writer.writerow([_cell(v) for v in T.cells_of(data)] + [_cell(v) for v in tail])
+        yield taken()
+
+
 def write(entries: Iterable[EntryData], *, extra_headers: Sequence[str] = (),
           extras: Iterable[Sequence[str]] = ()) -> bytes:
     """Entries as CSV with the template's header row (UTF-8 with a byte order mark, for Excel); ``extra_headers``
     and each entry's ``extras`` after the template's columns (``register_table.EXPORT_ONLY``)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([f.header for f in F.FIELDS] + list(extra_headers))
     more = iter(extras)
-    for data in entries:
-        tail = next(more, ()) if extra_headers else ()
-        writer.writerow([_cell(v) for v in T.cells_of(data)] + [_cell(v) for v in tail])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    rows = ((data, next(more, ()) if extra_headers else ()) for data in entries)
+    return "".join(lines(rows, extra_headers)).encode("utf-8")
 
 
 def template() -> bytes:

@@ -6,12 +6,18 @@ are matched first."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
+from healthgate.context import Context
+from healthgate.db import transaction
 from healthgate.identity import service as identity
+from healthgate.identity.models import Team
+from healthgate.identity.permissions import Actor
 from healthgate.interop import register_csv, register_xlsx
 from healthgate.register import export
 from healthgate.register import fields as F
@@ -22,18 +28,34 @@ router = APIRouter(include_in_schema=False)
 TeamQ = Annotated[str | None, Query(max_length=300, description="a custodian team's id, slug or name")]
 
 
+def _file_headers(filename: str, cache: str = "public, max-age=300") -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": cache,
+            "X-Content-Type-Options": "nosniff"}
+
+
 def _file(data: bytes, media_type: str, filename: str, *, cache: str = "public, max-age=300") -> Response:
-    return Response(data, media_type=media_type, headers={
-        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": cache,
-        "X-Content-Type-Options": "nosniff"})
+    return Response(data, media_type=media_type, headers=_file_headers(filename, cache))
+
+
+def _stream(request: Request, actor: Actor, fmt: str, team_id: uuid.UUID | None, base_url: str) -> Iterator[bytes]:
+    """The CSV or JSON, streamed from a transaction of its own (the request's has ended when the body is sent)."""
+    with transaction(request.app.state.sessions) as session:
+        ctx = Context(session, actor, request.app.state.clock)
+        team = session.get(Team, team_id) if team_id else None
+        yield from export.stream(ctx, fmt, team=team, base_url=base_url)
 
 
 def _export(request: Request, ctx: ContextDep, fmt: str, team_ref: str | None) -> Response:
+    """The export as a file: XLSX made in memory, CSV and JSON streamed. An unknown ``team_ref`` is a 404 before
+    any of the body is sent."""
     team = identity.resolve_team(ctx, team_ref) if team_ref and team_ref.strip() else None
-    data = export.export(ctx, fmt, team=team, base_url=site_url(request))
     stamp = ctx.clock.now().date().isoformat()
-    media = export.FORMATS[fmt] + ("; charset=utf-8" if fmt in ("csv", "json") else "")
-    return _file(data, media, f"data-uses-{team.slug if team else 'alliance'}-{stamp}.{fmt}")
+    filename = f"data-uses-{team.slug if team else 'alliance'}-{stamp}.{fmt}"
+    if fmt == "xlsx":
+        return _file(export.export(ctx, fmt, team=team, base_url=site_url(request)), export.FORMATS[fmt], filename)
+    body = _stream(request, ctx.actor, fmt, team.id if team else None, site_url(request))
+    return StreamingResponse(body, media_type=export.FORMATS[fmt] + "; charset=utf-8",
+                             headers=_file_headers(filename))
 
 
 @router.get("/data-uses/export.csv")

@@ -28,8 +28,10 @@ from healthgate.errors import FieldError, Invalid, TooManyRequests
 ANONYMOUS = "anonymous"
 EXPENSIVE = "expensive"
 FAILED_AUTH = "failed_auth"
-# Paths whose requests cost far more than a page view: search, validation and exports.
-EXPENSIVE_PREFIXES = ("/api/v1/search", "/api/v1/validate", "/api/v1/export", "/search", "/export")
+# Paths whose requests cost far more than a page view: search, validation and exports (the catalogue's and the
+# data use register's).
+EXPENSIVE_PREFIXES = ("/api/v1/search", "/api/v1/validate", "/api/v1/export", "/search", "/export",
+                      "/data-uses/export")
 EXEMPT_PREFIXES = ("/static",)
 VERIFIED_TOKENS = 10_000
 

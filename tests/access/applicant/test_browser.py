@@ -10,15 +10,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from healthgate.clock import SystemClock
-from healthgate.config import Settings
-from healthgate.context import Context
-from healthgate.db import make_engine, make_sessionmaker
-from healthgate.identity import users
-from healthgate.identity.models import User
-from healthgate.identity.permissions import SYSTEM
-from healthgate.migrate import upgrade
-from tests.access.harness import build
+from tests.access.harness import on_disk
 from tests.web import live
 from tests.web.live import BROWSER_MARKS
 
@@ -28,14 +20,8 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    settings = Settings(data_dir=tmp_path_factory.mktemp("applicant"))
-    engine = make_engine(settings.resolved_database_url)
-    upgrade(engine)
-    sessions = make_sessionmaker(engine)
-    world = build(sessions, SystemClock())
-    with sessions.begin() as s:
-        users.set_password(Context(s, SYSTEM, SystemClock()), s.get(User, world.people["applicant"]), PASSWORD)
-    engine.dispose()
+    with on_disk(tmp_path_factory.mktemp("applicant"), PASSWORD, "applicant") as (settings, _, world):
+        pass
     with live.serve(settings) as url:
         yield url, world
 

@@ -11,13 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from healthgate.access import dashboard, terms
-from healthgate.app import create_app
 from healthgate.catalogue.models import Dataset
-from healthgate.config import Settings
 from healthgate.errors import Forbidden
-from healthgate.identity import sessions, tokens
+from healthgate.identity import tokens
 from healthgate.identity.models import User
 from tests.access.clocks.conftest import act, move_to, submitted
+from tests.conftest import signed_in
 
 
 def _decide(db, w, clock, submitted_on: str, decided_on: str, title: str = "Study", command: str = "approve"):
@@ -97,18 +96,6 @@ def test_csv_cells():
         "'=1+1", "'+44 20", "'-3", "'@SUM(A1)", "'\tx", "plain", "", "5"]
 
 
-@pytest.fixture
-def app(db, clock, tmp_path):
-    return create_app(Settings(data_dir=tmp_path, database_url=db.url), clock=clock)
-
-
-def _browser(app, db, w, who: str) -> TestClient:
-    with db.sessions.begin() as s:
-        ctx = w.ctx(s, "system")
-        cookie = sessions.start(ctx, s.get(User, w.people[who]), "password")
-    return TestClient(app, cookies={sessions.COOKIE: cookie})
-
-
 def _csrf(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
@@ -120,15 +107,15 @@ def test_pages_api_and_csv_downloads(app, db, world, clock):
     with db.sessions.begin() as s:
         slug = s.get(Dataset, w.datasets["A1"]).team.slug
     url = f"/workspace/teams/{slug}/access/dashboard"
-    manager = _browser(app, db, w, "manager_A")
+    manager = signed_in(app, db, w, "manager_A")
     page = manager.get(url)
     assert page.status_code == 200, page.text[:500]
     assert "Cohort study" in page.text and "overdue" in page.text and "<svg" in page.text
     assert "<script>" not in page.text and 'role="img"' in page.text and "<desc" in page.text
     assert 'name="nation"' in page.text  # an access manager may set the nation
-    reviewer = _browser(app, db, w, "reviewer_A")
+    reviewer = signed_in(app, db, w, "reviewer_A")
     assert 'name="nation"' not in reviewer.get(url).text
-    assert _browser(app, db, w, "manager_B").get(url).status_code in (403, 404)
+    assert signed_in(app, db, w, "manager_B").get(url).status_code in (403, 404)
     got = manager.get(url + "/queue.csv")
     assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
     assert "attachment" in got.headers["content-disposition"] and "Cohort study" in got.text
@@ -150,7 +137,7 @@ def test_pages_api_and_csv_downloads(app, db, world, clock):
 
 def test_admin_standards_page_and_api(app, db, world):
     w = world
-    admin = _browser(app, db, w, "admin")
+    admin = signed_in(app, db, w, "admin")
     page = admin.get("/admin/access/standards")
     assert page.status_code == 200 and 'name="decision/working_days"' in page.text
     fields = {"first_response/working_days": "10", "first_response/due_soon_days": "3",
@@ -169,7 +156,7 @@ def test_admin_standards_page_and_api(app, db, world):
     manager = TestClient(app, headers={"Authorization": f"Bearer {_token(db, w, 'manager_A', 'read')}"})
     assert manager.put("/api/v1/access/standards/decision", json={"working_days": 30, "due_soon_days": 5}
                        ).status_code == 403
-    assert _browser(app, db, w, "manager_A").get("/admin/access/standards").status_code == 403
+    assert signed_in(app, db, w, "manager_A").get("/admin/access/standards").status_code == 403
     assert TestClient(app).get("/api/v1/access/standards").status_code == 401
 
 

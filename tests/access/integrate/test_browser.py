@@ -10,15 +10,7 @@ import pytest
 
 from healthgate.access import service as access
 from healthgate.access import templates
-from healthgate.clock import SystemClock
-from healthgate.config import Settings
-from healthgate.context import Context
-from healthgate.db import make_engine, make_sessionmaker
-from healthgate.identity import users
-from healthgate.identity.models import User
-from healthgate.identity.permissions import SYSTEM
-from healthgate.migrate import upgrade
-from tests.access.harness import build
+from tests.access.harness import on_disk
 from tests.access.integrate.test_attachments_and_links import FILE_Q, PDF
 from tests.web import live
 from tests.web.live import BROWSER_MARKS
@@ -29,21 +21,14 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    settings = Settings(data_dir=tmp_path_factory.mktemp("integrate"))
-    engine = make_engine(settings.resolved_database_url)
-    upgrade(engine)
-    sessions = make_sessionmaker(engine)
-    clock = SystemClock()
-    world = build(sessions, clock)
-    with sessions.begin() as s:
-        ctx = Context(s, SYSTEM, clock)
-        for who in ("applicant", "manager_A"):
-            users.set_password(ctx, s.get(User, world.people[who]), PASSWORD)
-        templates.save_draft(ctx, world.teams["A"], [{"id": FILE_Q, "required": True}])
-        templates.publish(ctx, world.teams["A"])
-    with sessions.begin() as s:
-        app_id = access.create(world.ctx(s, "applicant"), [world.datasets["A1"]], title="Files in a browser").id
-    engine.dispose()
+    data_dir = tmp_path_factory.mktemp("integrate")
+    with on_disk(data_dir, PASSWORD, "applicant", "manager_A") as (settings, sessions, world):
+        with sessions.begin() as s:
+            ctx = world.ctx(s, "system")
+            templates.save_draft(ctx, world.teams["A"], [{"id": FILE_Q, "required": True}])
+            templates.publish(ctx, world.teams["A"])
+        with sessions.begin() as s:
+            app_id = access.create(world.ctx(s, "applicant"), [world.datasets["A1"]], title="Files in a browser").id
     with live.serve(settings) as url:
         yield url, world, app_id
 

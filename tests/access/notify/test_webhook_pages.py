@@ -10,18 +10,10 @@ from fastapi.testclient import TestClient
 
 from healthgate.access import service as access
 from healthgate.access import webhooks
-from healthgate.app import create_app
-from healthgate.config import Settings
-from healthgate.identity import sessions, tokens
+from healthgate.identity import tokens
 from healthgate.identity.models import Team, User
 from tests.access.harness import build
-
-
-@pytest.fixture
-def app(db, clock, tmp_path):
-    app = create_app(Settings(data_dir=tmp_path, database_url=db.url), clock=clock)
-    yield app
-    app.state.engine.dispose()
+from tests.conftest import signed_in
 
 
 @pytest.fixture
@@ -29,15 +21,9 @@ def world(db, clock):
     return build(db.sessions, clock)
 
 
-def browser(app, db, w, who: str) -> TestClient:
-    with db.sessions.begin() as s:
-        cookie = sessions.start(w.ctx(s, "system"), s.get(User, w.people[who]), "password")
-    return TestClient(app, cookies={sessions.COOKIE: cookie})
-
-
 def test_a_manager_adds_a_webhook_in_the_workspace_and_sees_its_deliveries(app, db, world):
     w = world
-    client = browser(app, db, w, "manager_A")
+    client = signed_in(app, db, w, "manager_A")
     with db.sessions() as s:
         slug = s.get(Team, w.teams["A"]).slug
     base = f"/workspace/teams/{slug}/access/webhooks"
@@ -62,7 +48,7 @@ def test_a_manager_adds_a_webhook_in_the_workspace_and_sees_its_deliveries(app, 
         access.run(w.ctx(s, "applicant"), app_id, "submit")
     shown = client.get(f"{base}/{hook.id}")
     assert shown.status_code == 200 and "submitted" in shown.text and "pending" in shown.text
-    assert browser(app, db, w, "reviewer_A").get(base).status_code == 403
+    assert signed_in(app, db, w, "reviewer_A").get(base).status_code == 403
     assert client.get(f"/workspace/teams/{slug}/access/webhooks/{uuid.uuid4()}").status_code == 404
 
 
