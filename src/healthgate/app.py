@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -35,7 +35,7 @@ from healthgate.errors import (
     Unauthorized,
 )
 from healthgate.outbox import inline as outbox_inline
-from healthgate.web import admission, csrf, http, openapi, ratelimit, security, templates
+from healthgate.web import admission, csrf, http, openapi, parameters, ratelimit, security, templates
 
 PROBLEM = openapi.PROBLEM
 log = logging.getLogger(__name__)
@@ -153,6 +153,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         openapi_url="/api/v1/openapi.json",
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(parameters.refuse_unknown_query)],
     )
     # Redirects are built on the configured base URL (else on a Host the trusted-hosts check accepted).
     app.router.redirect_slashes = False

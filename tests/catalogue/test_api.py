@@ -105,6 +105,19 @@ def test_query_errors_are_problems(client):
     _problem(client.get("/api/v1/datasets/not-a-uuid"), 422)
 
 
+@pytest.mark.parametrize("path", ["/api/v1/datasets", "/api/v1/search/datasets?q=cohort",
+                                  "/api/v1/alliance/obligations", "/api/v1/audit"])
+def test_unknown_query_parameters_are_refused_by_name(client, path):
+    """A misspelt filter is an error naming it, on every operation (with or without a query model), not a
+    filter silently ignored; a page of the site is left alone."""
+    sep = "&" if "?" in path else "?"
+    err = _problem(client.get(f"{path}{sep}stauts=approved&=x", headers=client.admin), 422)
+    assert [e["path"] for e in err["errors"]] == ["query.stauts", "query.$"]  # the empty name too
+    assert "takes" in err["errors"][0]["message"]
+    assert client.get(path, headers=client.admin).status_code == 200
+    assert client.get("/search?q=cohort&utm_source=newsletter").status_code == 200
+
+
 def test_openapi(client):
     spec = client.get("/api/v1/openapi.json").json()
     assert "/api/v1/datasets" in spec["paths"] and "/api/v1/validate" in spec["paths"]
