@@ -22,8 +22,8 @@ from healthgate.context import Context
 from healthgate.identity.models import Team
 from healthgate.interop import register_csv, register_xlsx
 from healthgate.interop import register_table as T
+from healthgate.register import bulk, service
 from healthgate.register import fields as F
-from healthgate.register import service
 from healthgate.register.models import RegisterEntry
 
 FORMATS = {"csv": register_csv.MEDIA_TYPE, "xlsx": register_xlsx.MEDIA_TYPE, "json": "application/json"}
@@ -51,7 +51,7 @@ def rows(ctx: Context, team_id: uuid.UUID | None = None) -> list[ExportRow]:
     if team_id is not None:
         stmt = stmt.where(RegisterEntry.team_id == team_id)
     found = ctx.session.execute(stmt).all()
-    data = service.data_many(ctx.session, [r.id for r in found])
+    data = bulk.data_many(ctx.session, [r.id for r in found])
     return [ExportRow(r.id, r.team_id, r.name, r.status, r.published_at, r.updated_at, data[r.id]) for r in found]
 
 
