@@ -3,16 +3,16 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from healthgate.register import fields as F
 from healthgate.register import service
 from healthgate.register.models import RegisterEntry
+from healthgate.web.schemas import IsoDate
 
 TEXT = 20_000
 SHORT = 300
@@ -27,18 +27,6 @@ def _nul_free(value: Any) -> bool:
     if isinstance(value, list | tuple):
         return all(_nul_free(v) for v in value)
     return True
-
-
-def _iso_date(value: Any) -> Any:
-    """A date as ISO 8601 text (YYYY-MM-DD) only: not a number of seconds, not a date-time."""
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        raise ValueError("must be a date as YYYY-MM-DD")
-    return value
-
-
-IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 
 
 class In(BaseModel):
