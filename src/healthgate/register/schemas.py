@@ -7,41 +7,16 @@ import uuid
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from healthgate.register import fields as F
 from healthgate.register import service
 from healthgate.register.models import RegisterEntry
-from healthgate.web.schemas import IsoDate
+from healthgate.web.schemas import In, IsoDate, Out
 
 TEXT = 20_000
 SHORT = 300
 MAX_ITEMS = 200
-
-
-def _nul_free(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" not in value
-    if isinstance(value, BaseModel):
-        return all(_nul_free(v) for v in value.__dict__.values())
-    if isinstance(value, list | tuple):
-        return all(_nul_free(v) for v in value)
-    return True
-
-
-class In(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    @field_validator("*")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        if not _nul_free(value):
-            raise ValueError("must not contain NUL characters")
-        return value
-
-
-class Out(BaseModel):
-    model_config = ConfigDict(frozen=True)
 
 
 def _doc(name: str) -> str:
