@@ -48,9 +48,11 @@ def _seed(session: Session, clock: SystemClock) -> None:
 
 
 def _settings(data_dir: Path, db: Path) -> Settings:
-    # limits off: schemathesis sends thousands of requests from one client on purpose
+    # limits off: schemathesis sends thousands of requests from one client on purpose; no outbox worker: its
+    # periodic jobs (reminders, harvest schedules) would compete for SQLite's one write lock with the calls
     return Settings(data_dir=data_dir, database_url=f"sqlite:///{db}", base_url=BASE_URL, trusted_hosts="*",
-                    rate_limit_anonymous="off", rate_limit_expensive="off", rate_limit_failed_auth="off")
+                    rate_limit_anonymous="off", rate_limit_expensive="off", rate_limit_failed_auth="off",
+                    worker="off")
 
 
 @pytest.fixture(scope="module")

@@ -51,7 +51,6 @@ TeamRefP = Annotated[str, Path(min_length=1, max_length=300, description="the cu
 IfMatch = Annotated[str | None, Header(description="the ETag you read; 412 if the application changed since")]
 IfNoneMatch = Annotated[str | None, Header(description="an ETag you hold; 304 if it is still current")]
 Paging = Annotated[PageQuery, Query()]  # unknown query parameters are refused (422)
-UNREADABLE: dict[int | str, dict[str, Any]] = {400: {"description": "The body could not be read as JSON text"}}
 _ETAG = {"ETag": {"description": "the application's version, for If-Match and If-None-Match",
                   "schema": {"type": "string"}}}
 _ID = "$response.body#/id"
@@ -99,7 +98,7 @@ def _shown(view: access.View, response: Response) -> ApplicationOut:
 # --- applications ---------------------------------------------------------------------------------------------
 
 @router.post("/applications", status_code=201, response_model=ApplicationOut, operation_id="createApplication",
-             responses={**problems(401, 403, 422), **UNREADABLE,
+             responses={**problems(401, 403, 422, body=True),
                         201: {"description": "Created: a draft", "links": _LINKS,
                               "headers": {**_ETAG, "Location": {"schema": {"type": "string"}}}}})
 def create_application(ctx: WriterContextDep, body: ApplicationIn, request: Request,
@@ -137,7 +136,7 @@ def get_application(ctx: WriterContextDep, application_id: AppId, response: Resp
 
 @router.post("/applications/{application_id}/commands/{command}", response_model=ApplicationOut,
              operation_id="runApplicationCommand",
-             responses={**problems(401, 403, 404, 409, 412, 422), **UNREADABLE,
+             responses={**problems(401, 403, 404, 409, 412, 422, body=True),
                         200: {"description": "The application after the command", "headers": _ETAG,
                               "links": _LINKS}})
 def run_command(ctx: WriterContextDep, application_id: AppId, command: Annotated[lc.Command, Path(
@@ -182,7 +181,7 @@ def list_application_messages(ctx: WriterContextDep, application_id: AppId) -> l
 
 
 @router.post("/applications/{application_id}/messages", status_code=201, response_model=MessageOut,
-             operation_id="postApplicationMessage", responses={**problems(401, 403, 404, 422), **UNREADABLE})
+             operation_id="postApplicationMessage", responses=problems(401, 403, 404, 422, body=True))
 def post_application_message(ctx: WriterContextDep, application_id: AppId, body: MessageIn) -> MessageOut:
     """A message to the other side (``shared``, with one custodian team) or a note for your own side
     (``team``, ``applicant``), optionally about one question."""
@@ -209,7 +208,7 @@ def _enquiry_out(ctx: Context, enquiry: Any) -> EnquiryOut:
 
 
 @router.post("/enquiries", status_code=201, response_model=EnquiryOut, operation_id="openEnquiry",
-             responses={**problems(401, 403, 422), **UNREADABLE,
+             responses={**problems(401, 403, 422, body=True),
                         201: {"description": "Opened", "links": _ENQUIRY_LINKS,
                               "headers": {"Location": {"schema": {"type": "string"}}}}})
 def open_enquiry(ctx: WriterContextDep, body: EnquiryIn, request: Request, response: Response) -> EnquiryOut:
@@ -243,7 +242,7 @@ def list_enquiry_messages(ctx: WriterContextDep, enquiry_id: EnquiryId) -> list[
 
 
 @router.post("/enquiries/{enquiry_id}/messages", status_code=201, response_model=MessageOut,
-             operation_id="postEnquiryMessage", responses={**problems(401, 403, 404, 422), **UNREADABLE})
+             operation_id="postEnquiryMessage", responses=problems(401, 403, 404, 422, body=True))
 def post_enquiry_message(ctx: WriterContextDep, enquiry_id: EnquiryId, body: MessageIn) -> MessageOut:
     """A reply in the enquiry's thread with one custodian team (``team_id`` when it asks several)."""
     message = messages.post(ctx, "enquiry", enquiry_id, body.body, audience=body.audience, team_id=body.team_id,
@@ -253,7 +252,7 @@ def post_enquiry_message(ctx: WriterContextDep, enquiry_id: EnquiryId, body: Mes
 
 @router.post("/enquiries/{enquiry_id}/application", status_code=201, response_model=ApplicationOut,
              operation_id="applyFromEnquiry",
-             responses={**problems(401, 403, 404, 409, 422), **UNREADABLE,
+             responses={**problems(401, 403, 404, 409, 422, body=True),
                         201: {"description": "Created: a draft for the enquiry's datasets", "links": _LINKS,
                               "headers": {**_ETAG, "Location": {"schema": {"type": "string"}}}}})
 def apply_from_enquiry(ctx: WriterContextDep, enquiry_id: EnquiryId, request: Request, response: Response,

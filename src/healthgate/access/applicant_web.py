@@ -1,5 +1,6 @@
 """What the researcher's pages share: sending anonymous people to sign in (and back), reading ids and versions
-from forms, turning a domain error into messages by field, and the header's basket count. No SQL here."""
+from forms, an error summary of messages by field (``web.posted.by_field``), and the header's basket count. No SQL
+here."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from fastapi.responses import RedirectResponse
 
 from healthgate.context import Context
 from healthgate.db import transaction
-from healthgate.errors import FieldError, HealthgateError, Invalid, NotFound
+from healthgate.errors import FieldError, Invalid, NotFound
 from healthgate.web.http import absolute
 from healthgate.web.posted import Posted
 
@@ -70,16 +71,6 @@ def version(posted: Posted) -> int | None:
         return int(raw)
     except ValueError:
         raise Invalid("version must be a number", [FieldError("version", "a whole number")]) from None
-
-
-def by_field(exc: HealthgateError) -> dict[str, list[str]]:
-    """The error's messages by field path (``form`` for the error as a whole)."""
-    out: dict[str, list[str]] = {}
-    for e in exc.errors:
-        out.setdefault(e.path, []).append(e.message)
-    if not out:
-        out["form"] = [exc.detail]
-    return out
 
 
 def summary(errors: Mapping[str, list[str]], names: Mapping[str, str] | None = None,

@@ -23,7 +23,6 @@ from healthgate.access import lifecycle as lc
 from healthgate.access import service as applications
 from healthgate.access.applicant_web import (
     as_mapping,
-    by_field,
     ids,
     parse_id,
     question_id,
@@ -37,7 +36,7 @@ from healthgate.context import Context
 from healthgate.errors import Conflict, FieldError, HealthgateError, Invalid, TooLarge, UnsupportedMediaType
 from healthgate.identity import users
 from healthgate.web.deps import ContextDep
-from healthgate.web.posted import MAX_FIELDS, Posted, PostedDep
+from healthgate.web.posted import MAX_FIELDS, Posted, PostedDep, by_field
 from healthgate.web.templates import render
 
 router = APIRouter(include_in_schema=False)

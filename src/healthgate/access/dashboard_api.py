@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
@@ -20,7 +20,6 @@ from healthgate.web.openapi import problems
 router = APIRouter(prefix="/api/v1/access", tags=["access"], dependencies=[Depends(get_actor)])
 Step = enum.StrEnum("Step", {s: s for s in standards.STEPS})  # type: ignore[misc]
 TeamRefP = Annotated[str, Path(min_length=1, max_length=300, description="the team's id or slug")]
-UNREADABLE: dict[int | str, dict[str, Any]] = {400: {"description": "The body could not be read as JSON text"}}
 
 
 class Out(BaseModel):
@@ -103,7 +102,7 @@ def get_standards(ctx: WriterContextDep) -> StandardsOut:
 
 
 @router.put("/standards/{step}", response_model=StandardOut, operation_id="setClockStandard",
-            responses={**problems(401, 403, 422), **UNREADABLE})
+            responses=problems(401, 403, 422, body=True))
 def put_standard(ctx: WriterContextDep, step: Annotated[Step, Path(description="the step")],
                  body: StandardIn) -> StandardOut:
     """Change one step's standard (alliance admin); audited."""

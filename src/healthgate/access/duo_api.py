@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,7 +15,6 @@ from healthgate.web.deps import ContextDep, WriterContextDep, get_actor
 from healthgate.web.openapi import OPTIONAL_AUTH, problems
 
 router = APIRouter(prefix="/api/v1", tags=["access"], dependencies=[Depends(get_actor)])
-UNREADABLE: dict[int | str, dict[str, Any]] = {400: {"description": "The body could not be read as JSON text"}}
 IfMatch = Annotated[str | None, Header(description="the ETag you read; 412 if the conditions changed since")]
 _ETAG = {"ETag": {"description": "the conditions' entity tag, for If-Match", "schema": {"type": "string"}}}
 DatasetId = Annotated[uuid.UUID, Path(description="the dataset's persistent id")]
@@ -154,7 +153,7 @@ def get_data_use(ctx: ContextDep, dataset_id: DatasetId, response: Response) -> 
 
 
 @router.put("/datasets/{dataset_id}/data-use", response_model=DataUseOut, operation_id="setDataUse",
-            responses={**problems(401, 403, 404, 409, 410, 412, 422), **UNREADABLE,
+            responses={**problems(401, 403, 404, 409, 410, 412, 422, body=True),
                        200: {"description": "The conditions as set", "headers": _ETAG}})
 def set_data_use(ctx: WriterContextDep, dataset_id: DatasetId, body: DataUseIn, response: Response,
                  if_match: IfMatch = None) -> DataUseOut:
@@ -166,7 +165,7 @@ def set_data_use(ctx: WriterContextDep, dataset_id: DatasetId, body: DataUseIn, 
 
 
 @router.post("/duo/check", response_model=CheckOut, operation_id="checkDataUse", openapi_extra=OPTIONAL_AUTH,
-             responses={**problems(404, 410, 422), **UNREADABLE})
+             responses=problems(404, 410, 422, body=True))
 def check(ctx: ContextDep, body: CheckIn) -> CheckOut:
     """Advice before applying: the purpose against each dataset's conditions, APPROVE / DENY / ABSTAIN with the
     rules it follows. Advice only: custodians decide."""

@@ -14,7 +14,6 @@ from fastapi.responses import HTMLResponse, Response
 from healthgate.access import application_pages, basket, enquiries, labels, messages, terms
 from healthgate.access import service as applications
 from healthgate.access.applicant_web import (
-    by_field,
     ids,
     parse_id,
     safe_next,
@@ -27,7 +26,7 @@ from healthgate.catalogue.models import Dataset
 from healthgate.context import Context
 from healthgate.errors import Conflict, Invalid, NotFound
 from healthgate.web.deps import ContextDep
-from healthgate.web.posted import PostedDep
+from healthgate.web.posted import PostedDep, by_field
 from healthgate.web.templates import render
 
 router = APIRouter(include_in_schema=False)

@@ -16,20 +16,16 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from healthgate.access import clocks, standards
 from healthgate.access import lifecycle as lc
 from healthgate.access.models import Application, ApplicationEvent, ApplicationPart, Reminder
-from healthgate.audit import service as audit
-from healthgate.clock import Clock, SystemClock
+from healthgate.clock import Clock
 from healthgate.context import Context
-from healthgate.db import transaction
 from healthgate.identity.models import Membership, Team, User
-from healthgate.identity.permissions import SYSTEM, Permission, Role, require
-from healthgate.outbox.periodic import Job
-from healthgate.outbox.service import enqueue_email
+from healthgate.identity.permissions import Permission, Role, require
+from healthgate.outbox import reminders as reminding
 
 log = logging.getLogger(__name__)
 PHASE_DUE_SOON_DAYS = 2  # a review phase is "due soon" this many working days (or fewer) before its due date
@@ -200,36 +196,17 @@ def send_due(ctx: Context, base_url: str = "http://127.0.0.1:8000", *, dry_run: 
 
 def _send(ctx: Context, d: _Due) -> bool:
     """Insert the key and queue the email together; False when another run sent it first."""
-    try:
-        with ctx.session.begin_nested():
-            ctx.session.add(Reminder(key=d.key, application_id=d.application.id, team_id=d.team.id, kind=d.kind,
-                                     sent_at=ctx.now()))
-            ctx.session.flush()
-            for to in d.to:
-                enqueue_email(ctx, to, d.subject, d.body)
-            audit.record(ctx, "access.reminder_sent", "application", d.application.id,
-                         {"kind": d.kind, "team_id": str(d.team.id), "recipients": len(d.to)})
-    except IntegrityError:
-        return False
-    return True
+    row = Reminder(key=d.key, application_id=d.application.id, team_id=d.team.id, kind=d.kind, sent_at=ctx.now())
+    return reminding.send_once(ctx, row, d.to, d.subject, d.body, action="access.reminder_sent",
+                               subject_kind="application", subject_id=d.application.id,
+                               details={"kind": d.kind, "team_id": str(d.team.id), "recipients": len(d.to)})
 
 
 def run(sessions: sessionmaker[Session], clock: Clock | None = None, base_url: str = "http://127.0.0.1:8000",
         *, dry_run: bool = False) -> Sent:
     """One run in a transaction of its own (committed unless ``dry_run``)."""
-    with transaction(sessions) as session:
-        result = send_due(Context(session, SYSTEM, clock or SystemClock()), base_url, dry_run=dry_run)
-        if dry_run:
-            session.rollback()
-    return result
-
-
-def _periodic(sessions: sessionmaker[Session], clock: Clock) -> str | None:
-    from healthgate.config import Settings
-
-    result = run(sessions, clock, Settings().base_url)
-    return f"sent {result.total}" if result.total else None
+    return reminding.run_in_transaction(send_due, sessions, clock, base_url, dry_run=dry_run)
 
 
 # run from the worker's loop (outbox.periodic)
-PERIODIC = [Job("access reminders", EVERY_SECONDS, _periodic)]
+PERIODIC = [reminding.job("access reminders", EVERY_SECONDS, run)]

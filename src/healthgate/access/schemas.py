@@ -7,39 +7,14 @@ import uuid
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field
 
 from healthgate.access import lifecycle as lc
 from healthgate.access.models import Application, ApplicationEvent, ApplicationPart, Enquiry, Message
+from healthgate.web.schemas import In, Out
 
 TEXT = r"\S"
 MAX_DATASETS = 50
-
-
-def _nul_free(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" not in value
-    if isinstance(value, dict):
-        return all(_nul_free(k) and _nul_free(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return all(_nul_free(v) for v in value)
-    return True
-
-
-class In(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    @field_validator("*")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        """Text (and text inside answers) cannot hold NUL characters: no database stores them."""
-        if not _nul_free(value):
-            raise ValueError("must not contain NUL characters")
-        return value
-
-
-class Out(BaseModel):
-    model_config = ConfigDict(frozen=True)
 
 
 # -- input -------------------------------------------------------------------------------------------------

@@ -38,7 +38,6 @@ AttachmentId = Annotated[uuid.UUID, Path(description="the attachment's id")]
 QuestionId = Annotated[str, Path(min_length=1, max_length=200, description="a question's stable id")]
 TeamRef = Annotated[str, Path(min_length=1, max_length=300, description="the team's id, slug or name")]
 WRITE_ERRORS = (401, 403, 404, 409, 422)
-UNREADABLE: dict[int | str, dict[str, Any]] = {400: {"description": "The body could not be read as JSON text"}}
 
 
 def store(request: Request) -> storage.Storage:
@@ -67,7 +66,7 @@ def bank_versions(ctx: ContextDep) -> list[BankVersionOut]:
 
 
 @router.post("/access/question-bank/questions", status_code=201, response_model=BankChangeOut,
-             operation_id="addBankQuestion", responses={**problems(*WRITE_ERRORS), **UNREADABLE})
+             operation_id="addBankQuestion", responses=problems(*WRITE_ERRORS, body=True))
 def add_question(ctx: WriterContextDep, body: NewQuestionIn) -> BankChangeOut:
     """Add a question (an alliance admin): a new bank version."""
     b, added = qbank.add_question(ctx, body.section, body.subsection, body.model_dump(
@@ -77,7 +76,7 @@ def add_question(ctx: WriterContextDep, body: NewQuestionIn) -> BankChangeOut:
 
 
 @router.patch("/access/question-bank/questions/{question_id}", response_model=BankChangeOut,
-              operation_id="editBankQuestion", responses={**problems(*WRITE_ERRORS), **UNREADABLE})
+              operation_id="editBankQuestion", responses=problems(*WRITE_ERRORS, body=True))
 def edit_question(ctx: WriterContextDep, question_id: QuestionId, body: QuestionChangesIn) -> BankChangeOut:
     """Change a question (an alliance admin): a new bank version; the id stays."""
     b = qbank.edit_question(ctx, question_id, body.changes(), expected_version=body.expected_version)
@@ -115,7 +114,7 @@ def get_template(ctx: WriterContextDep, team: TeamRef) -> TeamTemplatesOut:
 
 
 @router.put("/teams/{team}/access/template", response_model=TemplateOut, operation_id="saveTeamTemplate",
-            responses={**problems(*WRITE_ERRORS), **UNREADABLE})
+            responses=problems(*WRITE_ERRORS, body=True))
 def save_template(ctx: WriterContextDep, team: TeamRef, body: TemplateIn) -> TemplateOut:
     """Replace the team's draft form (application:manage): questions of the current bank, required or not,
     the team's guidance, and follow-ups (``show_if``)."""

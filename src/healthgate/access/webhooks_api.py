@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,7 +20,6 @@ from healthgate.web.openapi import problems
 router = APIRouter(prefix="/api/v1", tags=["access"], dependencies=[Depends(get_actor)])
 TeamRefP = Annotated[str, Path(min_length=1, max_length=300, description="the team's id or slug")]
 WebhookP = Annotated[uuid.UUID, Path(description="the webhook's id")]
-UNREADABLE: dict[int | str, dict[str, Any]] = {400: {"description": "The body could not be read as JSON text"}}
 SIGNING = ("Each delivery is a POST of a JSON body with `X-Healthgate-Signature: sha256=<hex>` (HMAC-SHA256 "
            "with the webhook's secret over `<X-Healthgate-Timestamp>.<body>`), `X-Healthgate-Timestamp` (Unix "
            "seconds), `X-Healthgate-Event-Id` (the same on every retry) and `X-Healthgate-Event`.")
@@ -101,7 +100,7 @@ def list_webhooks(ctx: WriterContextDep, team: TeamRefP) -> list[WebhookOut]:
 
 @router.post("/teams/{team}/webhooks", status_code=201, response_model=WebhookCreated, operation_id="createWebhook",
              description="Register a URL of the team's own system. " + SIGNING,
-             responses={**problems(401, 403, 404, 409, 422), **UNREADABLE})
+             responses=problems(401, 403, 404, 409, 422, body=True))
 def create_webhook(ctx: WriterContextDep, team: TeamRefP, body: WebhookIn, settings: SettingsDep, request: Request,
                    response: Response) -> WebhookCreated:
     row = teams.resolve_team(ctx, team)
@@ -112,7 +111,7 @@ def create_webhook(ctx: WriterContextDep, team: TeamRefP, body: WebhookIn, setti
 
 
 @router.patch("/teams/{team}/webhooks/{webhook_id}", response_model=WebhookOut, operation_id="updateWebhook",
-              responses={**problems(401, 403, 404, 422), **UNREADABLE})
+              responses=problems(401, 403, 404, 422, body=True))
 def update_webhook(ctx: WriterContextDep, team: TeamRefP, webhook_id: WebhookP, body: WebhookPatch) -> WebhookOut:
     """Disable or enable a webhook."""
     return WebhookOut.of(webhooks.set_active(ctx, teams.resolve_team(ctx, team).id, webhook_id, body.active))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile
@@ -37,7 +37,6 @@ from healthgate.web.openapi import OPTIONAL_AUTH, problems
 router = APIRouter(prefix="/api/v1", tags=["alliance"], dependencies=[Depends(get_actor)])
 MemberId = Annotated[uuid.UUID, Path(description="the member's id")]
 LetterId = Annotated[uuid.UUID, Path(description="the letter's id")]
-UNREADABLE: dict[int | str, dict[str, Any]] = {400: {"description": "The body could not be read as JSON text"}}
 DEFAULT_SORT = Sort("due")
 _ID = "$response.body#/id"
 _LINKS = {"GetMember": {"operationId": "getAllianceMember", "parameters": {"member_id": _ID}},
@@ -61,7 +60,7 @@ def list_members(ctx: ContextDep, everyone: Annotated[bool, Query(
 
 
 @router.post("/alliance/members", status_code=201, response_model=MemberOut, operation_id="createAllianceMember",
-             responses={**problems(401, 403, 409, 422), **UNREADABLE,
+             responses={**problems(401, 403, 409, 422, body=True),
                         201: {"description": "Created", "links": _LINKS,
                               "headers": {"Location": {"schema": {"type": "string"}}}}})
 def create_member(ctx: WriterContextDep, body: MemberIn, request: Request, response: Response) -> MemberOut:
@@ -80,7 +79,7 @@ def get_member(ctx: ContextDep, member_id: MemberId) -> MemberOut:
 
 
 @router.put("/alliance/members/{member_id}", response_model=MemberOut, operation_id="updateAllianceMember",
-            responses={**problems(401, 403, 404, 409, 422), **UNREADABLE})
+            responses=problems(401, 403, 404, 409, 422, body=True))
 def update_member(ctx: WriterContextDep, member_id: MemberId, body: MemberUpdate) -> MemberOut:
     """Replace a member's fields (the alliance admin); setting ``left_on`` records that it left. Audited."""
     member = service.update(ctx, member_id, _data(body), expected_version=body.row_version)

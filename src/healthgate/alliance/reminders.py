@@ -15,19 +15,15 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from healthgate.alliance import obligations as ob
 from healthgate.alliance.models import ObligationReminder
-from healthgate.audit import service as audit
-from healthgate.clock import Clock, SystemClock
+from healthgate.clock import Clock
 from healthgate.context import Context
-from healthgate.db import transaction
 from healthgate.identity.models import Membership, User
-from healthgate.identity.permissions import SYSTEM, Permission, Role, require
-from healthgate.outbox.periodic import Job
-from healthgate.outbox.service import enqueue_email
+from healthgate.identity.permissions import Permission, Role, require
+from healthgate.outbox import reminders as reminding
 
 EVERY_SECONDS = 6 * 60 * 60  # obligations move by days: four looks a day are plenty
 RECIPIENT_ROLES = (Role.TEAM_ADMIN.value,)
@@ -130,37 +126,19 @@ def send_due(ctx: Context, base_url: str = "http://127.0.0.1:8000", *, dry_run: 
 
 def _send(ctx: Context, d: _Due) -> bool:
     """Insert the reminder's row and queue its emails together; False when another run sent it first."""
-    try:
-        with ctx.session.begin_nested():
-            ctx.session.add(ObligationReminder(id=uuid.uuid4(), member_id=d.member_id, obligation=d.obligation,
-                                               due_on=d.due_on, stage=d.stage, sent_at=ctx.now()))
-            ctx.session.flush()
-            for to in d.to:
-                enqueue_email(ctx, to, d.subject, d.body)
-            audit.record(ctx, "alliance.reminder_sent", "alliance_member", d.member_id,
-                         {"obligation": d.obligation, "stage": d.stage, "due_on": d.due_on.isoformat(),
-                          "recipients": len(d.to)})
-    except IntegrityError:
-        return False
-    return True
+    row = ObligationReminder(id=uuid.uuid4(), member_id=d.member_id, obligation=d.obligation, due_on=d.due_on,
+                             stage=d.stage, sent_at=ctx.now())
+    return reminding.send_once(ctx, row, d.to, d.subject, d.body, action="alliance.reminder_sent",
+                               subject_kind="alliance_member", subject_id=d.member_id,
+                               details={"obligation": d.obligation, "stage": d.stage,
+                                        "due_on": d.due_on.isoformat(), "recipients": len(d.to)})
 
 
 def run(sessions: sessionmaker[Session], clock: Clock | None = None, base_url: str = "http://127.0.0.1:8000",
         *, dry_run: bool = False) -> Sent:
     """One run in a transaction of its own (committed unless ``dry_run``)."""
-    with transaction(sessions) as session:
-        result = send_due(Context(session, SYSTEM, clock or SystemClock()), base_url, dry_run=dry_run)
-        if dry_run:
-            session.rollback()
-    return result
-
-
-def _periodic(sessions: sessionmaker[Session], clock: Clock) -> str | None:
-    from healthgate.config import Settings
-
-    result = run(sessions, clock, Settings().base_url)
-    return f"sent {result.total}" if result.total else None
+    return reminding.run_in_transaction(send_due, sessions, clock, base_url, dry_run=dry_run)
 
 
 # run from the worker's loop (outbox.periodic)
-PERIODIC = [Job("alliance obligation reminders", EVERY_SECONDS, _periodic)]
+PERIODIC = [reminding.job("alliance obligation reminders", EVERY_SECONDS, run)]

@@ -13,7 +13,7 @@ from healthgate.alliance import service
 from healthgate.alliance import statistics as st
 from healthgate.alliance.models import LetterOfIntent, Member
 from healthgate.identity.models import Organisation
-from healthgate.register.schemas import IsoDate  # dates as YYYY-MM-DD only
+from healthgate.web.schemas import IsoDate  # dates as YYYY-MM-DD only
 
 MemberType = enum.StrEnum("MemberType", {k: k for k in service.MEMBER_TYPES})  # type: ignore[misc]
 ObligationKey = enum.StrEnum("ObligationKey", {k: k for k in ob.OBLIGATIONS})  # type: ignore[misc]

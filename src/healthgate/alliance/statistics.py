@@ -34,6 +34,7 @@ from healthgate.catalogue.quality import MEDALLIONS, NOT_RATED
 from healthgate.context import Context
 from healthgate.errors import NotFound
 from healthgate.identity.models import Team
+from healthgate.register import activity
 from healthgate.register.models import RegisterEntry
 
 QUARTERS = 8
@@ -133,12 +134,14 @@ def _requests(ctx: Context, quarters: list[Quarter]) -> tuple[list[QuarterRow], 
     received = [0] * len(quarters)
     approved = [0] * len(quarters)
     by_team: dict[uuid.UUID, list[int]] = defaultdict(lambda: [0] * len(quarters))
-    for team_id, at in ctx.session.execute(select(ApplicationPart.team_id, ApplicationPart.submitted_at)
-                                           .where(ApplicationPart.submitted_at >= since)):
-        i = index.get(quarter_of(clocks.london_date(at)))
-        if i is not None:
-            received[i] += 1
-            by_team[team_id][i] += 1
+
+    def counted(at: datetime) -> Quarter | None:
+        q = quarter_of(clocks.london_date(at))
+        return q if q in index else None
+
+    for (team_id, q), apps in activity.received_by_quarter(ctx.session, counted, since=since).items():
+        received[index[q]] += len(apps)
+        by_team[team_id][index[q]] += len(apps)
     seen: set[tuple[uuid.UUID, uuid.UUID | None]] = set()
     for app_id, part_team, at in ctx.session.execute(
             select(ApplicationEvent.application_id, ApplicationEvent.team_id, ApplicationEvent.at)

@@ -30,7 +30,6 @@ router = APIRouter(prefix="/api/v1", tags=["harvest"], dependencies=[Depends(get
 SourceP = Annotated[uuid.UUID, Path(description="the harvest source's id")]
 JobP = Annotated[uuid.UUID, Path(description="the harvest job's id")]
 IfMatch = Annotated[str | None, Header(description="the ETag you read; 412 if the source changed since")]
-UNREADABLE: dict[int | str, dict[str, Any]] = {400: {"description": "The body could not be read as JSON text"}}
 _ETAG = {"ETag": {"description": "the source's version, for If-Match", "schema": {"type": "string"}}}
 
 
@@ -55,7 +54,7 @@ def list_sources(ctx: ContextDep, team: Annotated[str | None, Query(
 
 
 @router.post("/harvest-sources", status_code=201, response_model=SourceOut, operation_id="createHarvestSource",
-             responses={**problems(403, 404, 409, 422), **UNREADABLE})
+             responses=problems(403, 404, 409, 422, body=True))
 def create_source(ctx: WriterContextDep, body: SourceIn, request: Request, response: Response) -> SourceOut:
     """Add a source for a team. The secret is stored and never shown again."""
     team = teams.resolve_team(ctx, body.team)
@@ -76,7 +75,7 @@ def get_source(ctx: ContextDep, source_id: SourceP, response: Response) -> Sourc
 
 
 @router.patch("/harvest-sources/{source_id}", response_model=SourceOut, operation_id="updateHarvestSource",
-              responses={**problems(404, 409, 412, 422), **UNREADABLE, 200: {"headers": _ETAG}})
+              responses={**problems(404, 409, 412, 422, body=True), 200: {"headers": _ETAG}})
 def update_source(ctx: WriterContextDep, source_id: SourceP, body: SourcePatch, response: Response,
                   if_match: IfMatch = None) -> SourceOut:
     """Change what the body gives. ``secret``: absent keeps it, "" removes it. The kind and team never change."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
@@ -41,7 +41,6 @@ from healthgate.web.openapi import OPTIONAL_AUTH, problems
 router = APIRouter(prefix="/api/v1", tags=["identity"], dependencies=[Depends(get_actor)])
 OrgId = Annotated[uuid.UUID, Path(description="the organisation's id")]
 # A body that is not even text (bytes that are not UTF-8) cannot be parsed: FastAPI answers 400.
-UNREADABLE: dict[int | str, dict[str, Any]] = {400: {"description": "The body could not be read as JSON text"}}
 TeamRefP = Annotated[str, Path(min_length=1, max_length=300, description="the team's id or slug")]
 
 
@@ -80,7 +79,7 @@ def get_organisation(ctx: ContextDep, org_id: OrgId) -> OrganisationOut:
 
 
 @router.post("/organisations", status_code=201, response_model=OrganisationOut,
-             operation_id="createOrganisation", responses={**problems(401, 403, 409, 422), **UNREADABLE})
+             operation_id="createOrganisation", responses=problems(401, 403, 409, 422, body=True))
 def create_organisation(ctx: WriterContextDep, body: OrganisationIn, request: Request,
                         response: Response) -> OrganisationOut:
     """Add an organisation (alliance admin). A ROR id must carry its right check digits and be unused."""
@@ -91,7 +90,7 @@ def create_organisation(ctx: WriterContextDep, body: OrganisationIn, request: Re
 
 
 @router.post("/organisations/{org_id}/merge", response_model=OrganisationOut, operation_id="mergeOrganisation",
-             responses={**problems(401, 403, 404, 409, 422), **UNREADABLE})
+             responses=problems(401, 403, 404, 409, 422, body=True))
 def merge_organisation(ctx: WriterContextDep, org_id: OrgId, body: MergeIn) -> OrganisationOut:
     """Merge this duplicate into ``into`` (alliance admin): its teams, affiliations and every other link move
     over; the answer is the surviving organisation."""
@@ -118,7 +117,7 @@ def get_team(ctx: ContextDep, team: TeamRefP) -> TeamOut:
 
 
 @router.post("/teams", status_code=201, response_model=TeamOut, operation_id="createTeam",
-             responses={**problems(401, 403, 404, 409, 422), **UNREADABLE})
+             responses=problems(401, 403, 404, 409, 422, body=True))
 def create_team(ctx: WriterContextDep, body: TeamIn, request: Request, response: Response) -> TeamOut:
     """Create a custodian team, belonging to an organisation (alliance admin)."""
     org = organisations.current(ctx, organisations.get_organisation(ctx, body.organisation_id)) \
@@ -142,7 +141,7 @@ def list_members(ctx: WriterContextDep, team: TeamRefP) -> MembersOut:
 
 
 @router.post("/teams/{team}/members", status_code=201, response_model=InviteOut, operation_id="addTeamMember",
-             responses={**problems(401, 403, 404, 409, 422), **UNREADABLE})
+             responses=problems(401, 403, 404, 409, 422, body=True))
 def add_member(ctx: WriterContextDep, team: TeamRefP, body: MemberIn, settings: SettingsDep) -> InviteOut:
     """Give the person with this email address a role (team admin). An address without an account is sent an
     invitation instead, accepted when they sign up or sign in with its link."""
@@ -179,7 +178,7 @@ def list_my_tokens(ctx: WriterContextDep) -> list[TokenOut]:
 
 
 @router.post("/me/tokens", status_code=201, response_model=NewTokenOut, operation_id="createMyToken",
-             responses={**problems(401, 403, 422), **UNREADABLE})
+             responses=problems(401, 403, 422, body=True))
 def create_my_token(ctx: WriterContextDep, body: TokenIn) -> NewTokenOut:
     """A new personal token, shown in this answer only. Never more powerful than you (or than the token you
     call with): "read", "write" to teams where you hold a role, or "admin" for alliance admins."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Literal, cast, get_args
 
 import pycountry
 from sqlalchemy import Column, CursorResult, Table, func, or_, select, update
@@ -22,8 +22,8 @@ from healthgate.identity.models import Organisation, Team
 from healthgate.identity.permissions import Permission, require
 from healthgate.identity.service import name_key, slugify
 
-# The sectors of the HDR UK Data Use Register ("Organisation sector"), in its order.
-SECTORS: tuple[str, ...] = (
+# The sectors of the HDR UK Data Use Register ("Organisation sector"), in its order (the API's type, and as text).
+SectorName = Literal[
     "Academic Institute",
     "CQC Registered Health or/and Social Care provider",
     "Independent Sector Organisation",
@@ -31,7 +31,8 @@ SECTORS: tuple[str, ...] = (
     "Commercial",
     "Local Authority",
     "Government Agency (Other)",
-)
+]
+SECTORS: tuple[str, ...] = get_args(SectorName)
 _SECTOR_KEYS = {name_key(s): s for s in SECTORS}
 
 # Crockford base32 as ROR writes it: lower case, without i, l, o and u.

@@ -26,6 +26,7 @@ from healthgate.identity.permissions import ANONYMOUS, Actor
 from healthgate.web import ratelimit
 from healthgate.web.deps import ContextDep
 from healthgate.web.http import absolute
+from healthgate.web.posted import by_field
 from healthgate.web.templates import render
 
 router = APIRouter(include_in_schema=False)
@@ -170,15 +171,6 @@ def register_form(request: Request, invite: str | None = None, email: str | None
                   invite=invite or "")
 
 
-def _by_field(exc: HealthgateError) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for e in exc.errors:
-        out.setdefault(e.path, []).append(e.message)
-    if not out:
-        out["form"] = [exc.detail]
-    return out
-
-
 @router.post("/register", response_class=HTMLResponse)
 def register(request: Request, ctx: ContextDep, email: Annotated[str, Form(max_length=320)] = "",
              name: Annotated[str, Form(max_length=400)] = "", password: Annotated[str, Form(max_length=2048)] = "",
@@ -192,7 +184,7 @@ def register(request: Request, ctx: ContextDep, email: Annotated[str, Form(max_l
         users.register(ctx, email, name, password, links(request), invite or None)
     except Invalid as exc:
         return render(request, "identity/register.html", status_code=422, form=form, invite=invite,
-                      errors=_by_field(exc))
+                      errors=by_field(exc))
     # The same answer whether or not the address already had an account.
     return render(request, "identity/check_email.html", email=users.checked_email(email), purpose="verify")
 
@@ -226,7 +218,7 @@ def forgot(request: Request, ctx: ContextDep, email: Annotated[str, Form(max_len
         email = users.checked_email(email)
     except Invalid as exc:
         return render(request, "identity/forgot_password.html", status_code=422, email=email,
-                      errors=_by_field(exc))
+                      errors=by_field(exc))
     users.request_password_reset(ctx, email, links(request))
     return render(request, "identity/check_email.html", email=email, purpose="reset")
 
@@ -250,7 +242,7 @@ def reset(request: Request, ctx: ContextDep, token: Annotated[str, Form(max_leng
         if any(e.path == "token" for e in exc.errors):
             raise
         return render(request, "identity/reset_password.html", status_code=422, token=token,
-                      errors=_by_field(exc))
+                      errors=by_field(exc))
     response = _redirect(request, "/login?reset=1")
     sessions.clear_cookie(response, request.app.state.settings)
     return response
@@ -293,7 +285,7 @@ def save_profile(request: Request, ctx: ContextDep, name: Annotated[str, Form(ma
         form = {"name": name, "orcid": orcid, "affiliation": affiliation, "public_fields": public_fields or [],
                 "evidence": user.accreditation_evidence or "",
                 "expires_on": user.accreditation_expires_on.isoformat() if user.accreditation_expires_on else ""}
-        return _account(request, ctx, 422, form=form, errors=_by_field(exc))
+        return _account(request, ctx, 422, form=form, errors=by_field(exc))
     return _redirect(request, "/account?saved=profile")
 
 
@@ -308,7 +300,7 @@ def change_password(request: Request, ctx: ContextDep, current_password: Annotat
                                                                          "the two passwords differ")])
         users.change_password(ctx, user, current_password, new_password)
     except Invalid as exc:
-        return _account(request, ctx, 422, errors=_by_field(exc))
+        return _account(request, ctx, 422, errors=by_field(exc))
     return _sign_in(request, ctx, user, "password", "/account?saved=password")  # this browser stays signed in
 
 
@@ -322,7 +314,7 @@ def save_accreditation(request: Request, ctx: ContextDep, evidence: Annotated[st
         form = {"name": user.name, "orcid": user.orcid or "",
                 "affiliation": str(user.affiliation_id) if user.affiliation_id else "",
                 "public_fields": list(user.public_fields or []), "evidence": evidence, "expires_on": expires_on}
-        return _account(request, ctx, 422, form=form, errors=_by_field(exc))
+        return _account(request, ctx, 422, form=form, errors=by_field(exc))
     return _redirect(request, "/account?saved=accreditation")
 
 

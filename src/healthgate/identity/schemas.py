@@ -10,18 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from healthgate.identity import organisations
 from healthgate.identity.models import ApiToken, EmailToken, Organisation, Team, User
+from healthgate.identity.organisations import SectorName
 from healthgate.identity.permissions import Role
 
-SectorName = Literal[
-    "Academic Institute",
-    "CQC Registered Health or/and Social Care provider",
-    "Independent Sector Organisation",
-    "Government Agency (Health and Adult Social Care)",
-    "Commercial",
-    "Local Authority",
-    "Government Agency (Other)",
-]
-assert SectorName.__args__ == organisations.SECTORS  # type: ignore[attr-defined]
 RoleName = Literal["team.admin", "team.metadata_manager", "team.metadata_editor", "team.access_manager",
                    "team.reviewer", "team.developer"]
 assert set(RoleName.__args__) == {r.value for r in Role}  # type: ignore[attr-defined]

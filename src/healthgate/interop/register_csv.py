@@ -86,13 +86,7 @@ def read(data: bytes, limits: T.Limits | None = None) -> T.Table:
         table = T.Table("csv", headers, notes=[note] if note else [])
         errors: list[FieldError] = []
         for number, cells in enumerate(reader, header_row + 1):
-            row = T.row_of(number, columns, cells, errors)
-            if row is None:
-                continue
-            table.rows.append(row)
-            if len(table.rows) > limits.max_rows:
-                raise TooLarge("too many rows", [FieldError("file", f"more than {limits.max_rows:,} entries; "
-                                                            "split the register into several files")])
+            T.add_row(table, number, columns, cells, errors, max_rows=limits.max_rows)
     except csv.Error as exc:
         raise Invalid("the file is not valid CSV", [FieldError(f"row {reader.line_num}", str(exc))]) from exc
     if errors:

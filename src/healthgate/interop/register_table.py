@@ -23,7 +23,7 @@ from typing import Any
 
 from rapidfuzz import process as fuzzy_process
 
-from healthgate.errors import FieldError, Invalid
+from healthgate.errors import FieldError, Invalid, TooLarge
 from healthgate.register import fields as F
 from healthgate.register.service import Applicant, DatasetRef, EntryData, Output, output_of
 
@@ -169,6 +169,20 @@ def row_of(number: int, columns: Sequence[F.Field | None], cells: Sequence[Any],
             continue
         values[f.name] = clean(cell)
     return None if empty else RawRow(number, values)
+
+
+def add_row(table: Table, number: int, columns: Sequence[F.Field | None], cells: Sequence[Any],
+            errors: list[FieldError], *, max_rows: int) -> bool:
+    """Add a data row to ``table`` (``row_of``), or nothing for an empty row (False); TooLarge past ``max_rows``
+    rows."""
+    row = row_of(number, columns, cells, errors)
+    if row is None:
+        return False
+    table.rows.append(row)
+    if len(table.rows) > max_rows:
+        raise TooLarge("too many rows", [FieldError("file", f"more than {max_rows:,} entries; "
+                                                    "split the register into several files")])
+    return True
 
 
 # ---- values ---------------------------------------------------------------------------------------------

@@ -137,13 +137,8 @@ def read(data: bytes, limits: T.Limits | None = None) -> T.Table:
                                              "paste the value itself"))
                     value = None
                 values.append(value)
-            row = T.row_of(number, columns, values, errors)
-            if row is None:
+            if not T.add_row(table, number, columns, values, errors, max_rows=limits.max_rows):
                 continue
-            table.rows.append(row)
-            if len(table.rows) > limits.max_rows:
-                raise TooLarge("too many rows", [FieldError("file", f"more than {limits.max_rows:,} entries; "
-                                                            "split the register into several files")])
             if len(errors) > 1000:
                 break
     finally:

@@ -6,15 +6,18 @@ application in the alliance's total. Approved counts the parts approved (with or
 quarter of the decision. Quarters are calendar quarters in UTC ("2026-Q1": January to March). Only counts are
 shown: no title, applicant or reference, so no request is identifiable from them.
 
-``requests_by_quarter`` is a read for anyone (the public API, the public page, the alliance's statistics).
+``requests_by_quarter`` is a read for anyone (the public API, the public page). ``received_by_quarter`` is the
+one count of requests received, by custodian and quarter, that it and the alliance's statistics share.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,6 +28,7 @@ from healthgate.identity.models import Team
 
 APPROVED_STATES = ("approved", "approved_with_conditions")
 MAX_QUARTERS = 200  # fifty years
+Q = TypeVar("Q", bound=Hashable)
 
 
 def _index(quarter: str) -> int:
@@ -84,6 +88,27 @@ def _utc(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
+def received_by_quarter(session: Session, quarter: Callable[[datetime], Q | None], *,
+                        team_id: uuid.UUID | None = None, since: datetime | None = None
+                        ) -> dict[tuple[uuid.UUID, Q], set[uuid.UUID]]:
+    """Requests received, by custodian and quarter: (team, quarter) -> the applications whose part for that team
+    was first submitted in the quarter (one request each; a resubmission is the same request). ``quarter`` puts
+    a moment of submission in its quarter, or None for a moment outside the quarters counted (each caller its
+    own calendar: UTC quarters here, London dates in the alliance's statistics). ``since``: read only the parts
+    submitted from then on. ``team_id``: one custodian only."""
+    stmt = select(ApplicationPart.application_id, ApplicationPart.team_id, ApplicationPart.submitted_at)
+    if team_id is not None:
+        stmt = stmt.where(ApplicationPart.team_id == team_id)
+    if since is not None:
+        stmt = stmt.where(ApplicationPart.submitted_at >= since)
+    out: dict[tuple[uuid.UUID, Q], set[uuid.UUID]] = defaultdict(set)
+    for app_id, team, submitted_at in session.execute(stmt):
+        q = quarter(submitted_at) if submitted_at is not None else None
+        if q is not None:
+            out[(team, q)].add(app_id)
+    return dict(out)
+
+
 def requests_by_quarter(session: Session, *, team_id: uuid.UUID | None = None, start: date | None = None,
                         end: date | None = None) -> RequestCounts:
     """Requests received (and approved) by custodian and quarter, between ``start`` and ``end`` (inclusive
@@ -93,25 +118,24 @@ def requests_by_quarter(session: Session, *, team_id: uuid.UUID | None = None, s
         raise Invalid("the range ends before it starts", [FieldError("query.end", "is before start")])
     lo = datetime.combine(quarter_start(quarter_of(start)), time(), UTC) if start else None
     hi = datetime.combine(end + timedelta(days=1), time(), UTC) if end else None
-    stmt = select(ApplicationPart.application_id, ApplicationPart.team_id, ApplicationPart.submitted_at,
-                  ApplicationPart.state, ApplicationPart.decided_at)
-    if team_id is not None:
-        stmt = stmt.where(ApplicationPart.team_id == team_id)
-    received: dict[tuple[uuid.UUID, str], int] = defaultdict(int)
-    approved: dict[tuple[uuid.UUID, str], int] = defaultdict(int)
-    apps_received: dict[str, set[uuid.UUID]] = defaultdict(set)
-    apps_approved: dict[str, set[uuid.UUID]] = defaultdict(set)
-    seen: set[str] = set()
 
     def within(at: datetime) -> bool:
         return (lo is None or at >= lo) and (hi is None or at < hi)
 
-    for app_id, team, submitted_at, state, decided_at in session.execute(stmt):
-        if submitted_at is not None and within(_utc(submitted_at)):
-            q = quarter_of(submitted_at)
-            received[(team, q)] += 1
-            apps_received[q].add(app_id)
-            seen.add(q)
+    received: dict[tuple[uuid.UUID, str], int] = {}
+    apps_received: dict[str, set[uuid.UUID]] = defaultdict(set)
+    for (team, q), apps in received_by_quarter(
+            session, lambda at: quarter_of(at) if within(_utc(at)) else None, team_id=team_id).items():
+        received[(team, q)] = len(apps)
+        apps_received[q] |= apps
+    seen: set[str] = set(apps_received)
+    stmt = select(ApplicationPart.application_id, ApplicationPart.team_id, ApplicationPart.state,
+                  ApplicationPart.decided_at).where(ApplicationPart.state.in_(APPROVED_STATES))
+    if team_id is not None:
+        stmt = stmt.where(ApplicationPart.team_id == team_id)
+    approved: dict[tuple[uuid.UUID, str], int] = defaultdict(int)
+    apps_approved: dict[str, set[uuid.UUID]] = defaultdict(set)
+    for app_id, team, state, decided_at in session.execute(stmt):
         if state in APPROVED_STATES and decided_at is not None and within(_utc(decided_at)):
             q = quarter_of(decided_at)
             approved[(team, q)] += 1

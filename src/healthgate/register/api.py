@@ -39,7 +39,6 @@ IfMatch = Annotated[str | None, Header(description="the ETag you read; 412 if th
 IfNoneMatch = Annotated[str | None, Header(description="an ETag you hold; 304 if it is still current")]
 RowVersionQ = Annotated[int | None, Query(ge=1, le=2**31 - 1,
                                           description="the row_version you read (409 if the entry moved on)")]
-UNREADABLE: dict[int | str, dict[str, Any]] = {400: {"description": "The body could not be read as JSON text"}}
 _ETAG = {"ETag": {"description": "the entry's row_version, for If-Match and If-None-Match",
                   "schema": {"type": "string"}}}
 _ID = "$response.body#/id"
@@ -114,7 +113,7 @@ def list_team_entries(ctx: WriterContextDep, team: TeamRefP, request: Request, r
 
 
 @router.post("/teams/{team}/data-uses", status_code=201, response_model=EntryOut, operation_id="createRegisterEntry",
-             responses={**problems(401, 403, 404, 409, 422), **UNREADABLE,
+             responses={**problems(401, 403, 404, 409, 422, body=True),
                         201: {"description": "Created: a draft entry", "links": _LINKS,
                               "headers": {**_ETAG, "Location": {"schema": {"type": "string"}}}}})
 def create_entry(ctx: WriterContextDep, team: TeamRefP, body: EntryIn, request: Request,
@@ -140,7 +139,7 @@ def get_entry(ctx: ContextDep, entry_id: EntryId, response: Response, if_none_ma
 
 
 @router.put("/data-uses/{entry_id}", response_model=EntryOut, operation_id="updateRegisterEntry",
-            responses={**problems(401, 403, 404, 409, 412, 422), **UNREADABLE,
+            responses={**problems(401, 403, 404, 409, 412, 422, body=True),
                        200: {"description": "The entry after the change", "headers": _ETAG, "links": _LINKS}})
 def update_entry(ctx: WriterContextDep, entry_id: EntryId, body: EntryIn, response: Response,
                  if_match: IfMatch = None) -> EntryOut:

@@ -22,8 +22,8 @@ from healthgate.context import Context
 from healthgate.identity.models import Team
 from healthgate.interop import register_csv, register_xlsx
 from healthgate.interop import register_table as T
+from healthgate.register import bulk, service
 from healthgate.register import fields as F
-from healthgate.register import service
 from healthgate.register.models import RegisterEntry
 
 FORMATS = {"csv": register_csv.MEDIA_TYPE, "xlsx": register_xlsx.MEDIA_TYPE, "json": "application/json"}
@@ -58,7 +58,7 @@ def _listed(ctx: Context, team_id: uuid.UUID | None) -> Sequence[Any]:
 def _with_data(ctx: Context, found: Sequence[Any]) -> Iterator[ExportRow]:
     for start in range(0, len(found), CHUNK):
         part = found[start:start + CHUNK]
-        data = service.data_many(ctx.session, [r.id for r in part])
+        data = bulk.data_many(ctx.session, [r.id for r in part])
         for r in part:
             yield ExportRow(r.id, r.team_id, r.name, r.status, r.published_at, r.updated_at, data[r.id])
 

@@ -3,57 +3,20 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from healthgate.register import fields as F
 from healthgate.register import service
 from healthgate.register.models import RegisterEntry
+from healthgate.web.schemas import In, IsoDate, Out
 
 TEXT = 20_000
 SHORT = 300
 MAX_ITEMS = 200
-
-
-def _nul_free(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" not in value
-    if isinstance(value, BaseModel):
-        return all(_nul_free(v) for v in value.__dict__.values())
-    if isinstance(value, list | tuple):
-        return all(_nul_free(v) for v in value)
-    return True
-
-
-def _iso_date(value: Any) -> Any:
-    """A date as ISO 8601 text (YYYY-MM-DD) only: not a number of seconds, not a date-time."""
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        raise ValueError("must be a date as YYYY-MM-DD")
-    return value
-
-
-IsoDate = Annotated[date, BeforeValidator(_iso_date)]
-
-
-class In(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    @field_validator("*")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        if not _nul_free(value):
-            raise ValueError("must not contain NUL characters")
-        return value
-
-
-class Out(BaseModel):
-    model_config = ConfigDict(frozen=True)
 
 
 def _doc(name: str) -> str:

@@ -9,7 +9,7 @@ dataset names to the catalogue, preview, apply all or nothing.
    to a title (case, spacing and punctuation aside), the custodian's own datasets first, then every public one;
    else the closest title by ``rapidfuzz`` (at least ``FUZZY_CUTOFF``), shown with its score. A fuzzy match is
    linked only when the uploader confirms it; unconfirmed, the name is kept as written, outside the catalogue.
-4. ``service.upsert_many`` plans the rows (create / update by project id / unchanged) and, unless it is a dry
+4. ``bulk.upsert_many`` plans the rows (create / update by project id / unchanged) and, unless it is a dry
    run, writes them in one go, in the caller's transaction: all or nothing. The upload itself is recorded
    (``RegisterUpload``).
 """
@@ -33,7 +33,7 @@ from healthgate.errors import FieldError, Invalid, UnsupportedMediaType
 from healthgate.identity.permissions import Permission, require
 from healthgate.interop import register_csv, register_xlsx
 from healthgate.interop import register_table as T
-from healthgate.register import service
+from healthgate.register import bulk, service
 from healthgate.search.normalise import match_key
 
 FUZZY_CUTOFF = 80.0  # rapidfuzz WRatio, 0-100
@@ -214,9 +214,9 @@ def upload(ctx: Context, team_id: uuid.UUID, filename: str, data: bytes, *, limi
                 if m.kind == "url" and m.title:
                     ref.name = m.title  # a Gateway URL stands for the dataset: keep its title
     try:
-        result = service.upsert_many(ctx, team_id, items, publish=publish, origin="upload",
+        result = bulk.upsert_many(ctx, team_id, items, publish=publish, origin="upload",
                                      dry_run=dry_run or bool(errors))
-    except service.InvalidItems as exc:
+    except bulk.InvalidItems as exc:
         errors.extend(T.locate(numbers[i], e) for i, e in exc.by_item)
         result = None
     if errors:
@@ -234,7 +234,7 @@ def upload(ctx: Context, team_id: uuid.UUID, filename: str, data: bytes, *, limi
                  sorted(matches.values(), key=lambda m: (m.kind != "fuzzy", m.rows[:1], m.name)), table.notes,
                  counts)
     if result.applied:
-        out.upload_id = service.record_upload(ctx, team_id, filename=filename, format=table.format, sha256=sha,
+        out.upload_id = bulk.record_upload(ctx, team_id, filename=filename, format=table.format, sha256=sha,
                                               counts=counts).id
     return out
 

@@ -21,7 +21,7 @@ from healthgate.context import Context
 from healthgate.errors import FieldError, HealthgateError, Invalid, NotFound, TooLarge
 from healthgate.identity import service as identity
 from healthgate.identity.models import Team
-from healthgate.register import service as register
+from healthgate.register import bulk
 from healthgate.register import upload as uploads
 from healthgate.register.upload_api import limits
 from healthgate.web.deps import WriterContextDep
@@ -75,7 +75,7 @@ def _page(request: Request, ctx: Context, team: Team, *, status_code: int = 200,
           ) -> HTMLResponse:
     return render(request, "register/upload.html", status_code=status_code, team=team, result=result,
                   errors=errors or [], title=title, filename=filename, publish=publish, shown=SHOWN_ROWS,
-                  history=register.uploads(ctx, team.id, limit=10))
+                  history=bulk.uploads(ctx, team.id, limit=10))
 
 
 def _team(ctx: Context, team_ref: str) -> Team:

@@ -29,6 +29,7 @@ DESCRIPTIONS = {
     422: "Invalid input: every problem listed in errors, by place",
     429: "Too many requests from this client: wait Retry-After seconds",
 }
+UNREADABLE = "The body could not be read as JSON text"
 _RATE_HEADERS = {
     "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}},
     "RateLimit-Limit": {"description": "requests allowed per window", "schema": {"type": "integer"}},
@@ -46,9 +47,14 @@ _HEADERS = {
 OPTIONAL_AUTH: dict[str, Any] = {"security": [{}]}
 
 
-def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """The error answers of a route; every route may answer 401 (a bad token) and 429 (rate limits)."""
-    return {code: {"description": DESCRIPTIONS[code]} for code in sorted({*codes, 401, 429})}
+def problems(*codes: int, body: bool = False) -> dict[int | str, dict[str, Any]]:
+    """The error answers of a route; every route may answer 401 (a bad token) and 429 (rate limits). ``body``:
+    the route reads a JSON body, so it also answers 400 when the body cannot be read as JSON text."""
+    out: dict[int | str, dict[str, Any]] = {code: {"description": DESCRIPTIONS[code]}
+                                            for code in sorted({*codes, 401, 429})}
+    if body:
+        out[400] = {"description": UNREADABLE}
+    return out
 
 
 def _problem_schema(spec: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Forms posted to the workspace pages: read once, with limits sized for dataset forms and uploads. Their CSRF
-token is checked before they get here, by ``web.csrf.CSRFMiddleware`` (as for every unsafe request)."""
+token is checked before they get here, by ``web.csrf.CSRFMiddleware`` (as for every unsafe request). ``by_field``
+puts a refused form's errors by field, as every form page shows them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.datastructures import UploadFile
 
-from healthgate.errors import FieldError, TooLarge
+from healthgate.errors import FieldError, HealthgateError, TooLarge
 
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024  # an uploaded metadata file (HDR UK JSON or the legacy gateway CSV)
 MAX_FIELDS = 20_000  # a dataset form with many tables and columns has thousands of fields
@@ -45,3 +46,13 @@ async def read_posted(request: Request) -> Posted:
 
 
 PostedDep = Annotated[Posted, Depends(read_posted)]
+
+
+def by_field(exc: HealthgateError) -> dict[str, list[str]]:
+    """The error's messages by field path (``form`` for the error as a whole), as a form page shows them."""
+    out: dict[str, list[str]] = {}
+    for e in exc.errors:
+        out.setdefault(e.path, []).append(e.message)
+    if not out:
+        out["form"] = [exc.detail]
+    return out
