@@ -132,9 +132,13 @@ def test_statistics_draw_their_charts_and_download_their_figures(site, phone, tm
     assert page.evaluate(NO_SIDEWAYS_SCROLL)
     charts = page.locator("svg.hg-chart")
     assert charts.count() >= 3
-    for i in range(charts.count()):  # drawn, within the screen, named for screen readers
+    for i in range(charts.count()):  # drawn, in a box within the screen, its text readable, named for screen readers
         box = charts.nth(i).bounding_box()
-        assert box is not None and box["width"] > 300 and box["height"] > 10 and box["x"] + box["width"] <= 391
+        assert box is not None and box["width"] > 300 and box["height"] > 10
+        frame = page.locator(".hg-chart-scroll").nth(i).bounding_box()
+        assert frame is not None and frame["x"] + frame["width"] <= 391  # the chart scrolls inside it, not the page
+        label = charts.nth(i).locator("text").first.bounding_box()
+        assert label is not None and label["height"] >= 9, label  # not shrunk to the screen's width
     assert page.get_by_role("img", name=re.compile("^Published register entries by sector")).is_visible()
     assert page.locator("svg.hg-chart rect title", has_text="Commercial: 1").count() == 1
     assert page.locator("svg.hg-chart rect title", has_text=re.compile(r": 1 received$")).count() == 1
