@@ -14,18 +14,22 @@ from fastapi.exceptions import RequestValidationError
 API = "/api/"
 
 
+_names: dict[tuple[str, str], frozenset[str]] | None = None  # the same for every application: routes are code
+
+
 def _declared(app: FastAPI) -> dict[tuple[str, str], frozenset[str]]:
-    """(path template, method) -> the query parameter names the document declares for that operation."""
-    names: dict[tuple[str, str], frozenset[str]] | None = getattr(app.state, "query_names", None)
-    if names is None:
+    """(path template, method) -> the query parameter names the document declares for that operation. Read
+    once per process (a document takes most of a second to build), from the first application asked."""
+    global _names
+    if _names is None:
         names = {}
         for path, item in app.openapi().get("paths", {}).items():
             for method, operation in item.items():
                 if isinstance(operation, dict):
                     names[(path, method.upper())] = frozenset(
                         p["name"] for p in operation.get("parameters", []) if p.get("in") == "query")
-        app.state.query_names = names
-    return names
+        _names = names
+    return _names
 
 
 async def refuse_unknown_query(request: Request) -> None:
