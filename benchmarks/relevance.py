@@ -20,12 +20,9 @@ import argparse
 import json
 import os
 import tempfile
-import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from scratch import postgres_database  # benchmarks/ is the script's folder, so on sys.path
 
 from healthgate import migrate
 from healthgate.catalogue.importer import import_items
@@ -125,20 +122,6 @@ def agreement(url: str) -> None:
               f"{sorted(shares)[len(shares) // 2]:.3f} (min {min(shares):.3f})")
 
 
-@contextmanager
-def postgres_database(admin_url: str):
-    name = f"hg_rel_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--postgres", default=os.environ.get("HEALTHGATE_TEST_POSTGRES_URL"))
@@ -152,7 +135,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         measure(f"sqlite:///{tmp}/rel.db", "sqlite")
     if args.postgres:
-        with postgres_database(args.postgres) as url:
+        with postgres_database(args.postgres, prefix="hg_rel") as url:
             measure(url, "postgresql")
 
 
