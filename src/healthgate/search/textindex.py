@@ -168,13 +168,14 @@ class TextIndex:
         return found
 
     def _frequency(self, terms: list[int], n: int) -> np.ndarray:
-        """Weighted count of any of ``terms`` in each entry (a dense array over positions)."""
-        tf = np.zeros(n)
-        for t in terms:
-            p, f = self._term(t)
-            if len(p):
-                tf += np.bincount(p, weights=f, minlength=n)
-        return tf
+        """Weighted count of any of ``terms`` in each entry (a dense array over positions): every term's
+        postings gathered, then one bincount."""
+        found = [self._term(t) for t in terms]
+        found = [(p, f) for p, f in found if len(p)]
+        if not found:
+            return np.zeros(n)
+        return np.bincount(np.concatenate([p for p, _ in found]), weights=np.concatenate([f for _, f in found]),
+                           minlength=n)
 
     def _phrase_frequencies(self, unit: Unit, n: int, rows_of: RowsOf | None) -> list[tuple[np.ndarray, int | None]]:
         """(weighted frequency in each entry, entries having it if the database said) per phrase of the unit,
